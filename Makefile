@@ -1,0 +1,54 @@
+# mmcl: the two commands a new user needs are `make demo` and `make test` (see README.md).
+BUILD_DIR  ?= build
+BUILD_TYPE ?= Release
+JOBS       ?= $(shell nproc)
+CMAKE_ARGS ?=
+MMCL       := $(BUILD_DIR)/mmcl
+
+# ccache: paths relative to the source root, so a fresh clone elsewhere reuses the cache.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
+
+# Every Debian 12 package the project builds and runs with.
+PACKAGES := build-essential cmake ninja-build ccache pkg-config zlib1g-dev \
+  libtorch-dev libopenblas0-openmp libgloo-dev libcli11-dev libyaml-cpp-dev libspdlog-dev \
+  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev \
+  libstb-dev nlohmann-json3-dev catch2
+
+.PHONY: setup configure build test demo clean help
+
+help:
+	@echo "make demo   install what is missing, build, train a tiny CLIP and report"
+	@echo "make test   install what is missing, build, run the test suite"
+	@echo "make build | setup | clean"
+
+setup:
+	@missing=""; \
+	for p in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
+	fi
+
+$(BUILD_DIR)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS)
+
+configure: setup $(BUILD_DIR)/build.ninja
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+demo: build
+	rm -rf runs/demo-synthetic
+	$(MMCL) pretrain --config configs/runs/clip-synthetic.yaml --set run.name=demo-synthetic
+	@echo "run directory: runs/demo-synthetic (config.yaml, train.log, metrics.jsonl, checkpoints/)"
+
+clean:
+	rm -rf $(BUILD_DIR)

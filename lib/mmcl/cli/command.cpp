@@ -1,0 +1,83 @@
+#include "mmcl/cli/command.h"
+
+#include <iostream>
+
+#include <c10/util/Exception.h>
+#include <yaml-cpp/exceptions.h>
+
+#include "mmcl/cli/run_command.h"
+#include "mmcl/config/load.h"
+#include "mmcl/core/error.h"
+#include "mmcl/core/log.h"
+#include "mmcl/core/runtime.h"
+
+namespace mmcl::cli {
+namespace {
+
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+}  // namespace
+
+std::vector<std::unique_ptr<Command>> make_commands() {
+  std::vector<std::unique_ptr<Command>> commands;
+  commands.push_back(make_pretrain());
+  commands.push_back(make_not_implemented("finetune", "Fine-tune a classifier on the image tower of a checkpoint"));
+  commands.push_back(make_not_implemented("zeroshot", "Zero-shot classification from a checkpoint"));
+  commands.push_back(make_not_implemented("linear-probe", "Logistic regression on frozen features of a checkpoint"));
+  commands.push_back(make_not_implemented("retrieve", "Image-text retrieval R@K from a checkpoint"));
+  commands.push_back(make_list());
+  return commands;
+}
+
+std::string version_text() { return str_cat("mmcl ", MMCL_VERSION, " (LibTorch ", torch_version(), ")"); }
+
+int guarded(const std::function<int()>& fn) {
+  log::init_console();
+  try {
+    return fn();
+  } catch (const ConfigError& e) {
+    std::cerr << e.what() << std::endl;
+    return e.exit_code();
+  } catch (const NotImplementedError& e) {
+    std::cerr << e.what() << std::endl;
+    return e.exit_code();
+  } catch (const Error& e) {
+    spdlog::error("{}", e.what());
+    return e.exit_code();
+  } catch (const c10::Error& e) {
+    spdlog::error("{}", first_line(e.what_without_backtrace()));
+    return kExitRuntime;
+  } catch (const YAML::Exception& e) {
+    spdlog::error("YAML: {}", e.what());
+    return kExitRuntime;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return kExitRuntime;
+  }
+}
+
+int parse_error_exit(const CLI::App& app, const CLI::ParseError& error) {
+  const int code = app.exit(error);
+  return code == 0 ? kExitOk : kExitUsage;
+}
+
+void RunCommand::add_options(CLI::App& app) {
+  app.add_option("-c,--config", options_.config, "Run configuration (YAML)")->required()->type_name("FILE");
+  app.add_option("--set", options_.sets, "Override a key: --set optim.lr=1e-4 (repeatable; wins over the file)")
+      ->type_name("KEY=VALUE");
+  app.add_option("--run-dir", options_.run_dir, "Run directory (default: <run.output_dir>/<run.name>)")
+      ->type_name("DIR");
+  app.add_flag("--resume", options_.resume, "Continue the run in an existing run directory from its latest checkpoint");
+  app.add_flag("--dump-config", options_.dump_config, "Print the resolved configuration as YAML and exit");
+}
+
+int RunCommand::run() {
+  const config::RunConfig config = config::load_config(options_.config, options_.sets);
+  if (options_.dump_config) {
+    std::cout << config::dump_config(config);
+    return kExitOk;
+  }
+  return execute(config);
+}
+
+}  // namespace mmcl::cli

@@ -1,0 +1,32 @@
+#pragma once
+// The subcommand table. `apps/mmcl/main.cpp` registers every entry with CLI11 and runs the chosen one.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace mmcl::cli {
+
+class Command {
+ public:
+  virtual ~Command() = default;
+  virtual std::string name() const = 0;
+  virtual std::string summary() const = 0;
+  virtual void add_options(CLI::App& app) = 0;
+  // Runs after parsing; returns the exit code (errors are thrown).
+  virtual int run() = 0;
+};
+
+std::vector<std::unique_ptr<Command>> make_commands();
+
+std::string version_text();
+// Runs `fn` and turns whatever it throws into a one-line message and an exit code: 2 for usage and
+// config errors, 3 for what is not implemented yet, 1 for runtime failures.
+int guarded(const std::function<int()>& fn);
+// Prints a CLI11 parse result (help, version or an error) and returns the exit code (0 or 2).
+int parse_error_exit(const CLI::App& app, const CLI::ParseError& error);
+
+}  // namespace mmcl::cli

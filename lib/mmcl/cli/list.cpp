@@ -1,0 +1,77 @@
+// mmcl list: what this build offers (models, losses, datasets, presets), and --keys: every config key.
+
+#include <iostream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "mmcl/cli/run_command.h"
+#include "mmcl/config/presets.h"
+#include "mmcl/config/schema.h"
+#include "mmcl/core/catalog.h"
+
+namespace mmcl::cli {
+namespace {
+
+void print_catalog(const std::string& title, const std::vector<CatalogEntry>& entries) {
+  std::cout << title << ":\n";
+  for (const auto& e : entries) std::cout << "  " << e.name << std::string(e.name.size() < 16 ? 16 - e.name.size() : 1, ' ') << e.summary << "\n";
+}
+
+std::string preset_summary(const config::EmbeddedPreset& p) {
+  const YAML::Node n = YAML::Load(p.yaml);
+  std::string s;
+  if (n["embed_dim"]) s += "embed " + n["embed_dim"].Scalar();
+  if (n["vision"] && n["vision"]["width"])
+    s += ", vision " + n["vision"]["width"].Scalar() + "w x " + n["vision"]["layers"].Scalar() + "L / patch " +
+         n["vision"]["patch_size"].Scalar() + " @ " + n["vision"]["image_size"].Scalar() + "px";
+  if (n["text"] && n["text"]["width"])
+    s += ", text " + n["text"]["width"].Scalar() + "w x " + n["text"]["layers"].Scalar() + "L";
+  return s;
+}
+
+// Markdown table of every key: docs/CONFIG.md's reference section is this output.
+void print_keys() {
+  config::RunConfig defaults;
+  config::Schema schema(defaults);
+  std::string section;
+  for (const config::Field& f : schema.fields()) {
+    const std::string top = f.key.substr(0, f.key.find('.'));
+    if (top != section) {
+      section = top;
+      std::cout << "\n### " << section << "\n\n| key | type | default | accepted | meaning |\n|---|---|---|---|---|\n";
+    }
+    std::cout << "| `" << f.key << "` | " << f.type << " | `" << f.default_text << "` | " << f.expect << " | "
+              << f.doc << " |\n";
+  }
+}
+
+class List : public Command {
+ public:
+  std::string name() const override { return "list"; }
+  std::string summary() const override { return "List models, losses, datasets and presets (--keys: config keys)"; }
+  void add_options(CLI::App& app) override {
+    app.add_flag("--keys", keys_, "Print every configuration key as a Markdown table");
+  }
+  int run() override {
+    if (keys_) {
+      print_keys();
+      return 0;
+    }
+    print_catalog("models (model.name)", model_catalog());
+    print_catalog("losses (loss.name)", loss_catalog());
+    print_catalog("datasets (data.type)", dataset_catalog());
+    std::vector<CatalogEntry> presets;
+    for (const auto& p : config::embedded_presets()) presets.push_back({p.name, preset_summary(p)});
+    print_catalog("presets (model.preset)", presets);
+    return 0;
+  }
+
+ private:
+  bool keys_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> make_list() { return std::make_unique<List>(); }
+
+}  // namespace mmcl::cli

@@ -1,0 +1,57 @@
+// mmcl pretrain: contrastive pretraining into a run directory.
+
+#include "mmcl/cli/run_command.h"
+#include "mmcl/core/error.h"
+#include "mmcl/core/log.h"
+#include "mmcl/core/run_dir.h"
+#include "mmcl/core/runtime.h"
+#include "mmcl/core/signals.h"
+#include "mmcl/train/trainer.h"
+
+namespace mmcl::cli {
+namespace {
+
+class Pretrain : public RunCommand {
+ public:
+  std::string name() const override { return "pretrain"; }
+  std::string summary() const override { return "Contrastive pretraining (CLIP) into a run directory"; }
+
+ protected:
+  int execute(const config::RunConfig& config) override {
+    // Everything that can refuse the run is checked before anything is written.
+    select_device(config.runtime.device);
+    const RunDir dir = plan_run_dir(run_dir_path(config, options_.run_dir), options_.resume);
+    open_run_dir(dir, config);
+    spdlog::info("{} | run directory {}", version_text(), dir.root.string());
+    const Runtime runtime = setup_runtime(config.runtime);
+    const train::TrainResult result = train::pretrain(config, dir, runtime);
+    spdlog::info("done: step {}/{}, last loss {:.4f}, run directory {}", result.step, result.total_steps,
+                 result.last_loss, dir.root.string());
+    log::remove_files();
+    return stop_requested() ? kExitRuntime : kExitOk;
+  }
+};
+
+class NotImplemented : public RunCommand {
+ public:
+  NotImplemented(std::string name, std::string summary) : name_(std::move(name)), summary_(std::move(summary)) {}
+  std::string name() const override { return name_; }
+  std::string summary() const override { return summary_ + " (not implemented yet)"; }
+
+ protected:
+  int execute(const config::RunConfig&) override {
+    throw NotImplementedError("mmcl " + name_ + ": not implemented yet");
+  }
+
+ private:
+  std::string name_, summary_;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> make_pretrain() { return std::make_unique<Pretrain>(); }
+std::unique_ptr<Command> make_not_implemented(const std::string& name, const std::string& summary) {
+  return std::make_unique<NotImplemented>(name, summary);
+}
+
+}  // namespace mmcl::cli

@@ -1,0 +1,32 @@
+#pragma once
+// The shared shape of the five run subcommands: --config FILE, --set key=value..., --run-dir DIR,
+// --resume and --dump-config. Subclasses implement execute() on the resolved config.
+
+#include "mmcl/cli/command.h"
+#include "mmcl/config/config.h"
+
+namespace mmcl::cli {
+
+struct RunOptions {
+  std::string config;
+  std::vector<std::string> sets;
+  std::string run_dir;
+  bool resume = false;
+  bool dump_config = false;
+};
+
+class RunCommand : public Command {
+ public:
+  void add_options(CLI::App& app) override;
+  int run() override;
+
+ protected:
+  virtual int execute(const config::RunConfig& config) = 0;
+  RunOptions options_;
+};
+
+std::unique_ptr<Command> make_pretrain();
+std::unique_ptr<Command> make_not_implemented(const std::string& name, const std::string& summary);
+std::unique_ptr<Command> make_list();
+
+}  // namespace mmcl::cli

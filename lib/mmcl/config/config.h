@@ -1,0 +1,101 @@
+#pragma once
+// The typed configuration of a run. This is the only place that knows the keys; components receive
+// their own struct. Defaults live in the member initialisers below and are documented (with every
+// key) in docs/CONFIG.md, which `mmcl list --keys` regenerates.
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mmcl::config {
+
+struct RunSection {
+  std::string name;              // empty: a timestamp
+  std::string output_dir = "runs";
+  int64_t seed = 0;
+};
+
+struct RuntimeConfig {
+  std::string device = "auto";   // cpu | cuda | auto
+  int64_t threads = 0;           // 0: every core
+};
+
+struct VisionConfig {
+  int64_t image_size = 224;
+  int64_t patch_size = 32;
+  int64_t width = 768;
+  int64_t layers = 12;
+  int64_t head_width = 64;
+  double mlp_ratio = 4.0;
+};
+
+struct TextConfig {
+  int64_t context_length = 77;
+  int64_t vocab_size = 49408;
+  int64_t width = 512;
+  int64_t heads = 8;
+  int64_t layers = 12;
+  double mlp_ratio = 4.0;
+};
+
+struct ModelConfig {
+  std::string preset;            // a name from configs/models/ or a path to a preset YAML
+  std::string name = "clip";
+  int64_t embed_dim = 512;
+  bool quick_gelu = false;
+  double init_logit_scale = 2.6592600369327779;  // ln(1/0.07)
+  double max_logit_scale = 4.6051701859880914;   // ln(100)
+  VisionConfig vision;
+  TextConfig text;
+};
+
+struct LossConfig {
+  std::string name = "infonce";
+};
+
+struct SyntheticDataConfig {
+  int64_t size = 1024;
+};
+
+struct DataConfig {
+  std::string type = "synthetic";
+  int64_t batch_size = 32;
+  int64_t workers = 2;
+  int64_t prefetch = 2;
+  SyntheticDataConfig synthetic;
+};
+
+struct OptimConfig {
+  std::string name = "adamw";
+  double lr = 5e-4;
+  double weight_decay = 0.2;
+  std::array<double, 2> betas = {0.9, 0.98};
+  double eps = 1e-6;
+  std::string schedule = "cosine";  // cosine | constant
+  int64_t warmup_steps = 0;
+  double min_lr = 0.0;
+  double grad_clip = 0.0;           // max global L2 norm; 0 disables clipping
+  int64_t accum_steps = 1;
+};
+
+struct TrainConfig {
+  int64_t steps = 0;                // 0: epochs × steps per epoch
+  int64_t epochs = 1;
+  int64_t stop_after = 0;           // stop this invocation after N steps (0: run to the end)
+  int64_t log_every = 10;
+  int64_t checkpoint_every = 0;     // 0: only at the end (and when interrupted)
+  int64_t keep_checkpoints = 3;
+};
+
+struct RunConfig {
+  RunSection run;
+  RuntimeConfig runtime;
+  ModelConfig model;
+  LossConfig loss;
+  DataConfig data;
+  OptimConfig optim;
+  TrainConfig train;
+};
+
+}  // namespace mmcl::config

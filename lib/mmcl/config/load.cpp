@@ -1,0 +1,169 @@
+#include "mmcl/config/load.h"
+
+#include <filesystem>
+#include <utility>
+
+#include <yaml-cpp/yaml.h>
+
+#include "mmcl/config/presets.h"
+#include "mmcl/config/schema.h"
+#include "mmcl/core/error.h"
+
+namespace fs = std::filesystem;
+
+namespace mmcl::config {
+namespace {
+
+YAML::Node parse_yaml(const std::string& text, const std::string& source) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError(str_cat(source, ":", e.mark.line + 1, ": YAML syntax error: ", e.msg));
+  }
+}
+
+YAML::Node parse_yaml_file(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) throw ConfigError(str_cat(path, ": ", what, " not found"));
+  try {
+    return YAML::LoadFile(path);
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError(str_cat(path, ":", e.mark.line + 1, ": YAML syntax error: ", e.msg));
+  } catch (const YAML::BadFile&) {
+    throw ConfigError(str_cat(path, ": cannot read the ", what));
+  }
+}
+
+struct Setting {
+  std::string key;
+  YAML::Node value;
+};
+
+std::vector<Setting> parse_sets(const std::vector<std::string>& sets) {
+  std::vector<Setting> out;
+  for (const std::string& s : sets) {
+    const auto eq = s.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw ConfigError(str_cat("--set ", s, ": expected key=value, e.g. --set optim.lr=1e-4"));
+    Setting setting{s.substr(0, eq), YAML::Node()};
+    const std::string text = s.substr(eq + 1);
+    if (!text.empty()) setting.value = parse_yaml(text, "--set " + setting.key);
+    out.push_back(std::move(setting));
+  }
+  return out;
+}
+
+void apply_preset(Schema& schema, const std::string& name, const Origin& origin, const std::string& base_dir) {
+  YAML::Node node;
+  std::string source;
+  std::vector<std::string> available;
+  for (const EmbeddedPreset& p : embedded_presets()) {
+    available.push_back(p.name);
+    if (name == p.name) {
+      source = p.path;
+      node = parse_yaml(p.yaml, source);
+    }
+  }
+  if (source.empty()) {
+    std::error_code ec;
+    for (const fs::path& candidate : {fs::path(base_dir) / name, fs::path(name)}) {
+      if (fs::is_regular_file(candidate, ec)) {
+        source = candidate.string();
+        node = parse_yaml_file(source, "model preset");
+        break;
+      }
+    }
+  }
+  if (source.empty()) {
+    std::string list;
+    for (const auto& a : available) list += (list.empty() ? "" : ", ") + a;
+    throw ConfigError(str_cat(origin.str(), ": model.preset: unknown preset \"", name, "\" (available: ", list,
+                              "; or a path to a preset YAML)"));
+  }
+  if (node.IsMap()) {
+    const YAML::Node nested = static_cast<const YAML::Node&>(node)["preset"];
+    if (nested)
+      throw ConfigError(str_cat(source, ":", nested.Mark().line + 1, ": model.preset: a preset cannot name another preset"));
+  }
+  schema.apply(node, source, "model.");
+  // A preset only sets model keys; the preset's name itself keeps the origin that chose it.
+  schema.set("model.preset", YAML::Node(name), origin);
+}
+
+void validate(const RunConfig& c, const Schema& schema) {
+  const auto& v = c.model.vision;
+  if (v.image_size % v.patch_size != 0)
+    schema.fail("model.vision.image_size", str_cat(v.image_size, " is not a multiple of model.vision.patch_size (",
+                                                   v.patch_size, ")"));
+  if (v.width % v.head_width != 0)
+    schema.fail("model.vision.width", str_cat(v.width, " is not a multiple of model.vision.head_width (",
+                                              v.head_width, ")"));
+  const auto& t = c.model.text;
+  if (t.width % t.heads != 0)
+    schema.fail("model.text.width", str_cat(t.width, " is not a multiple of model.text.heads (", t.heads, ")"));
+  if (c.model.init_logit_scale > c.model.max_logit_scale)
+    schema.fail("model.init_logit_scale", str_cat("must not exceed model.max_logit_scale (",
+                                                  schema.value_text("model.max_logit_scale"), ")"));
+  if (c.optim.min_lr > c.optim.lr)
+    schema.fail("optim.min_lr", str_cat("must not exceed optim.lr (", schema.value_text("optim.lr"), ")"));
+}
+
+RunConfig resolve(const YAML::Node& root, const std::string& source, const std::string& base_dir,
+                  const std::vector<std::string>& sets, bool apply_presets) {
+  RunConfig config;
+  Schema schema(config);
+  const std::vector<Setting> settings = parse_sets(sets);
+
+  // The preset is applied first, so find which one the file or --set chose.
+  std::string preset;
+  Origin preset_origin;
+  if (root.IsMap()) {
+    // Const lookups: a missing key gives an undefined node, which must be tested before use.
+    const YAML::Node model = root["model"];
+    if (model && model.IsMap()) {
+      const YAML::Node name = model["preset"];
+      if (name && name.IsScalar()) preset = name.Scalar(), preset_origin = Origin{source, name.Mark().line + 1};
+    }
+  }
+  for (const Setting& s : settings)
+    if (s.key == "model.preset" && s.value.IsScalar()) preset = s.value.Scalar(), preset_origin = Origin{"--set"};
+  if (apply_presets && !preset.empty()) apply_preset(schema, preset, preset_origin, base_dir);
+
+  schema.apply(root, source);
+  for (const Setting& s : settings) schema.set(s.key, s.value, Origin{"--set"});
+  validate(config, schema);
+  return config;
+}
+
+}  // namespace
+
+RunConfig load_config(const std::string& path, const std::vector<std::string>& sets) {
+  const YAML::Node root = parse_yaml_file(path, "config file");
+  return resolve(root, path, fs::path(path).parent_path().string(), sets, true);
+}
+
+RunConfig load_config_text(const std::string& yaml, const std::string& source, const std::vector<std::string>& sets) {
+  return resolve(parse_yaml(yaml, source), source, ".", sets, true);
+}
+
+RunConfig load_resolved_config(const std::string& yaml, const std::string& source, const std::vector<std::string>& sets) {
+  return resolve(parse_yaml(yaml, source), source, ".", sets, false);
+}
+
+std::string dump_config(const RunConfig& config) {
+  RunConfig copy = config;
+  return Schema(copy).dump();
+}
+
+std::vector<std::string> config_differences(const RunConfig& before, const RunConfig& after) {
+  RunConfig a = before, b = after;
+  Schema sa(a), sb(b);
+  std::vector<std::string> out;
+  for (const Field& f : sa.fields()) {
+    const std::string x = sa.value_text(f.key), y = sb.value_text(f.key);
+    if (x != y) out.push_back(str_cat(f.key, ": ", x, " -> ", y));
+  }
+  return out;
+}
+
+}  // namespace mmcl::config

@@ -1,0 +1,374 @@
+#include "mmcl/config/schema.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <set>
+#include <sstream>
+
+#include "mmcl/core/catalog.h"
+#include "mmcl/core/error.h"
+
+namespace mmcl::config {
+
+std::string Origin::str() const { return line > 0 ? str_cat(source, ":", line) : source; }
+
+namespace {
+
+std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Null: return "nothing";
+    default: return "\"" + node.Scalar() + "\"";
+  }
+}
+
+std::string format_number(double v) {
+  std::ostringstream out;
+  out.precision(17);
+  out << v;
+  // Shortest text that reads back to the same double.
+  for (int p = 1; p <= 17; ++p) {
+    std::ostringstream s;
+    s.precision(p);
+    s << v;
+    if (std::strtod(s.str().c_str(), nullptr) == v) return s.str();
+  }
+  return out.str();
+}
+
+std::optional<int64_t> parse_int(const YAML::Node& node) {
+  if (!node.IsScalar()) return std::nullopt;
+  const std::string& s = node.Scalar();
+  if (s.empty()) return std::nullopt;
+  errno = 0;
+  char* end = nullptr;
+  long long v = std::strtoll(s.c_str(), &end, 10);
+  if (errno != 0 || end != s.c_str() + s.size()) return std::nullopt;
+  return static_cast<int64_t>(v);
+}
+
+std::optional<double> parse_double(const YAML::Node& node) {
+  if (!node.IsScalar()) return std::nullopt;
+  const std::string& s = node.Scalar();
+  if (s.empty()) return std::nullopt;
+  errno = 0;
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  if (errno != 0 || end != s.c_str() + s.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+std::string join(const std::vector<std::string>& items, const std::string& sep) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
+  return out;
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+template <class T, class Parse>
+void Schema::add(const std::string& key, T* target, const std::string& type, const std::string& expect,
+                 const std::string& doc, Parse parse) {
+  Field f;
+  f.key = key;
+  f.type = type;
+  f.expect = expect;
+  f.doc = doc;
+  f.assign = [target, expect, parse](const YAML::Node& node) -> std::optional<std::string> {
+    std::optional<T> v = parse(node);
+    if (!v) return "expected " + expect + ", got " + describe(node);
+    *target = *v;
+    return std::nullopt;
+  };
+  fields_.push_back(std::move(f));
+}
+
+void Schema::integer(const std::string& key, int64_t* target, int64_t min, const std::string& doc) {
+  std::string expect = min == 1 ? "a positive integer" : str_cat("an integer >= ", min);
+  add<int64_t>(key, target, "integer", expect, doc, [min](const YAML::Node& n) -> std::optional<int64_t> {
+    auto v = parse_int(n);
+    if (!v || *v < min) return std::nullopt;
+    return v;
+  });
+  fields_.back().value = [target] { return YAML::Node(*target); };
+}
+
+void Schema::number(const std::string& key, double* target, double min, bool min_inclusive, double max,
+                    const std::string& doc) {
+  std::string expect;
+  if (min == 0 && !min_inclusive && std::isinf(max)) expect = "a positive number";
+  else if (min == 0 && min_inclusive && std::isinf(max)) expect = "a number >= 0";
+  else if (std::isinf(max)) expect = str_cat("a number ", min_inclusive ? ">= " : "> ", format_number(min));
+  else expect = str_cat("a number in ", min_inclusive ? "[" : "(", format_number(min), ", ", format_number(max), "]");
+  add<double>(key, target, "number", expect, doc,
+              [min, min_inclusive, max](const YAML::Node& n) -> std::optional<double> {
+                auto v = parse_double(n);
+                if (!v || *v > max || *v < min || (!min_inclusive && *v == min)) return std::nullopt;
+                return v;
+              });
+  fields_.back().value = [target] {
+    YAML::Node n;
+    n = format_number(*target);
+    return n;
+  };
+}
+
+void Schema::boolean(const std::string& key, bool* target, const std::string& doc) {
+  add<bool>(key, target, "bool", "true or false", doc, [](const YAML::Node& n) -> std::optional<bool> {
+    if (!n.IsScalar()) return std::nullopt;
+    const std::string& s = n.Scalar();
+    if (s == "true" || s == "True" || s == "TRUE" || s == "yes" || s == "on") return true;
+    if (s == "false" || s == "False" || s == "FALSE" || s == "no" || s == "off") return false;
+    return std::nullopt;
+  });
+  fields_.back().value = [target] { return YAML::Node(*target); };
+}
+
+void Schema::text(const std::string& key, std::string* target, const std::string& doc) {
+  add<std::string>(key, target, "string", "a string", doc, [](const YAML::Node& n) -> std::optional<std::string> {
+    if (n.IsNull()) return std::string();
+    if (!n.IsScalar()) return std::nullopt;
+    return n.Scalar();
+  });
+  fields_.back().value = [target] { return YAML::Node(*target); };
+}
+
+void Schema::choice(const std::string& key, std::string* target, const std::vector<std::string>& choices,
+                    const std::string& doc) {
+  add<std::string>(key, target, "string", "one of " + join(choices, ", "), doc,
+                   [choices](const YAML::Node& n) -> std::optional<std::string> {
+                     if (!n.IsScalar()) return std::nullopt;
+                     if (std::find(choices.begin(), choices.end(), n.Scalar()) == choices.end()) return std::nullopt;
+                     return n.Scalar();
+                   });
+  fields_.back().value = [target] { return YAML::Node(*target); };
+}
+
+Schema::Schema(RunConfig& c) {
+  const double inf = INFINITY;
+  // run
+  text("run.name", &c.run.name, "Run name: the run directory is <run.output_dir>/<run.name>. Empty: a timestamp.");
+  text("run.output_dir", &c.run.output_dir, "Folder that holds run directories.");
+  integer("run.seed", &c.run.seed, 0, "Seed for model initialisation, data order and augmentation.");
+  // runtime
+  choice("runtime.device", &c.runtime.device, {"auto", "cpu", "cuda"},
+         "Device: cuda needs a CUDA build of LibTorch and a GPU; auto takes cuda when available.");
+  integer("runtime.threads", &c.runtime.threads, 0, "Intra-op CPU threads; 0 uses every core.");
+  // model
+  text("model.preset", &c.model.preset,
+       "Model preset: a name from `mmcl list` (configs/models/) or a path to a preset YAML. Its keys "
+       "are applied before the run file's own model keys.");
+  choice("model.name", &c.model.name, names_of(model_catalog()), "Model family.");
+  integer("model.embed_dim", &c.model.embed_dim, 1, "Dimension of the shared embedding space.");
+  boolean("model.quick_gelu", &c.model.quick_gelu, "Use QuickGELU (x*sigmoid(1.702x), OpenAI's models) instead of GELU.");
+  number("model.init_logit_scale", &c.model.init_logit_scale, 0, true, inf,
+         "Initial value of the learnable log logit scale (ln(1/0.07)).");
+  number("model.max_logit_scale", &c.model.max_logit_scale, 0, false, inf,
+         "The log logit scale is clamped to [0, this] after each step (ln(100)).");
+  integer("model.vision.image_size", &c.model.vision.image_size, 1, "Input image side in pixels.");
+  integer("model.vision.patch_size", &c.model.vision.patch_size, 1, "ViT patch side in pixels.");
+  integer("model.vision.width", &c.model.vision.width, 1, "Vision transformer width.");
+  integer("model.vision.layers", &c.model.vision.layers, 1, "Vision transformer blocks.");
+  integer("model.vision.head_width", &c.model.vision.head_width, 1, "Width of one attention head (heads = width / head_width).");
+  number("model.vision.mlp_ratio", &c.model.vision.mlp_ratio, 0, false, inf, "MLP hidden width / width.");
+  integer("model.text.context_length", &c.model.text.context_length, 2, "Tokens per caption, start and end tokens included.");
+  integer("model.text.vocab_size", &c.model.text.vocab_size, 3, "Token vocabulary size.");
+  integer("model.text.width", &c.model.text.width, 1, "Text transformer width.");
+  integer("model.text.heads", &c.model.text.heads, 1, "Text attention heads.");
+  integer("model.text.layers", &c.model.text.layers, 1, "Text transformer blocks.");
+  number("model.text.mlp_ratio", &c.model.text.mlp_ratio, 0, false, inf, "MLP hidden width / width.");
+  // loss
+  choice("loss.name", &c.loss.name, names_of(loss_catalog()), "Training objective.");
+  // data
+  choice("data.type", &c.data.type, names_of(dataset_catalog()), "Training data source.");
+  integer("data.batch_size", &c.data.batch_size, 2, "Samples per step and process (contrastive losses need >= 2).");
+  integer("data.workers", &c.data.workers, 0, "Loader worker threads; 0 loads on the training thread.");
+  integer("data.prefetch", &c.data.prefetch, 1, "Batches each worker may prepare ahead.");
+  integer("data.synthetic.size", &c.data.synthetic.size, 2, "Number of synthetic image-text pairs.");
+  // optim
+  choice("optim.name", &c.optim.name, {"adamw"}, "Optimiser.");
+  number("optim.lr", &c.optim.lr, 0, false, inf, "Peak learning rate.");
+  number("optim.weight_decay", &c.optim.weight_decay, 0, true, inf,
+         "Decoupled weight decay; never applied to biases, norms, embeddings or the logit scale.");
+  add<std::array<double, 2>>(
+      "optim.betas", &c.optim.betas, "list of 2 numbers", "two numbers in [0, 1)", "Adam betas [beta1, beta2].",
+      [](const YAML::Node& n) -> std::optional<std::array<double, 2>> {
+        if (!n.IsSequence() || n.size() != 2) return std::nullopt;
+        std::array<double, 2> out{};
+        for (size_t i = 0; i < 2; ++i) {
+          auto v = parse_double(n[i]);
+          if (!v || *v < 0 || *v >= 1) return std::nullopt;
+          out[i] = *v;
+        }
+        return out;
+      });
+  fields_.back().value = [&c] {
+    YAML::Node n(YAML::NodeType::Sequence);
+    n.SetStyle(YAML::EmitterStyle::Flow);
+    for (double b : c.optim.betas) n.push_back(format_number(b));
+    return n;
+  };
+  number("optim.eps", &c.optim.eps, 0, false, inf, "Adam epsilon.");
+  choice("optim.schedule", &c.optim.schedule, {"cosine", "constant"},
+         "Learning-rate schedule after the linear warm-up.");
+  integer("optim.warmup_steps", &c.optim.warmup_steps, 0, "Linear warm-up steps from 0 to optim.lr.");
+  number("optim.min_lr", &c.optim.min_lr, 0, true, inf, "Final learning rate of the cosine schedule.");
+  number("optim.grad_clip", &c.optim.grad_clip, 0, true, inf, "Clip the global gradient L2 norm to this; 0 disables.");
+  integer("optim.accum_steps", &c.optim.accum_steps, 1,
+          "Micro-batches per step. Features of all micro-batches meet in one loss, so the gradient equals "
+          "that of one batch of accum_steps x data.batch_size.");
+  // train
+  integer("train.steps", &c.train.steps, 0, "Optimiser steps in the whole run; 0: train.epochs x steps per epoch.");
+  integer("train.epochs", &c.train.epochs, 1, "Epochs, used when train.steps is 0.");
+  integer("train.stop_after", &c.train.stop_after, 0,
+          "Stop this invocation after this many steps and write a checkpoint (0: run to the end); "
+          "continue with --resume. The schedule still spans the whole run.");
+  integer("train.log_every", &c.train.log_every, 1, "Steps between metric lines.");
+  integer("train.checkpoint_every", &c.train.checkpoint_every, 0, "Steps between checkpoints; 0: only at the end.");
+  integer("train.keep_checkpoints", &c.train.keep_checkpoints, 1, "How many of the newest step checkpoints to keep.");
+
+  for (Field& f : fields_) {
+    YAML::Emitter out;
+    out << f.value();
+    f.default_text = out.c_str();
+  }
+}
+
+const Field* Schema::find(const std::string& key) const {
+  for (const Field& f : fields_)
+    if (f.key == key) return &f;
+  return nullptr;
+}
+
+const Field& Schema::at(const std::string& key) const {
+  const Field* f = find(key);
+  MMCL_CHECK(f, "internal: no config key ", key);
+  return *f;
+}
+
+bool Schema::is_section(const std::string& key) const {
+  const std::string prefix = key + ".";
+  for (const Field& f : fields_)
+    if (f.key.compare(0, prefix.size(), prefix) == 0) return true;
+  return false;
+}
+
+std::string Schema::suggest(const std::string& key) const {
+  std::string best;
+  size_t best_distance = 4;
+  for (const Field& f : fields_) {
+    size_t d = edit_distance(key, f.key);
+    if (d < best_distance) best_distance = d, best = f.key;
+  }
+  return best.empty() ? "" : " (did you mean " + best + "?)";
+}
+
+void Schema::walk(const YAML::Node& node, const std::string& source, const std::string& prefix) {
+  std::set<std::string> seen;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const YAML::Node k = it->first;
+    const YAML::Node v = it->second;
+    Origin origin{source, k.Mark().line + 1};
+    if (!k.IsScalar()) throw ConfigError(str_cat(origin.str(), ": ", prefix, "<key>: keys must be plain names"));
+    const std::string key = prefix + k.Scalar();
+    if (!seen.insert(k.Scalar()).second) throw ConfigError(str_cat(origin.str(), ": ", key, ": duplicate key"));
+    if (is_section(key)) {
+      if (v.IsNull()) continue;  // `model:` with nothing under it
+      if (!v.IsMap())
+        throw ConfigError(str_cat(origin.str(), ": ", key, ": expected a mapping of ", key, ".* keys, got ",
+                                  describe(v)));
+      walk(v, source, key + ".");
+    } else {
+      set(key, v, origin);
+    }
+  }
+}
+
+void Schema::apply(const YAML::Node& mapping, const std::string& source, const std::string& prefix) {
+  if (!mapping || mapping.IsNull()) return;  // an empty file
+  if (!mapping.IsMap()) {
+    Origin origin{source, mapping.Mark().line + 1};
+    throw ConfigError(str_cat(origin.str(), ": expected a mapping of keys at the top level, got ", describe(mapping)));
+  }
+  walk(mapping, source, prefix);
+}
+
+void Schema::set(const std::string& key, const YAML::Node& value, const Origin& origin) {
+  auto it = std::find_if(fields_.begin(), fields_.end(), [&](const Field& f) { return f.key == key; });
+  if (it == fields_.end()) {
+    if (is_section(key))
+      throw ConfigError(str_cat(origin.str(), ": ", key, ": is a section; set one of its keys (", key, ".*)"));
+    throw ConfigError(str_cat(origin.str(), ": ", key, ": unknown key", suggest(key)));
+  }
+  if (auto problem = it->assign(value)) throw ConfigError(str_cat(origin.str(), ": ", key, ": ", *problem));
+  it->origin = origin;
+}
+
+std::string Schema::dump() const {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  std::vector<std::string> open;    // the sections the emitter is inside
+  std::set<std::string> closed;     // sections already finished: keys of one section are contiguous
+  for (const Field& f : fields_) {
+    std::vector<std::string> parts;
+    std::stringstream ss(f.key);
+    for (std::string part; std::getline(ss, part, '.');) parts.push_back(part);
+    const std::vector<std::string> section(parts.begin(), parts.end() - 1);
+    size_t common = 0;
+    while (common < open.size() && common < section.size() && open[common] == section[common]) ++common;
+    while (open.size() > common) {
+      closed.insert(join(open, "."));
+      open.pop_back();
+      out << YAML::EndMap;
+    }
+    while (open.size() < section.size()) {
+      open.push_back(section[open.size()]);
+      MMCL_CHECK(!closed.count(join(open, ".")), "internal: keys of section ", join(open, "."), " are not contiguous");
+      out << YAML::Key << open.back() << YAML::Value << YAML::BeginMap;
+    }
+    out << YAML::Key << parts.back() << YAML::Value << f.value();
+  }
+  for (; !open.empty(); open.pop_back()) out << YAML::EndMap;
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+std::string Schema::value_text(const std::string& key) const {
+  YAML::Emitter out;
+  out << at(key).value();
+  return out.c_str();
+}
+
+void Schema::fail(const std::string& key, const std::string& message) const {
+  throw ConfigError(str_cat(at(key).origin.str(), ": ", key, ": ", message));
+}
+
+}  // namespace mmcl::config
+
+namespace mmcl {
+
+std::vector<std::string> names_of(const std::vector<CatalogEntry>& catalog) {
+  std::vector<std::string> names;
+  for (const auto& e : catalog) names.push_back(e.name);
+  return names;
+}
+
+}  // namespace mmcl

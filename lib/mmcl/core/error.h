@@ -1,0 +1,60 @@
+#pragma once
+// Errors and exit codes. Every failure that reaches the user is one of these, so `main` can map it
+// to an exit code and a one-line message.
+
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace mmcl {
+
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitRuntime = 1,        // a run failed (I/O, numerics, a broken checkpoint, ...)
+  kExitUsage = 2,          // bad command line or configuration: nothing was written
+  kExitNotImplemented = 3,
+};
+
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& message) : std::runtime_error(message) {}
+  virtual int exit_code() const { return kExitRuntime; }
+};
+
+// A configuration or command-line error. The message is complete as it stands
+// (e.g. `runs/x.yaml:12: optim.lr: expected a positive number, got "abc"`).
+class ConfigError : public Error {
+ public:
+  explicit ConfigError(const std::string& message) : Error(message) {}
+  int exit_code() const override { return kExitUsage; }
+};
+
+class NotImplementedError : public Error {
+ public:
+  explicit NotImplementedError(const std::string& message) : Error(message) {}
+  int exit_code() const override { return kExitNotImplemented; }
+};
+
+namespace detail {
+inline void append(std::ostringstream&) {}
+template <class T, class... Rest>
+void append(std::ostringstream& out, const T& value, const Rest&... rest) {
+  out << value;
+  append(out, rest...);
+}
+}  // namespace detail
+
+template <class... Parts>
+std::string str_cat(const Parts&... parts) {
+  std::ostringstream out;
+  detail::append(out, parts...);
+  return out.str();
+}
+
+}  // namespace mmcl
+
+// MMCL_CHECK(cond, parts...) throws mmcl::Error("<parts>") when cond is false.
+#define MMCL_CHECK(cond, ...)                                    \
+  do {                                                           \
+    if (!(cond)) throw ::mmcl::Error(::mmcl::str_cat(__VA_ARGS__)); \
+  } while (0)

@@ -1,0 +1,30 @@
+#pragma once
+// The run directory: runs/<name>/{config.yaml, train.log, metrics.jsonl, checkpoints/}.
+
+#include <filesystem>
+#include <string>
+
+#include "mmcl/config/config.h"
+
+namespace mmcl {
+
+struct RunDir {
+  std::filesystem::path root;
+  bool resuming = false;  // the directory existed and --resume was given
+
+  std::filesystem::path config_file() const { return root / "config.yaml"; }
+  std::filesystem::path log_file() const { return root / "train.log"; }
+  std::filesystem::path metrics_file() const { return root / "metrics.jsonl"; }
+  std::filesystem::path results_file() const { return root / "results.json"; }
+  std::filesystem::path checkpoints() const { return root / "checkpoints"; }
+};
+
+// Where the run goes: `override_dir` if given, else <run.output_dir>/<run.name or a timestamp>.
+std::filesystem::path run_dir_path(const config::RunConfig& config, const std::string& override_dir);
+// Checks that the directory may be used: an existing one needs `resume` (a ConfigError otherwise).
+// Writes nothing; call before any output so a refused run leaves the disk as it was.
+RunDir plan_run_dir(const std::filesystem::path& path, bool resume);
+// Creates the folders, writes the resolved config.yaml and adds train.log to the logger.
+void open_run_dir(const RunDir& dir, const config::RunConfig& config);
+
+}  // namespace mmcl

@@ -1,0 +1,30 @@
+#pragma once
+// Device, threads and seeding: the process-wide settings a run starts with.
+
+#include <cstdint>
+#include <string>
+
+#include <c10/core/Device.h>
+
+#include "mmcl/config/config.h"
+
+namespace mmcl {
+
+// cpu | cuda | auto -> a device. "cuda" without a usable GPU is a ConfigError naming runtime.device.
+c10::Device select_device(const std::string& name);
+// Sets the intra-op thread count (0: every core) and returns it.
+int configure_threads(int64_t requested);
+// The BLAS library the process actually loaded (resolved through Debian's alternatives), or "unknown".
+std::string blas_library();
+std::string torch_version();
+// Seeds LibTorch's generators (CPU and, when present, CUDA).
+void seed_everything(uint64_t seed);
+
+struct Runtime {
+  c10::Device device = c10::Device("cpu");
+  int threads = 1;
+};
+// Applies config.runtime and logs LibTorch version, device, threads and BLAS once.
+Runtime setup_runtime(const config::RuntimeConfig& config);
+
+}  // namespace mmcl

@@ -1,0 +1,49 @@
+#pragma once
+// A dataset is a random-access list of samples. Loading one is deterministic given (index, seed):
+// the loader derives the seed from the run seed, the epoch and the index, so the same sample comes
+// out whichever worker thread loads it, and a resumed run sees the same data as an unbroken one.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "mmcl/config/config.h"
+#include "mmcl/core/error.h"
+#include "mmcl/data/batch.h"
+
+namespace mmcl::data {
+
+// What the model consumes; datasets size their outputs to it.
+struct InputSpec {
+  int64_t image_size = 224;
+  int64_t context_length = 77;
+  int64_t vocab_size = 49408;
+};
+
+// A sample that cannot be loaded (missing, unreadable, corrupt). The loader skips, counts and logs it.
+class SampleError : public Error {
+ public:
+  using Error::Error;
+};
+
+class Dataset {
+ public:
+  virtual ~Dataset() = default;
+  virtual int64_t size() const = 0;
+  // Throws SampleError when the sample is unusable.
+  virtual Sample get(int64_t index, uint64_t seed) const = 0;
+  // How to name the sample in a log line (a path, a shard member).
+  virtual std::string describe(int64_t index) const { return "#" + std::to_string(index); }
+};
+
+using DatasetFactory =
+    std::function<std::shared_ptr<Dataset>(const config::DataConfig&, const InputSpec&, uint64_t seed)>;
+
+// Builds the dataset named by config.type (the table is in registry.cpp).
+std::shared_ptr<Dataset> make_dataset(const config::DataConfig& config, const InputSpec& spec, uint64_t seed);
+
+// splitmix64: a well-mixed 64-bit hash used to derive independent seeds.
+uint64_t mix_seed(uint64_t a, uint64_t b);
+
+}  // namespace mmcl::data

@@ -1,0 +1,139 @@
+#include "mmcl/data/loader.h"
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+#include "mmcl/core/log.h"
+
+namespace mmcl::data {
+namespace {
+constexpr int kMaxReplacements = 32;
+}
+
+Loader::Loader(std::shared_ptr<const Dataset> dataset, LoaderOptions options)
+    : dataset_(std::move(dataset)), options_(options) {
+  MMCL_CHECK(dataset_ && dataset_->size() > 0, "the dataset is empty");
+  MMCL_CHECK(options_.batch_size > 0, "batch size must be positive");
+  MMCL_CHECK(!options_.drop_last || dataset_->size() >= options_.batch_size, "the dataset has ", dataset_->size(),
+             " samples, fewer than one batch of ", options_.batch_size);
+}
+
+Loader::~Loader() { stop_workers(); }
+
+int64_t Loader::batches_per_epoch() const {
+  const int64_t n = dataset_->size(), b = options_.batch_size;
+  return options_.drop_last ? n / b : (n + b - 1) / b;
+}
+
+int64_t Loader::skipped() const {
+  std::lock_guard<std::mutex> lock(skip_mutex_);
+  return skipped_;
+}
+
+void Loader::stop_workers() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  consumed_.notify_all();
+  produced_.notify_all();
+  for (Worker& w : workers_)
+    if (w.thread.joinable()) w.thread.join();
+  workers_.clear();
+  stopping_ = false;
+}
+
+void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
+  stop_workers();
+  epoch_ = epoch;
+  first_batch_ = first_batch;
+  next_batch_ = first_batch;
+  order_.resize(dataset_->size());
+  std::iota(order_.begin(), order_.end(), 0);
+  if (options_.shuffle) {
+    std::mt19937_64 rng(mix_seed(options_.seed, static_cast<uint64_t>(epoch)));
+    // Fisher-Yates with our own draws: std::shuffle's sequence differs between standard libraries.
+    for (int64_t i = static_cast<int64_t>(order_.size()) - 1; i > 0; --i) {
+      const int64_t j = static_cast<int64_t>(rng() % static_cast<uint64_t>(i + 1));
+      std::swap(order_[i], order_[j]);
+    }
+  }
+  workers_ = std::vector<Worker>(static_cast<size_t>(options_.workers));
+  for (size_t w = 0; w < workers_.size(); ++w)
+    workers_[w].thread = std::thread([this, w, first_batch] { run_worker(w, first_batch); });
+}
+
+void Loader::run_worker(size_t w, int64_t first_batch) {
+  const int64_t n_workers = static_cast<int64_t>(workers_.size());
+  // This worker's batches: first_batch + w, first_batch + w + workers, ...
+  for (int64_t b = first_batch + static_cast<int64_t>(w); b < batches_per_epoch(); b += n_workers) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      consumed_.wait(lock, [&] { return stopping_ || static_cast<int64_t>(workers_[w].ready.size()) < options_.prefetch; });
+      if (stopping_) return;
+    }
+    Slot slot;
+    try {
+      slot.batch = load_batch(b);
+    } catch (...) {
+      slot.error = std::current_exception();
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      workers_[w].ready.push_back(std::move(slot));
+    }
+    produced_.notify_all();
+  }
+}
+
+std::optional<Batch> Loader::next() {
+  if (next_batch_ >= batches_per_epoch()) return std::nullopt;
+  const int64_t b = next_batch_++;
+  if (workers_.empty()) return load_batch(b);
+  Worker& w = workers_[static_cast<size_t>((b - first_batch_) % static_cast<int64_t>(workers_.size()))];
+  Slot slot;
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    produced_.wait(lock, [&] { return !w.ready.empty(); });
+    slot = std::move(w.ready.front());
+    w.ready.pop_front();
+  }
+  consumed_.notify_all();
+  if (slot.error) std::rethrow_exception(slot.error);
+  return std::move(slot.batch);
+}
+
+Batch Loader::load_batch(int64_t batch) const {
+  const int64_t n = dataset_->size();
+  const int64_t begin = batch * options_.batch_size;
+  const int64_t end = std::min(begin + options_.batch_size, n);
+  std::vector<Sample> samples;
+  samples.reserve(static_cast<size_t>(end - begin));
+  for (int64_t p = begin; p < end; ++p) samples.push_back(load_sample(p));
+  return collate(samples);
+}
+
+Sample Loader::load_sample(int64_t position) const {
+  const int64_t n = dataset_->size();
+  for (int attempt = 0; attempt <= kMaxReplacements; ++attempt) {
+    // A failed sample is replaced by one half an epoch away, then further along.
+    const int64_t p = attempt == 0 ? position : (position + n / 2 + attempt - 1) % n;
+    const int64_t index = order_[static_cast<size_t>(p)];
+    const uint64_t seed = mix_seed(mix_seed(options_.seed, static_cast<uint64_t>(epoch_)), static_cast<uint64_t>(index));
+    try {
+      Sample s = dataset_->get(index, seed);
+      s.index = index;
+      return s;
+    } catch (const SampleError& e) {
+      std::lock_guard<std::mutex> lock(skip_mutex_);
+      ++skipped_;
+      if (logged_.insert(index).second)
+        spdlog::warn("skipping sample {}: {} (skipped so far: {})", dataset_->describe(index), e.what(), skipped_);
+    }
+  }
+  throw Error(str_cat("more than ", kMaxReplacements, " unusable samples in a row near position ", position,
+                      " of the epoch; is the dataset readable?"));
+}
+
+}  // namespace mmcl::data

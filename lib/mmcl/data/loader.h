@@ -1,0 +1,81 @@
+#pragma once
+// Batches from a Dataset, built by worker threads into a bounded prefetch queue.
+//
+// Determinism: the order of an epoch is a shuffle seeded by (seed, epoch); sample i of the epoch is
+// loaded with seed mix(seed, epoch, index); batch b is built by worker (b - first) % workers and handed
+// out in order. So the batches depend only on (seed, epoch, batch), never on thread timing, and an epoch can
+// start at any batch (resume). A sample that fails to load is skipped, counted, logged once with
+// its name, and replaced by another sample of the epoch.
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "mmcl/data/dataset.h"
+
+namespace mmcl::data {
+
+struct LoaderOptions {
+  int64_t batch_size = 32;
+  int64_t workers = 0;   // 0: load on the calling thread
+  int64_t prefetch = 2;  // batches each worker may have ready
+  uint64_t seed = 0;
+  bool shuffle = true;
+  bool drop_last = true;
+};
+
+class Loader {
+ public:
+  Loader(std::shared_ptr<const Dataset> dataset, LoaderOptions options);
+  ~Loader();
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+
+  int64_t batches_per_epoch() const;
+  // Begins `epoch` at batch `first_batch` (stopping any epoch in flight).
+  void start_epoch(int64_t epoch, int64_t first_batch = 0);
+  // The next batch of the current epoch, or nullopt at its end.
+  std::optional<Batch> next();
+  // Samples skipped so far because they failed to load.
+  int64_t skipped() const;
+
+ private:
+  struct Slot {
+    std::optional<Batch> batch;
+    std::exception_ptr error;
+  };
+  struct Worker {
+    std::thread thread;
+    std::deque<Slot> ready;
+  };
+
+  Batch load_batch(int64_t batch) const;
+  Sample load_sample(int64_t position) const;
+  void run_worker(size_t w, int64_t first_batch);
+  void stop_workers();
+
+  std::shared_ptr<const Dataset> dataset_;
+  LoaderOptions options_;
+  std::vector<int64_t> order_;
+  int64_t epoch_ = 0;
+  int64_t first_batch_ = 0;  // the epoch started here; worker w builds batches first_batch_ + w + k * workers
+  int64_t next_batch_ = 0;
+
+  std::vector<Worker> workers_;
+  mutable std::mutex mutex_;
+  std::condition_variable produced_, consumed_;
+  bool stopping_ = false;
+
+  mutable std::mutex skip_mutex_;
+  mutable int64_t skipped_ = 0;
+  mutable std::set<int64_t> logged_;
+};
+
+}  // namespace mmcl::data

@@ -1,0 +1,30 @@
+// The loss table: loss.name -> factory.
+
+#include <functional>
+
+#include "mmcl/core/registry.h"
+#include "mmcl/losses/loss.h"
+
+namespace mmcl::losses {
+
+std::shared_ptr<const Loss> make_infonce();  // infonce.cpp
+
+namespace {
+using Factory = std::function<LossPtr(const config::LossConfig&)>;
+
+const Registry<Factory>& registry() {
+  static const Registry<Factory> table(
+      "loss.name",
+      {
+          {"infonce", "symmetric InfoNCE over image-text pairs (CLIP): mean of image->text and text->image cross-entropy",
+           [](const config::LossConfig&) { return make_infonce(); }},
+      });
+  return table;
+}
+}  // namespace
+
+LossPtr make_loss(const config::LossConfig& config) { return registry().get(config.name)(config); }
+
+}  // namespace mmcl::losses
+
+std::vector<mmcl::CatalogEntry> mmcl::loss_catalog() { return losses::registry().catalog(); }

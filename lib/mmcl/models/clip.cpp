@@ -1,0 +1,97 @@
+#include "mmcl/models/clip.h"
+
+#include <cmath>
+
+#include <torch/nn/init.h>
+
+#include "mmcl/core/error.h"
+
+namespace mmcl::models {
+namespace {
+Activation activation_of(const config::ModelConfig& c) { return c.quick_gelu ? Activation::kQuickGelu : Activation::kGelu; }
+
+at::Tensor l2_normalize(const at::Tensor& x) { return x / x.norm(2, -1, true).clamp_min(1e-12); }
+}  // namespace
+
+VisionTransformerImpl::VisionTransformerImpl(const config::VisionConfig& c, int64_t embed_dim, Activation activation) {
+  MMCL_CHECK(c.image_size % c.patch_size == 0, "image size ", c.image_size, " is not a multiple of patch size ", c.patch_size);
+  const int64_t grid = c.image_size / c.patch_size;
+  const double scale = std::pow(static_cast<double>(c.width), -0.5);
+  conv1 = register_module(
+      "conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, c.width, c.patch_size).stride(c.patch_size).bias(false)));
+  class_embedding = register_parameter("class_embedding", torch::randn({c.width}) * scale);
+  positional_embedding = register_parameter("positional_embedding", torch::randn({grid * grid + 1, c.width}) * scale);
+  ln_pre = register_module("ln_pre", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.width})));
+  transformer = register_module(
+      "transformer", Transformer(c.width, c.layers, c.width / c.head_width, c.mlp_ratio, activation));
+  ln_post = register_module("ln_post", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.width})));
+  proj = register_parameter("proj", torch::randn({c.width, embed_dim}) * scale);
+  transformer->init_parameters();
+}
+
+at::Tensor VisionTransformerImpl::forward(const at::Tensor& images) {
+  at::Tensor x = conv1(images);                 // [B, W, g, g]
+  x = x.flatten(2).transpose(1, 2);             // [B, g*g, W]
+  const at::Tensor cls = class_embedding.to(x.dtype()).expand({x.size(0), 1, x.size(2)});
+  x = at::cat({cls, x}, 1) + positional_embedding.to(x.dtype());
+  x = transformer(ln_pre(x));
+  return at::matmul(ln_post(x.select(1, 0)), proj);
+}
+
+ClipImpl::ClipImpl(const config::ModelConfig& c) : config_(c) {
+  const Activation activation = activation_of(c);
+  const auto& t = c.text;
+  visual = register_module("visual", VisionTransformer(c.vision, c.embed_dim, activation));
+  token_embedding = register_module("token_embedding", torch::nn::Embedding(t.vocab_size, t.width));
+  positional_embedding = register_parameter("positional_embedding", torch::empty({t.context_length, t.width}));
+  transformer = register_module("transformer", Transformer(t.width, t.layers, t.heads, t.mlp_ratio, activation));
+  ln_final = register_module("ln_final", torch::nn::LayerNorm(torch::nn::LayerNormOptions({t.width})));
+  text_projection = register_parameter("text_projection", torch::empty({t.width, c.embed_dim}));
+  logit_scale = register_parameter("logit_scale", torch::full({}, c.init_logit_scale));
+
+  // open_clip's CLIP.init_parameters
+  torch::NoGradGuard no_grad;
+  token_embedding->weight.normal_(0, 0.02);
+  positional_embedding.normal_(0, 0.01);
+  transformer->init_parameters();
+  text_projection.normal_(0, std::pow(static_cast<double>(t.width), -0.5));
+}
+
+at::Tensor ClipImpl::encode_image(const at::Tensor& images, bool normalize) {
+  at::Tensor features = visual(images);
+  return normalize ? l2_normalize(features) : features;
+}
+
+at::Tensor ClipImpl::encode_text(const at::Tensor& ids, bool normalize) {
+  const int64_t length = ids.size(1);
+  MMCL_CHECK(length <= positional_embedding.size(0), "text of ", length, " tokens exceeds the context length ",
+             positional_embedding.size(0));
+  at::Tensor x = token_embedding(ids) + positional_embedding.slice(0, 0, length);
+  if (!mask_.defined() || mask_.size(0) != length || mask_.device() != x.device() || mask_.dtype() != x.dtype())
+    mask_ = causal_mask(length, x.options());
+  x = ln_final(transformer(x, mask_));
+  const at::Tensor eot = ids.argmax(-1);
+  const at::Tensor rows = at::arange(x.size(0), eot.options());
+  at::Tensor features = at::matmul(x.index({rows, eot}), text_projection);
+  return normalize ? l2_normalize(features) : features;
+}
+
+Embeddings ClipImpl::forward(const data::Batch& batch) {
+  MMCL_CHECK(batch.image.defined() && batch.text.defined(), "CLIP needs images and texts in each batch");
+  Embeddings out;
+  out.by_modality["image"] = encode_image(batch.image);
+  out.by_modality["text"] = encode_text(batch.text);
+  out.logit_scale = logit_scale.exp();
+  return out;
+}
+
+void ClipImpl::after_step() {
+  torch::NoGradGuard no_grad;
+  logit_scale.clamp_(0, config_.max_logit_scale);
+}
+
+data::InputSpec ClipImpl::input_spec() const {
+  return {config_.vision.image_size, config_.text.context_length, config_.text.vocab_size};
+}
+
+}  // namespace mmcl::models

@@ -1,0 +1,53 @@
+#pragma once
+// CLIP: Radford et al. 2021, "Learning Transferable Visual Models From Natural Language Supervision".
+// A ViT image tower and a causal text transformer projected into one space; the logits are
+// exp(t) * <image, text> of the L2-normalised embeddings (Sec. 2.3 and Fig. 3 of the paper).
+// Parameter names and shapes follow open_clip's CLIP class, so its state dicts map one to one.
+
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/embedding.h>
+
+#include "mmcl/models/model.h"
+#include "mmcl/models/transformer.h"
+
+namespace mmcl::models {
+
+// Dosovitskiy et al. 2021, "An Image is Worth 16x16 Words": conv patch embedding, class token,
+// learned positions, pre-LN transformer, LN on the class token, linear projection.
+class VisionTransformerImpl : public torch::nn::Module {
+ public:
+  VisionTransformerImpl(const config::VisionConfig& config, int64_t embed_dim, Activation activation);
+  // images [B, 3, S, S] -> [B, embed_dim] (not normalised)
+  at::Tensor forward(const at::Tensor& images);
+
+  torch::nn::Conv2d conv1{nullptr};
+  at::Tensor class_embedding, positional_embedding, proj;
+  torch::nn::LayerNorm ln_pre{nullptr}, ln_post{nullptr};
+  Transformer transformer{nullptr};
+};
+TORCH_MODULE(VisionTransformer);
+
+class ClipImpl : public ContrastiveModel {
+ public:
+  explicit ClipImpl(const config::ModelConfig& config);
+
+  at::Tensor encode_image(const at::Tensor& images, bool normalize = true);
+  // ids [B, context_length]; the features are taken at the end-of-text token, the largest id.
+  at::Tensor encode_text(const at::Tensor& ids, bool normalize = true);
+  Embeddings forward(const data::Batch& batch) override;
+  void after_step() override;
+  data::InputSpec input_spec() const override;
+
+  VisionTransformer visual{nullptr};
+  torch::nn::Embedding token_embedding{nullptr};
+  at::Tensor positional_embedding;
+  Transformer transformer{nullptr};
+  torch::nn::LayerNorm ln_final{nullptr};
+  at::Tensor text_projection, logit_scale;
+
+ private:
+  config::ModelConfig config_;
+  at::Tensor mask_;  // causal mask, built once per device and dtype
+};
+
+}  // namespace mmcl::models

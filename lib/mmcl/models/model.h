@@ -1,0 +1,38 @@
+#pragma once
+// The interface every method implements: a module that maps a Batch to L2-normalised embeddings per
+// modality plus the (exponentiated) logit scale the contrastive loss uses.
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include <torch/nn/module.h>
+
+#include "mmcl/config/config.h"
+#include "mmcl/data/batch.h"
+#include "mmcl/data/dataset.h"
+
+namespace mmcl::models {
+
+struct Embeddings {
+  std::map<std::string, at::Tensor> by_modality;  // "image", "text", "video", "audio" -> [B, D]
+  at::Tensor logit_scale;                          // scalar: exp(learned log scale)
+
+  const at::Tensor& at(const std::string& modality) const;
+};
+
+class ContrastiveModel : public torch::nn::Module {
+ public:
+  virtual Embeddings forward(const data::Batch& batch) = 0;
+  // Constraints applied after each optimiser step (CLIP clamps its logit scale).
+  virtual void after_step() {}
+  // What the model consumes, for sizing datasets.
+  virtual data::InputSpec input_spec() const = 0;
+};
+
+using ModelPtr = std::shared_ptr<ContrastiveModel>;
+
+// Builds the model named by config.name (the table is in registry.cpp).
+ModelPtr make_model(const config::ModelConfig& config);
+
+}  // namespace mmcl::models

@@ -1,0 +1,33 @@
+// The model table: model.name -> factory.
+
+#include <functional>
+
+#include "mmcl/core/registry.h"
+#include "mmcl/models/clip.h"
+
+namespace mmcl::models {
+namespace {
+using Factory = std::function<ModelPtr(const config::ModelConfig&)>;
+
+const Registry<Factory>& registry() {
+  static const Registry<Factory> table(
+      "model.name",
+      {
+          {"clip", "CLIP (Radford et al. 2021): ViT image tower + causal text transformer, open_clip parameter names",
+           [](const config::ModelConfig& c) -> ModelPtr { return std::make_shared<ClipImpl>(c); }},
+      });
+  return table;
+}
+}  // namespace
+
+ModelPtr make_model(const config::ModelConfig& config) { return registry().get(config.name)(config); }
+
+const at::Tensor& Embeddings::at(const std::string& modality) const {
+  auto it = by_modality.find(modality);
+  MMCL_CHECK(it != by_modality.end(), "the model produced no ", modality, " embeddings");
+  return it->second;
+}
+
+}  // namespace mmcl::models
+
+std::vector<mmcl::CatalogEntry> mmcl::model_catalog() { return models::registry().catalog(); }

@@ -1,0 +1,102 @@
+#include "mmcl/models/transformer.h"
+
+#include <cmath>
+#include <limits>
+
+#include <torch/nn/functional/activation.h>
+#include <torch/nn/functional/linear.h>
+#include <torch/nn/init.h>
+#include <torch/version.h>
+
+#include "mmcl/core/error.h"
+
+namespace F = torch::nn::functional;
+
+namespace mmcl::models {
+
+SelfAttentionImpl::SelfAttentionImpl(int64_t width, int64_t heads_) : heads(heads_) {
+  MMCL_CHECK(width % heads == 0, "attention width ", width, " is not a multiple of ", heads, " heads");
+  in_proj_weight = register_parameter("in_proj_weight", torch::empty({3 * width, width}));
+  in_proj_bias = register_parameter("in_proj_bias", torch::zeros({3 * width}));
+  out_proj = register_module("out_proj", torch::nn::Linear(width, width));
+  torch::nn::init::xavier_uniform_(in_proj_weight);
+  torch::NoGradGuard no_grad;
+  out_proj->bias.zero_();
+}
+
+at::Tensor SelfAttentionImpl::forward(const at::Tensor& x, const at::Tensor& mask) {
+  const int64_t batch = x.size(0), length = x.size(1), width = x.size(2), head_dim = width / heads;
+  // [B, L, 3D] -> [3, B, H, L, hd]
+  const at::Tensor qkv = F::linear(x, in_proj_weight, in_proj_bias)
+                             .view({batch, length, 3, heads, head_dim})
+                             .permute({2, 0, 3, 1, 4});
+  const at::Tensor q = qkv[0], k = qkv[1], v = qkv[2];
+#if TORCH_VERSION_MAJOR >= 2
+  at::Tensor out = at::scaled_dot_product_attention(q, k, v, mask.defined() ? c10::optional<at::Tensor>(mask)
+                                                                             : c10::optional<at::Tensor>());
+#else
+  at::Tensor scores = at::matmul(q, k.transpose(-2, -1)).mul_(1.0 / std::sqrt(static_cast<double>(head_dim)));
+  if (mask.defined()) scores.add_(mask);
+  at::Tensor out = at::matmul(at::softmax(scores, -1), v);
+#endif
+  return out_proj(out.transpose(1, 2).reshape({batch, length, width}));
+}
+
+MlpImpl::MlpImpl(int64_t width, int64_t hidden, Activation activation_) : activation(activation_) {
+  c_fc = register_module("c_fc", torch::nn::Linear(width, hidden));
+  c_proj = register_module("c_proj", torch::nn::Linear(hidden, width));
+}
+
+at::Tensor MlpImpl::forward(const at::Tensor& x) {
+  at::Tensor h = c_fc(x);
+  h = activation == Activation::kQuickGelu ? h * at::sigmoid(1.702 * h) : at::gelu(h);
+  return c_proj(h);
+}
+
+ResidualAttentionBlockImpl::ResidualAttentionBlockImpl(int64_t width, int64_t heads, double mlp_ratio,
+                                                       Activation activation) {
+  ln_1 = register_module("ln_1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width})));
+  attn = register_module("attn", SelfAttention(width, heads));
+  ln_2 = register_module("ln_2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width})));
+  mlp = register_module("mlp", Mlp(width, static_cast<int64_t>(width * mlp_ratio), activation));
+}
+
+at::Tensor ResidualAttentionBlockImpl::forward(const at::Tensor& x, const at::Tensor& mask) {
+  at::Tensor h = x + attn(ln_1(x), mask);
+  return h + mlp(ln_2(h));
+}
+
+TransformerImpl::TransformerImpl(int64_t width_, int64_t layers_, int64_t heads, double mlp_ratio,
+                                 Activation activation)
+    : width(width_), layers(layers_) {
+  resblocks = register_module("resblocks", torch::nn::ModuleList());
+  for (int64_t i = 0; i < layers; ++i) resblocks->push_back(ResidualAttentionBlock(width, heads, mlp_ratio, activation));
+}
+
+at::Tensor TransformerImpl::forward(at::Tensor x, const at::Tensor& mask) {
+  for (const auto& block : *resblocks) x = block->as<ResidualAttentionBlock>()->forward(x, mask);
+  return x;
+}
+
+void TransformerImpl::init_parameters() {
+  torch::NoGradGuard no_grad;
+  const double w = static_cast<double>(width);
+  const double proj_std = std::pow(w, -0.5) * std::pow(2.0 * static_cast<double>(layers), -0.5);
+  const double attn_std = std::pow(w, -0.5);
+  const double fc_std = std::pow(2.0 * w, -0.5);
+  for (const auto& module : *resblocks) {
+    auto* block = module->as<ResidualAttentionBlock>();
+    block->attn->in_proj_weight.normal_(0, attn_std);
+    block->attn->in_proj_bias.zero_();
+    block->attn->out_proj->weight.normal_(0, proj_std);
+    block->attn->out_proj->bias.zero_();
+    block->mlp->c_fc->weight.normal_(0, fc_std);
+    block->mlp->c_proj->weight.normal_(0, proj_std);
+  }
+}
+
+at::Tensor causal_mask(int64_t length, const at::TensorOptions& options) {
+  return at::full({length, length}, -std::numeric_limits<float>::infinity(), options).triu_(1);
+}
+
+}  // namespace mmcl::models

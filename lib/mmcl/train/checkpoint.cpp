@@ -1,0 +1,159 @@
+#include "mmcl/train/checkpoint.h"
+
+#include <algorithm>
+#include <mutex>
+#include <regex>
+#include <vector>
+
+#include <ATen/Context.h>
+#include <ATen/core/Generator.h>
+#include <torch/cuda.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include "mmcl/core/error.h"
+#include "mmcl/core/fs.h"
+
+namespace fs = std::filesystem;
+
+namespace mmcl::train {
+namespace {
+
+constexpr int64_t kFormat = 1;
+
+at::Generator generator_for(const c10::Device& device) { return at::globalContext().defaultGenerator(device); }
+
+std::vector<c10::Device> rng_devices() {
+  std::vector<c10::Device> devices{c10::Device(c10::kCPU)};
+  for (int64_t i = 0; i < static_cast<int64_t>(torch::cuda::device_count()); ++i)
+    devices.emplace_back(c10::kCUDA, static_cast<c10::DeviceIndex>(i));
+  return devices;
+}
+
+std::string rng_key(const c10::Device& d) { return d.is_cpu() ? "rng_cpu" : str_cat("rng_cuda_", int(d.index())); }
+
+template <class Fn>
+auto with_archive(const fs::path& path, Fn fn) {
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path.string());
+    return fn(archive);
+  } catch (const c10::Error& e) {
+    throw Error(str_cat("cannot read checkpoint ", path.string(), ": ", e.what_without_backtrace()));
+  }
+}
+
+std::string read_string(torch::serialize::InputArchive& archive, const char* key) {
+  c10::IValue v;
+  archive.read(key, v);
+  return v.toStringRef();
+}
+
+int64_t read_int(torch::serialize::InputArchive& archive, const char* key) {
+  c10::IValue v;
+  archive.read(key, v);
+  return v.toInt();
+}
+
+}  // namespace
+
+void save_checkpoint(const fs::path& path, const torch::nn::Module& model, const torch::optim::Optimizer* optimizer,
+                     const TrainState& state, const std::string& config_yaml) {
+  torch::serialize::OutputArchive root;
+  torch::serialize::OutputArchive model_archive;
+  model.save(model_archive);
+  root.write("model", model_archive);
+  if (optimizer) {
+    torch::serialize::OutputArchive optimizer_archive;
+    optimizer->save(optimizer_archive);
+    root.write("optimizer", optimizer_archive);
+  }
+  root.write("format", c10::IValue(kFormat));
+  root.write("mmcl_version", c10::IValue(std::string(MMCL_VERSION)));
+  root.write("step", c10::IValue(state.step));
+  root.write("epoch", c10::IValue(state.epoch));
+  root.write("config", c10::IValue(config_yaml));
+  for (const c10::Device& d : rng_devices()) {
+    at::Generator gen = generator_for(d);
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    root.write(rng_key(d), gen.get_state(), /*is_buffer=*/true);
+  }
+  const fs::path temp = temp_path_for(path);
+  try {
+    root.save_to(temp.string());
+  } catch (const c10::Error& e) {
+    std::error_code ec;
+    fs::remove(temp, ec);
+    throw Error(str_cat("cannot write checkpoint ", path.string(), ": ", e.what_without_backtrace()));
+  }
+  commit_file(temp, path);
+}
+
+CheckpointInfo load_checkpoint(const fs::path& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer) {
+  return with_archive(path, [&](torch::serialize::InputArchive& root) {
+    const int64_t format = read_int(root, "format");
+    MMCL_CHECK(format == kFormat, path.string(), ": checkpoint format ", format, " is not supported (expected ",
+               kFormat, ")");
+    torch::serialize::InputArchive model_archive;
+    root.read("model", model_archive);
+    model.load(model_archive);
+    if (optimizer) {
+      torch::serialize::InputArchive optimizer_archive;
+      root.read("optimizer", optimizer_archive);
+      optimizer->load(optimizer_archive);
+    }
+    for (const c10::Device& d : rng_devices()) {
+      at::Tensor state;
+      if (!root.try_read(rng_key(d), state, /*is_buffer=*/true)) continue;
+      at::Generator gen = generator_for(d);
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_state(state);
+    }
+    CheckpointInfo info;
+    info.state.step = read_int(root, "step");
+    info.state.epoch = read_int(root, "epoch");
+    info.config_yaml = read_string(root, "config");
+    return info;
+  });
+}
+
+std::string checkpoint_config(const fs::path& path) {
+  return with_archive(path, [](torch::serialize::InputArchive& root) { return read_string(root, "config"); });
+}
+
+fs::path CheckpointDir::path_for(int64_t step) const { return dir_ / str_cat("step_", step, ".pt"); }
+
+std::optional<fs::path> CheckpointDir::latest() const {
+  const fs::path pointer = dir_ / "latest";
+  std::error_code ec;
+  if (!fs::exists(pointer, ec)) return std::nullopt;
+  std::string name = read_file(pointer);
+  while (!name.empty() && (name.back() == '\n' || name.back() == ' ')) name.pop_back();
+  const fs::path file = dir_ / name;
+  MMCL_CHECK(fs::exists(file, ec), pointer.string(), " names ", name, ", which does not exist");
+  return file;
+}
+
+fs::path CheckpointDir::save(const torch::nn::Module& model, const torch::optim::Optimizer* optimizer,
+                             const TrainState& state, const std::string& config_yaml, int64_t keep) const {
+  const fs::path file = path_for(state.step);
+  save_checkpoint(file, model, optimizer, state, config_yaml);
+  write_file_atomic(dir_ / "latest", file.filename().string() + "\n");
+
+  // Keep the newest `keep` step checkpoints.
+  static const std::regex pattern(R"(step_(\d+)\.pt)");
+  std::vector<std::pair<int64_t, fs::path>> found;
+  for (const auto& entry : fs::directory_iterator(dir_)) {
+    std::smatch m;
+    const std::string name = entry.path().filename().string();
+    if (std::regex_match(name, m, pattern)) found.emplace_back(std::stoll(m[1]), entry.path());
+  }
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (size_t i = static_cast<size_t>(std::max<int64_t>(keep, 1)); i < found.size(); ++i) {
+    std::error_code ec;
+    fs::remove(found[i].second, ec);
+  }
+  return file;
+}
+
+}  // namespace mmcl::train

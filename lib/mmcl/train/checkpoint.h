@@ -1,0 +1,54 @@
+#pragma once
+// Checkpoints: one file per step holding everything a run needs to continue exactly (model,
+// optimiser state, step, RNG states) and everything later subcommands need to rebuild the model
+// (the resolved config). Written to a temporary file, flushed and renamed into place, so a crash
+// mid-write leaves the previous checkpoint intact.
+//
+//   <run>/checkpoints/step_<N>.pt   LibTorch archive: model/, optimizer/, step, epoch, config,
+//                                   rng_cpu, rng_cuda_<i>, format, mmcl_version
+//   <run>/checkpoints/latest        the file name of the newest checkpoint
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
+
+namespace mmcl::train {
+
+struct TrainState {
+  int64_t step = 0;   // optimiser steps completed
+  int64_t epoch = 0;  // epoch of the next step
+};
+
+void save_checkpoint(const std::filesystem::path& path, const torch::nn::Module& model,
+                     const torch::optim::Optimizer* optimizer, const TrainState& state, const std::string& config_yaml);
+
+struct CheckpointInfo {
+  TrainState state;
+  std::string config_yaml;
+};
+
+// Loads into `model` (and `optimizer` when given) and restores the RNG states.
+CheckpointInfo load_checkpoint(const std::filesystem::path& path, torch::nn::Module& model,
+                               torch::optim::Optimizer* optimizer);
+// The resolved config stored in a checkpoint, to rebuild its model.
+std::string checkpoint_config(const std::filesystem::path& path);
+
+// The checkpoints/ folder of a run.
+class CheckpointDir {
+ public:
+  explicit CheckpointDir(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  std::filesystem::path path_for(int64_t step) const;
+  // The newest checkpoint, if any.
+  std::optional<std::filesystem::path> latest() const;
+  // Saves step_<N>.pt, points `latest` at it and deletes all but the newest `keep`.
+  std::filesystem::path save(const torch::nn::Module& model, const torch::optim::Optimizer* optimizer,
+                             const TrainState& state, const std::string& config_yaml, int64_t keep) const;
+
+ private:
+  std::filesystem::path dir_;
+};
+
+}  // namespace mmcl::train

@@ -1,0 +1,62 @@
+#include "mmcl/train/optim.h"
+
+#include <cmath>
+#include <sstream>
+
+namespace mmcl::train {
+namespace {
+
+bool is_embedding(const std::string& name) {
+  std::stringstream ss(name);
+  const std::string suffix = "embedding";
+  for (std::string part; std::getline(ss, part, '.');)
+    if (part.size() >= suffix.size() && part.compare(part.size() - suffix.size(), suffix.size(), suffix) == 0)
+      return true;
+  return false;
+}
+
+}  // namespace
+
+ParameterGroups split_parameters(const torch::nn::Module& model) {
+  ParameterGroups groups;
+  for (const auto& item : model.named_parameters(/*recurse=*/true)) {
+    const at::Tensor& p = item.value();
+    if (!p.requires_grad()) continue;
+    if (p.dim() < 2 || is_embedding(item.key())) {
+      groups.no_decay.push_back(p);
+      groups.no_decay_names.push_back(item.key());
+    } else {
+      groups.decay.push_back(p);
+      groups.decay_names.push_back(item.key());
+    }
+  }
+  return groups;
+}
+
+std::unique_ptr<torch::optim::AdamW> make_optimizer(const torch::nn::Module& model, const config::OptimConfig& c) {
+  const ParameterGroups groups = split_parameters(model);
+  auto options = [&](double weight_decay) {
+    return torch::optim::AdamWOptions(c.lr)
+        .betas(std::make_tuple(c.betas[0], c.betas[1]))
+        .eps(c.eps)
+        .weight_decay(weight_decay);
+  };
+  std::vector<torch::optim::OptimizerParamGroup> param_groups;
+  param_groups.emplace_back(groups.decay, std::make_unique<torch::optim::AdamWOptions>(options(c.weight_decay)));
+  param_groups.emplace_back(groups.no_decay, std::make_unique<torch::optim::AdamWOptions>(options(0.0)));
+  return std::make_unique<torch::optim::AdamW>(std::move(param_groups), options(c.weight_decay));
+}
+
+double learning_rate(const config::OptimConfig& c, int64_t step, int64_t total_steps) {
+  if (step < c.warmup_steps) return c.lr * static_cast<double>(step + 1) / static_cast<double>(c.warmup_steps);
+  if (c.schedule == "constant") return c.lr;
+  const double span = static_cast<double>(std::max<int64_t>(1, total_steps - c.warmup_steps));
+  const double progress = std::min(1.0, static_cast<double>(step - c.warmup_steps) / span);
+  return c.min_lr + 0.5 * (1.0 + std::cos(M_PI * progress)) * (c.lr - c.min_lr);
+}
+
+void set_learning_rate(torch::optim::AdamW& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+}
+
+}  // namespace mmcl::train

@@ -1,0 +1,32 @@
+#pragma once
+// AdamW with decoupled weight decay on weight matrices only, and the learning-rate schedule.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/nn/module.h>
+#include <torch/optim/adamw.h>
+
+#include "mmcl/config/config.h"
+
+namespace mmcl::train {
+
+struct ParameterGroups {
+  std::vector<at::Tensor> decay, no_decay;
+  std::vector<std::string> decay_names, no_decay_names;
+};
+
+// No weight decay on biases, norms, embeddings and the logit scale: every parameter with fewer than
+// two dimensions, and every parameter of an embedding (a name part ending in "embedding",
+// e.g. token_embedding.weight, positional_embedding).
+ParameterGroups split_parameters(const torch::nn::Module& model);
+
+std::unique_ptr<torch::optim::AdamW> make_optimizer(const torch::nn::Module& model, const config::OptimConfig& config);
+
+// Linear warm-up from 0 over warmup_steps (open_clip's (step + 1) / warmup), then cosine from lr to
+// min_lr at total_steps, or constant.
+double learning_rate(const config::OptimConfig& config, int64_t step, int64_t total_steps);
+void set_learning_rate(torch::optim::AdamW& optimizer, double lr);
+
+}  // namespace mmcl::train

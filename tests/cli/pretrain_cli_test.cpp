@@ -1,0 +1,139 @@
+// End-to-end runs of the mmcl binary on tiny synthetic data.
+#include <sstream>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "util.h"
+
+using namespace mmcl::test;
+
+namespace {
+
+std::vector<nlohmann::json> metrics(const fs::path& file) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(read_text(file));
+  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+}  // namespace
+
+CATCH_TEST_CASE("mmcl pretrain writes a complete run directory and the loss falls", "[cli]") {
+  TempDir dir;
+  write_text(dir / "run.yaml", tiny_run_yaml("smoke", 150) + "  checkpoint_every: 50\n  keep_checkpoints: 2\n");
+  const auto r = run_mmcl("pretrain --config run.yaml --set optim.lr=0.0021", dir.path());
+  CATCH_CAPTURE(r.output);
+  CATCH_REQUIRE(r.exit_code == 0);
+  const fs::path run = dir / "runs/smoke";
+  CATCH_CHECK(fs::exists(run / "config.yaml"));
+  CATCH_CHECK(read_text(run / "config.yaml").find("lr: 0.0021") != std::string::npos);
+  const std::string log = read_text(run / "train.log");
+  CATCH_CHECK(log.find("LibTorch") != std::string::npos);
+  CATCH_CHECK(log.find("BLAS") != std::string::npos);
+  CATCH_CHECK(log.find("step 150/150") != std::string::npos);
+
+  const auto m = metrics(run / "metrics.jsonl");
+  CATCH_REQUIRE(m.size() == 150);
+  for (const char* key : {"step", "epoch", "lr", "loss", "logit_scale", "samples_per_s", "data_wait_s", "data/skipped"}) {
+    CATCH_CAPTURE(key);
+    CATCH_CHECK(m.front().contains(key));
+  }
+  CATCH_CHECK(m.back()["step"] == 150);
+  // The loss starts near ln(batch) = ln 8 and the mean of the last ten steps is far below it.
+  double first = 0, last = 0;
+  for (int i = 0; i < 10; ++i) first += m[i]["loss"].get<double>() / 10, last += m[140 + i]["loss"].get<double>() / 10;
+  CATCH_CHECK(first > 2.0);
+  CATCH_CHECK(last < 0.5 * first);
+
+  CATCH_CHECK(read_text(run / "checkpoints/latest") == "step_150.pt\n");
+  CATCH_CHECK(fs::exists(run / "checkpoints/step_150.pt"));
+  CATCH_CHECK(fs::exists(run / "checkpoints/step_100.pt"));
+  CATCH_CHECK(!fs::exists(run / "checkpoints/step_50.pt"));  // keep_checkpoints: 2
+
+  // The same run directory again is refused (exit 2), and nothing in it changes.
+  const auto again = run_mmcl("pretrain --config run.yaml", dir.path());
+  CATCH_CHECK(again.exit_code == 2);
+  CATCH_CHECK(again.output.find("run directory exists; pass --resume") != std::string::npos);
+  CATCH_CHECK(metrics(run / "metrics.jsonl").size() == 150);
+}
+
+CATCH_TEST_CASE("resume continues exactly: k steps + resume equals N steps", "[cli]") {
+  TempDir dir;
+  write_text(dir / "run.yaml", tiny_run_yaml("whole", 8));
+  const auto whole = run_mmcl("pretrain --config run.yaml", dir.path());
+  CATCH_CAPTURE(whole.output);
+  CATCH_REQUIRE(whole.exit_code == 0);
+
+  const auto part = run_mmcl("pretrain --config run.yaml --set run.name=split --set train.stop_after=3", dir.path());
+  CATCH_CAPTURE(part.output);
+  CATCH_REQUIRE(part.exit_code == 0);
+  CATCH_CHECK(read_text(dir / "runs/split/checkpoints/latest") == "step_3.pt\n");
+  CATCH_CHECK(metrics(dir / "runs/split/metrics.jsonl").size() == 3);
+  const auto rest = run_mmcl("pretrain --config run.yaml --set run.name=split --resume", dir.path());
+  CATCH_CAPTURE(rest.output);
+  CATCH_REQUIRE(rest.exit_code == 0);
+  CATCH_CHECK(rest.output.find("resumed from") != std::string::npos);
+
+  const auto a = metrics(dir / "runs/whole/metrics.jsonl");
+  const auto b = metrics(dir / "runs/split/metrics.jsonl");
+  CATCH_REQUIRE(a.size() == 8);
+  CATCH_REQUIRE(b.size() == 8);
+  for (size_t i = 0; i < a.size(); ++i) {
+    CATCH_CAPTURE(i);
+    CATCH_CHECK(b[i]["step"] == a[i]["step"]);
+    CATCH_CHECK(b[i]["loss"].get<double>() == a[i]["loss"].get<double>());
+    CATCH_CHECK(b[i]["lr"].get<double>() == a[i]["lr"].get<double>());
+  }
+}
+
+CATCH_TEST_CASE("config errors exit 2 with one line and write nothing", "[cli]") {
+  TempDir dir;
+  write_text(dir / "run.yaml", tiny_run_yaml("bad", 2));
+  const auto r = run_mmcl("pretrain --config run.yaml --set optim.lr=abc", dir.path());
+  CATCH_CHECK(r.exit_code == 2);
+  CATCH_CHECK(r.output == "--set: optim.lr: expected a positive number, got \"abc\"\n");
+  CATCH_CHECK(!fs::exists(dir / "runs"));
+
+  write_text(dir / "typo.yaml", "run:\n  name: t\ntrain:\n  step: 5\n");
+  const auto t = run_mmcl("pretrain --config typo.yaml", dir.path());
+  CATCH_CHECK(t.exit_code == 2);
+  CATCH_CHECK(t.output == "typo.yaml:4: train.step: unknown key (did you mean train.steps?)\n");
+  CATCH_CHECK(!fs::exists(dir / "runs"));
+
+  const auto missing = run_mmcl("pretrain --config nope.yaml", dir.path());
+  CATCH_CHECK(missing.exit_code == 2);
+  CATCH_CHECK(missing.output == "nope.yaml: config file not found\n");
+}
+
+CATCH_TEST_CASE("the command line: help, version, dump-config, list, usage errors, stubs", "[cli]") {
+  TempDir dir;
+  write_text(dir / "run.yaml", tiny_run_yaml("cli", 2));
+  CATCH_CHECK(run_mmcl("--version", dir.path()).output.rfind("mmcl ", 0) == 0);
+  const auto help = run_mmcl("pretrain --help", dir.path());
+  CATCH_CHECK(help.exit_code == 0);
+  CATCH_CHECK(help.output.find("--dump-config") != std::string::npos);
+  CATCH_CHECK(run_mmcl("", dir.path()).exit_code == 2);
+  CATCH_CHECK(run_mmcl("frobnicate", dir.path()).exit_code == 2);
+  CATCH_CHECK(run_mmcl("pretrain", dir.path()).exit_code == 2);  // --config is required
+
+  const auto dump = run_mmcl("pretrain --config run.yaml --dump-config --set data.batch_size=4", dir.path());
+  CATCH_CHECK(dump.exit_code == 0);
+  CATCH_CHECK(dump.output.find("  batch_size: 4\n") != std::string::npos);
+  CATCH_CHECK(dump.output.find("preset: clip-vit-tiny") != std::string::npos);
+  CATCH_CHECK(!fs::exists(dir / "runs"));
+  // The dump is a valid config that resolves to itself.
+  write_text(dir / "dumped.yaml", dump.output);
+  CATCH_CHECK(run_mmcl("pretrain --config dumped.yaml --dump-config", dir.path()).output == dump.output);
+
+  const auto list = run_mmcl("list", dir.path());
+  CATCH_CHECK(list.exit_code == 0);
+  for (const char* name : {"clip", "infonce", "synthetic", "clip-vit-tiny", "ViT-B-32", "ViT-B-16", "ViT-L-14"})
+    CATCH_CHECK(list.output.find(name) != std::string::npos);
+
+  for (const char* cmd : {"finetune", "zeroshot", "linear-probe", "retrieve"}) {
+    const auto r = run_mmcl(std::string(cmd) + " --config run.yaml", dir.path());
+    CATCH_CHECK(r.exit_code == 3);
+    CATCH_CHECK(r.output.find("not implemented yet") != std::string::npos);
+  }
+}

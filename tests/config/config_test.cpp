@@ -1,0 +1,157 @@
+#include <set>
+
+#include "mmcl/config/load.h"
+#include "mmcl/config/schema.h"
+#include "mmcl/core/error.h"
+#include "util.h"
+
+using mmcl::ConfigError;
+using mmcl::config::load_config;
+using mmcl::config::RunConfig;
+using namespace mmcl::test;
+
+namespace {
+
+// The message load_config throws for `yaml` (written to `dir`/x.yaml), or "" if it loads.
+std::string error_for(const TempDir& dir, const std::string& yaml, const std::vector<std::string>& sets = {}) {
+  write_text(dir / "x.yaml", yaml);
+  try {
+    load_config((dir / "x.yaml").string(), sets);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+CATCH_TEST_CASE("malformed configs fail with file:line, key and what is wrong", "[config]") {
+  TempDir dir;
+  const std::string f = (dir / "x.yaml").string();
+  struct Case {
+    std::string yaml;
+    std::vector<std::string> sets;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"optim:\n  lr: abc\n", {}, f + ":2: optim.lr: expected a positive number, got \"abc\""},
+      {"optim:\n  lr: -1\n", {}, f + ":2: optim.lr: expected a positive number, got \"-1\""},
+      {"optim:\n  lrr: 0.1\n", {}, f + ":2: optim.lrr: unknown key (did you mean optim.lr?)"},
+      {"optim: 5\n", {}, f + ":1: optim: expected a mapping of optim.* keys, got \"5\""},
+      {"runtime:\n  device: tpu\n", {}, f + ":2: runtime.device: expected one of auto, cpu, cuda, got \"tpu\""},
+      {"data:\n  batch_size: 3.5\n", {}, f + ":2: data.batch_size: expected an integer >= 2, got \"3.5\""},
+      {"data:\n  batch_size: 1\n", {}, f + ":2: data.batch_size: expected an integer >= 2, got \"1\""},
+      {"model:\n  quick_gelu: maybe\n", {}, f + ":2: model.quick_gelu: expected true or false, got \"maybe\""},
+      {"optim:\n  betas: [0.9]\n", {}, f + ":2: optim.betas: expected two numbers in [0, 1), got a list"},
+      {"optim:\n  betas: [0.9, 1.5]\n", {}, f + ":2: optim.betas: expected two numbers in [0, 1), got a list"},
+      {"optim:\n  lr:\n    a: 1\n", {}, f + ":2: optim.lr: expected a positive number, got a mapping"},
+      {"model:\n  preset: nope\n", {}, f + ":2: model.preset: unknown preset \"nope\" (available: "},
+      {"model:\n  vision:\n    image_size: 65\n    patch_size: 16\n", {},
+       f + ":3: model.vision.image_size: 65 is not a multiple of model.vision.patch_size (16)"},
+      {"model:\n  text:\n    width: 100\n    heads: 8\n", {},
+       f + ":3: model.text.width: 100 is not a multiple of model.text.heads (8)"},
+      {"optim: {lr: 0.1, min_lr: 0.2}\n", {}, f + ":1: optim.min_lr: must not exceed optim.lr (0.1)"},
+      {"optim:\n  lr: 0.1\n  lr: 0.2\n", {}, f + ":3: optim.lr: duplicate key"},
+      {"- a\n- b\n", {}, f + ":1: expected a mapping of keys at the top level, got a list"},
+      {"optim:\n  lr: [0.1\n", {}, f + ":"},  // syntax error: checked below
+      {"run:\n  seed: 1\n", {"optim.lr=abc"}, "--set: optim.lr: expected a positive number, got \"abc\""},
+      {"", {"optim.lr"}, "--set optim.lr: expected key=value, e.g. --set optim.lr=1e-4"},
+      {"", {"optim=1"}, "--set: optim: is a section; set one of its keys (optim.*)"},
+      {"", {"train.stepz=3"}, "--set: train.stepz: unknown key (did you mean train.steps?)"},
+  };
+  for (const Case& c : cases) {
+    CATCH_CAPTURE(c.yaml);
+    const std::string message = error_for(dir, c.yaml, c.sets);
+    CATCH_CAPTURE(message);
+    CATCH_CHECK(message.rfind(c.expected, 0) == 0);
+    CATCH_CHECK(message.find('\n') == std::string::npos);  // one line
+  }
+  CATCH_CHECK(error_for(dir, "optim:\n  lr: [0.1\n").find("YAML syntax error") != std::string::npos);
+}
+
+CATCH_TEST_CASE("a missing config file or preset file is named", "[config]") {
+  TempDir dir;
+  const std::string missing = (dir / "nope.yaml").string();
+  CATCH_REQUIRE_THROWS_WITH(load_config(missing), missing + ": config file not found");
+  const std::string message = error_for(dir, "model:\n  preset: presets/mine.yaml\n");
+  CATCH_CHECK(message.rfind((dir / "x.yaml").string() + ":2: model.preset: unknown preset \"presets/mine.yaml\"", 0) == 0);
+}
+
+CATCH_TEST_CASE("precedence: defaults < preset < run file < --set", "[config]") {
+  TempDir dir;
+  write_text(dir / "x.yaml", "");
+  RunConfig c = load_config((dir / "x.yaml").string());
+  CATCH_CHECK(c.model.vision.width == 768);  // built-in default
+  CATCH_CHECK(c.optim.lr == 5e-4);
+
+  write_text(dir / "x.yaml", "model:\n  preset: clip-vit-tiny\n");
+  c = load_config((dir / "x.yaml").string());
+  CATCH_CHECK(c.model.vision.width == 128);  // the preset
+  CATCH_CHECK(c.model.vision.image_size == 64);
+
+  // The run file wins over the preset wherever the keys stand.
+  write_text(dir / "x.yaml", "model:\n  vision: {width: 64}\n  preset: clip-vit-tiny\n");
+  c = load_config((dir / "x.yaml").string());
+  CATCH_CHECK(c.model.vision.width == 64);
+  CATCH_CHECK(c.model.vision.layers == 3);  // still from the preset
+
+  c = load_config((dir / "x.yaml").string(), {"model.vision.width=32", "optim.betas=[0.8, 0.9]"});
+  CATCH_CHECK(c.model.vision.width == 32);
+  CATCH_CHECK(c.optim.betas[0] == 0.8);
+  CATCH_CHECK(c.optim.betas[1] == 0.9);
+
+  // --set may choose the preset; the file's own keys still win over it.
+  c = load_config((dir / "x.yaml").string(), {"model.preset=ViT-B-16"});
+  CATCH_CHECK(c.model.preset == "ViT-B-16");
+  CATCH_CHECK(c.model.vision.patch_size == 16);
+  CATCH_CHECK(c.model.vision.width == 64);
+
+  // A preset given as a path, relative to the config file.
+  write_text(dir / "presets/mine.yaml", "embed_dim: 24\nvision:\n  layers: 5\n");
+  write_text(dir / "x.yaml", "model:\n  preset: presets/mine.yaml\n");
+  c = load_config((dir / "x.yaml").string());
+  CATCH_CHECK(c.model.embed_dim == 24);
+  CATCH_CHECK(c.model.vision.layers == 5);
+
+  // A bad value inside a preset is reported against the preset file.
+  write_text(dir / "presets/bad.yaml", "embed_dim: 24\nvision:\n  layers: zero\n");
+  CATCH_CHECK(error_for(dir, "model:\n  preset: presets/bad.yaml\n") ==
+              (dir / "presets/bad.yaml").string() + ":3: model.vision.layers: expected a positive integer, got \"zero\"");
+}
+
+CATCH_TEST_CASE("the resolved config dumps and reloads to the same values", "[config]") {
+  TempDir dir;
+  write_text(dir / "x.yaml", "model:\n  preset: clip-vit-tiny\noptim:\n  lr: 0.00123\n  betas: [0.85, 0.975]\n");
+  const RunConfig c = load_config((dir / "x.yaml").string(), {"run.name=abc", "train.steps=7"});
+  const std::string dumped = mmcl::config::dump_config(c);
+  const RunConfig back = mmcl::config::load_resolved_config(dumped, "dump");
+  CATCH_CHECK(mmcl::config::config_differences(c, back).empty());
+  CATCH_CHECK(mmcl::config::dump_config(back) == dumped);
+  CATCH_CHECK(back.optim.lr == 0.00123);
+  CATCH_CHECK(back.optim.betas[1] == 0.975);
+  CATCH_CHECK(back.run.name == "abc");
+  CATCH_CHECK(back.train.steps == 7);
+
+  RunConfig changed = back;
+  changed.optim.lr = 0.5;
+  const auto diff = mmcl::config::config_differences(back, changed);
+  CATCH_REQUIRE(diff.size() == 1);
+  CATCH_CHECK(diff[0] == "optim.lr: 0.00123 -> 0.5");
+}
+
+CATCH_TEST_CASE("every key is declared once and documented in docs/CONFIG.md", "[config]") {
+  RunConfig defaults;
+  mmcl::config::Schema schema(defaults);
+  std::set<std::string> keys;
+  for (const auto& f : schema.fields()) {
+    CATCH_CAPTURE(f.key);
+    CATCH_CHECK(keys.insert(f.key).second);
+    CATCH_CHECK(!f.doc.empty());
+  }
+  const std::string doc = read_text(fs::path(MMCL_SOURCE_DIR) / "docs" / "CONFIG.md");
+  CATCH_REQUIRE(!doc.empty());
+  for (const auto& key : keys) {
+    CATCH_CAPTURE(key);
+    CATCH_CHECK(doc.find("`" + key + "`") != std::string::npos);
+  }
+}

@@ -1,0 +1,104 @@
+#include <ATen/ATen.h>
+#include <torch/utils.h>
+
+#include "mmcl/core/error.h"
+#include "mmcl/losses/loss.h"
+#include "mmcl/models/clip.h"
+#include "mmcl/train/checkpoint.h"
+#include "mmcl/train/optim.h"
+#include "mmcl/train/trainer.h"
+#include "util.h"
+
+using namespace mmcl;
+namespace fs = std::filesystem;
+
+namespace {
+
+config::ModelConfig tiny() {
+  config::ModelConfig c;
+  c.embed_dim = 8;
+  c.vision = {16, 8, 16, 1, 8, 2.0};
+  c.text = {6, 20, 16, 2, 1, 2.0};
+  return c;
+}
+
+data::Batch batch(int64_t n) {
+  data::Batch b;
+  b.image = at::randn({n, 3, 16, 16});
+  b.text = at::randint(1, 18, {n, 6}, at::kLong);
+  b.text.select(1, 5).fill_(19);
+  for (int64_t i = 0; i < n; ++i) b.indices.push_back(i);
+  return b;
+}
+
+void train_step(models::ClipImpl& model, torch::optim::AdamW& opt, const data::Batch& b) {
+  const auto loss = losses::make_loss({});
+  opt.zero_grad();
+  train::forward_backward(model, *loss, {b});
+  opt.step();
+}
+
+}  // namespace
+
+CATCH_TEST_CASE("a checkpoint round trip restores model, optimiser, step, config and RNG", "[checkpoint]") {
+  test::TempDir dir;
+  torch::manual_seed(5);
+  models::ClipImpl model(tiny());
+  config::OptimConfig oc;
+  auto opt = train::make_optimizer(model, oc);
+  const data::Batch b1 = batch(4), b2 = batch(4);
+  train_step(model, *opt, b1);
+
+  train::CheckpointDir checkpoints(dir.path());
+  const auto file = checkpoints.save(model, opt.get(), {7, 2}, "run:\n  name: x\n", 3);
+  CATCH_CHECK(file.filename() == "step_7.pt");
+  CATCH_CHECK(checkpoints.latest() == file);
+  const at::Tensor rng_after_save = at::rand({4});
+
+  torch::manual_seed(99);  // a different model and RNG stream
+  models::ClipImpl restored(tiny());
+  auto restored_opt = train::make_optimizer(restored, oc);
+  const auto info = train::load_checkpoint(file, restored, restored_opt.get());
+  CATCH_CHECK(info.state.step == 7);
+  CATCH_CHECK(info.state.epoch == 2);
+  CATCH_CHECK(info.config_yaml == "run:\n  name: x\n");
+  CATCH_CHECK(train::checkpoint_config(file) == info.config_yaml);
+  CATCH_CHECK(at::equal(at::rand({4}), rng_after_save));  // the generator continues where it was saved
+
+  const auto a = model.named_parameters(), r = restored.named_parameters();
+  for (const auto& p : a) CATCH_CHECK(at::equal(p.value(), r[p.key()]));
+  // The optimiser state came back too: the next step is identical.
+  train_step(model, *opt, b2);
+  train_step(restored, *restored_opt, b2);
+  for (const auto& p : a) {
+    CATCH_CAPTURE(p.key());
+    CATCH_CHECK(at::equal(p.value(), r[p.key()]));
+  }
+}
+
+CATCH_TEST_CASE("checkpoints keep the newest K and a broken file is reported, not loaded", "[checkpoint]") {
+  test::TempDir dir;
+  models::ClipImpl model(tiny());
+  train::CheckpointDir checkpoints(dir.path());
+  for (int64_t step : {10, 20, 30, 40}) checkpoints.save(model, nullptr, {step, 0}, "", 2);
+  CATCH_CHECK(!fs::exists(dir / "step_10.pt"));
+  CATCH_CHECK(!fs::exists(dir / "step_20.pt"));
+  CATCH_CHECK(fs::exists(dir / "step_30.pt"));
+  CATCH_CHECK(fs::exists(dir / "step_40.pt"));
+  CATCH_CHECK(test::read_text(dir / "latest") == "step_40.pt\n");
+  // No temporary files are left behind.
+  for (const auto& entry : fs::directory_iterator(dir.path()))
+    CATCH_CHECK(entry.path().filename().string().find(".tmp.") == std::string::npos);
+
+  // A truncated checkpoint is an mmcl::Error naming the file; the model is untouched.
+  const std::string bytes = test::read_text(dir / "step_40.pt");
+  test::write_text(dir / "broken.pt", bytes.substr(0, bytes.size() / 2));
+  const at::Tensor before = model.text_projection.clone();
+  try {
+    train::load_checkpoint(dir / "broken.pt", model, nullptr);
+    CATCH_FAIL("a truncated checkpoint loaded");
+  } catch (const mmcl::Error& e) {
+    CATCH_CHECK(std::string(e.what()).find("cannot read checkpoint " + (dir / "broken.pt").string()) == 0);
+  }
+  CATCH_CHECK(at::equal(model.text_projection, before));
+}

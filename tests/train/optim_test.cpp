@@ -1,0 +1,107 @@
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include <ATen/ATen.h>
+#include <torch/utils.h>
+
+#include "mmcl/losses/loss.h"
+#include "mmcl/models/clip.h"
+#include "mmcl/train/optim.h"
+#include "mmcl/train/trainer.h"
+#include "util.h"
+
+namespace {
+
+mmcl::config::ModelConfig tiny() {
+  mmcl::config::ModelConfig c;
+  c.embed_dim = 8;
+  c.vision = {16, 8, 16, 1, 8, 2.0};
+  c.text = {6, 20, 16, 2, 1, 2.0};
+  return c;
+}
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+}  // namespace
+
+CATCH_TEST_CASE("no weight decay on biases, norms, embeddings and the logit scale", "[optim]") {
+  mmcl::models::ClipImpl model(tiny());
+  const auto g = mmcl::train::split_parameters(model);
+  for (const char* name : {"logit_scale", "token_embedding.weight", "positional_embedding", "visual.class_embedding",
+                           "visual.positional_embedding", "ln_final.weight", "ln_final.bias",
+                           "visual.transformer.resblocks.0.attn.in_proj_bias", "transformer.resblocks.0.ln_1.weight",
+                           "transformer.resblocks.0.mlp.c_fc.bias"}) {
+    CATCH_CAPTURE(name);
+    CATCH_CHECK(contains(g.no_decay_names, name));
+  }
+  for (const char* name : {"visual.conv1.weight", "visual.proj", "text_projection",
+                           "transformer.resblocks.0.attn.in_proj_weight", "transformer.resblocks.0.attn.out_proj.weight",
+                           "visual.transformer.resblocks.0.mlp.c_fc.weight"}) {
+    CATCH_CAPTURE(name);
+    CATCH_CHECK(contains(g.decay_names, name));
+  }
+  CATCH_CHECK(g.decay.size() + g.no_decay.size() == model.parameters().size());
+
+  // One AdamW step with zero gradients moves only decayed weights: w <- w (1 - lr wd).
+  mmcl::config::OptimConfig oc;
+  oc.lr = 0.1;
+  oc.weight_decay = 0.5;
+  auto optimizer = mmcl::train::make_optimizer(model, oc);
+  const at::Tensor proj = model.text_projection.detach().clone();
+  const at::Tensor scale = model.logit_scale.detach().clone();
+  for (auto& p : model.parameters()) p.mutable_grad() = at::zeros_like(p);
+  optimizer->step();
+  CATCH_CHECK(at::allclose(model.text_projection, proj * (1 - 0.1 * 0.5)));
+  CATCH_CHECK(at::equal(model.logit_scale, scale));
+}
+
+CATCH_TEST_CASE("warm-up then cosine learning rate", "[optim]") {
+  mmcl::config::OptimConfig c;
+  c.lr = 1.0;
+  c.min_lr = 0.1;
+  c.warmup_steps = 4;
+  using mmcl::train::learning_rate;
+  CATCH_CHECK(learning_rate(c, 0, 104) == Approx(0.25));
+  CATCH_CHECK(learning_rate(c, 3, 104) == Approx(1.0));
+  CATCH_CHECK(learning_rate(c, 4, 104) == Approx(1.0));
+  CATCH_CHECK(learning_rate(c, 54, 104) == Approx(0.1 + 0.5 * 0.9));  // half-way: cos(pi/2) = 0
+  CATCH_CHECK(learning_rate(c, 104, 104) == Approx(0.1));
+  CATCH_CHECK(learning_rate(c, 29, 104) == Approx(0.1 + 0.5 * (1 + std::cos(M_PI * 0.25)) * 0.9));
+  c.schedule = "constant";
+  CATCH_CHECK(learning_rate(c, 1, 104) == Approx(0.5));
+  CATCH_CHECK(learning_rate(c, 90, 104) == Approx(1.0));
+}
+
+CATCH_TEST_CASE("gradient accumulation gives the gradient of the whole batch", "[optim]") {
+  torch::manual_seed(4);
+  mmcl::models::ClipImpl model(tiny());
+  const auto loss = mmcl::losses::make_loss({});
+  mmcl::data::Batch whole;
+  whole.image = at::randn({6, 3, 16, 16});
+  whole.text = at::randint(1, 18, {6, 6}, at::kLong);
+  whole.text.select(1, 5).fill_(19);  // end token
+  whole.indices = {0, 1, 2, 3, 4, 5};
+
+  auto gradients = [&](const std::vector<mmcl::data::Batch>& micro) {
+    model.zero_grad();
+    const auto stats = mmcl::train::forward_backward(model, *loss, micro);
+    std::map<std::string, at::Tensor> grads;
+    for (const auto& p : model.named_parameters()) grads[p.key()] = p.value().grad().clone();
+    return std::make_pair(stats.loss, grads);
+  };
+  const auto [loss_one, one] = gradients({whole});
+  const auto [loss_three, three] = gradients({whole.slice(0, 2), whole.slice(2, 4), whole.slice(4, 6)});
+  CATCH_CHECK(loss_three == Approx(loss_one).epsilon(1e-5));
+  for (const auto& [name, grad] : one) {
+    CATCH_CAPTURE(name);
+    // float32 sums in another order: compare relative to the gradient's size
+    CATCH_CHECK((three.at(name) - grad).norm().item<double>() <= 1e-4 * grad.norm().item<double>() + 1e-7);
+  }
+  // Summing per-micro-batch losses instead would not match: each micro-batch sees fewer negatives.
+  model.zero_grad();
+  for (const auto& b : {whole.slice(0, 3), whole.slice(3, 6)}) (*loss)(model.forward(b)).total.backward();
+  CATCH_CHECK(!at::allclose(model.text_projection.grad(), one.at("text_projection"), 1e-3, 1e-5));
+}

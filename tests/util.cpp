@@ -1,0 +1,98 @@
+#include "util.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstring>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+namespace mmcl::test {
+
+TempDir::TempDir() {
+  std::random_device rd;
+  path_ = fs::temp_directory_path() / ("mmcl-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+  fs::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+CommandResult run_mmcl(const std::string& args, const fs::path& cwd) {
+  const std::string command = "cd '" + cwd.string() + "' && '" MMCL_BINARY "' " + args + " 2>&1";
+  CommandResult result;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) return result;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) result.output.append(buf.data(), n);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+void write_text(const fs::path& path, const std::string& text) {
+  if (path.has_parent_path()) fs::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+fs::path shared_dir() {
+  const fs::path dir = MMCL_SHARED_DIR;
+  std::error_code ec;
+  return fs::is_directory(dir / "fixtures", ec) ? dir : fs::path();
+}
+
+std::string tiny_run_yaml(const std::string& name, int steps) {
+  return "run:\n  name: " + name +
+         "\n  seed: 3\n"
+         "runtime:\n  device: cpu\n  threads: 1\n"
+         "model:\n  preset: clip-vit-tiny\n  embed_dim: 16\n"
+         "  vision: {image_size: 32, patch_size: 8, width: 32, layers: 1, head_width: 16}\n"
+         "  text: {context_length: 12, vocab_size: 100, width: 32, heads: 2, layers: 1}\n"
+         "data:\n  type: synthetic\n  batch_size: 8\n  workers: 2\n  synthetic: {size: 64}\n"
+         "optim:\n  lr: 0.002\n  warmup_steps: 10\n"
+         "train:\n  steps: " + std::to_string(steps) + "\n  log_every: 1\n";
+}
+
+}  // namespace mmcl::test
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+namespace mmcl::test {
+
+std::map<std::string, at::Tensor> read_fixture_tensors(const fs::path& path) {
+  const std::string bytes = read_text(path);
+  CATCH_REQUIRE(bytes.size() >= 8);
+  uint64_t header_size = 0;
+  std::memcpy(&header_size, bytes.data(), 8);
+  const auto header = nlohmann::json::parse(bytes.substr(8, header_size));
+  const char* data = bytes.data() + 8 + header_size;
+  std::map<std::string, at::Tensor> out;
+  for (const auto& [name, info] : header.items()) {
+    if (name == "__metadata__") continue;
+    const auto dtype = info["dtype"] == "F32" ? at::kFloat : at::kLong;
+    const auto shape = info["shape"].get<std::vector<int64_t>>();
+    const auto offsets = info["data_offsets"].get<std::vector<size_t>>();
+    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dtype));
+    CATCH_REQUIRE(static_cast<size_t>(t.nbytes()) == offsets[1] - offsets[0]);
+    std::memcpy(t.data_ptr(), data + offsets[0], offsets[1] - offsets[0]);
+    out[name] = t;
+  }
+  return out;
+}
+
+}  // namespace mmcl::test

@@ -1,0 +1,52 @@
+#pragma once
+// Helpers shared by the tests: temporary folders, running the mmcl binary, writing files.
+
+#include <filesystem>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+namespace mmcl::test {
+
+namespace fs = std::filesystem;
+
+// A fresh folder under the system temp dir, removed when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const fs::path& path() const { return path_; }
+  fs::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  fs::path path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs `mmcl <args>` in `cwd` (no shell quoting is done: keep args simple).
+CommandResult run_mmcl(const std::string& args, const fs::path& cwd);
+
+void write_text(const fs::path& path, const std::string& text);
+std::string read_text(const fs::path& path);
+
+// The shared fixtures folder (../shared next to the source tree), or "" when it is absent; tests
+// that need it call this and skip with a visible message.
+fs::path shared_dir();
+
+// A CLIP small enough for unit tests, as a config YAML (seconds per run on one thread).
+std::string tiny_run_yaml(const std::string& name, int steps);
+
+}  // namespace mmcl::test
+
+#include <map>
+
+#include <ATen/core/Tensor.h>
+
+namespace mmcl::test {
+// A minimal reader for the F32/I64 safetensors fixtures (tests only).
+std::map<std::string, at::Tensor> read_fixture_tensors(const fs::path& path);
+}  // namespace mmcl::test
