@@ -96,3 +96,24 @@ std::map<std::string, at::Tensor> read_fixture_tensors(const fs::path& path) {
 }
 
 }  // namespace mmcl::test
+
+namespace mmcl::test {
+
+pid_t spawn_mmcl(const std::string& args, const fs::path& cwd, const fs::path& log) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const std::string command =
+        "cd '" + cwd.string() + "' && exec '" MMCL_BINARY "' " + args + " > '" + log.string() + "' 2>&1";
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return pid;
+}
+
+int wait_exit(pid_t pid) {
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace mmcl::test

@@ -50,3 +50,12 @@ namespace mmcl::test {
 // A minimal reader for the F32/I64 safetensors fixtures (tests only).
 std::map<std::string, at::Tensor> read_fixture_tensors(const fs::path& path);
 }  // namespace mmcl::test
+
+#include <sys/types.h>
+
+namespace mmcl::test {
+// Starts `mmcl <args>` in `cwd` without waiting (output to `log`); returns its pid.
+pid_t spawn_mmcl(const std::string& args, const fs::path& cwd, const fs::path& log);
+// Waits for `pid` and returns its exit status (-1 if it did not exit normally).
+int wait_exit(pid_t pid);
+}  // namespace mmcl::test

@@ -1,4 +1,5 @@
 // End-to-end runs of the mmcl binary on tiny synthetic data.
+#include <algorithm>
 #include <sstream>
 #include <vector>
 
@@ -136,4 +137,41 @@ CATCH_TEST_CASE("the command line: help, version, dump-config, list, usage error
     CATCH_CHECK(r.exit_code == 3);
     CATCH_CHECK(r.output.find("not implemented yet") != std::string::npos);
   }
+}
+
+#include <signal.h>
+
+#include <chrono>
+#include <thread>
+
+CATCH_TEST_CASE("SIGTERM stops at a step boundary with a checkpoint, and --resume finishes the run", "[cli]") {
+  TempDir dir;
+  write_text(dir / "run.yaml", tiny_run_yaml("stop", 600));
+  const pid_t pid = spawn_mmcl("pretrain --config run.yaml", dir.path(), dir / "first.log");
+  const fs::path metrics_file = dir / "runs/stop/metrics.jsonl";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  auto lines = [&] {
+    const std::string text = read_text(metrics_file);
+    return std::count(text.begin(), text.end(), '\n');
+  };
+  while (std::chrono::steady_clock::now() < deadline && lines() < 5)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ::kill(pid, SIGTERM);
+  CATCH_CHECK(wait_exit(pid) == 1);
+  CATCH_CAPTURE(read_text(dir / "first.log"));
+  CATCH_CHECK(read_text(dir / "first.log").find("stopped by signal 15") != std::string::npos);
+
+  const auto stopped = metrics(metrics_file);
+  CATCH_REQUIRE(stopped.size() >= 5);
+  CATCH_REQUIRE(stopped.size() < 600);
+  const int64_t step = stopped.back()["step"];
+  CATCH_CHECK(read_text(dir / "runs/stop/checkpoints/latest") == "step_" + std::to_string(step) + ".pt\n");
+
+  const auto resumed = run_mmcl("pretrain --config run.yaml --resume", dir.path());
+  CATCH_CAPTURE(resumed.output);
+  CATCH_CHECK(resumed.exit_code == 0);
+  CATCH_CHECK(resumed.output.find("at step " + std::to_string(step)) != std::string::npos);
+  const auto all = metrics(metrics_file);
+  CATCH_REQUIRE(all.size() == 600);
+  for (size_t i = 0; i < all.size(); ++i) CATCH_CHECK(all[i]["step"] == static_cast<int64_t>(i + 1));
 }

@@ -119,6 +119,7 @@ TrainResult pretrain(const config::RunConfig& cfg, const RunDir& dir, const Runt
   int64_t loaded_epoch = -1;
   double data_wait = 0;
   int64_t samples_since_log = 0;
+  double recent_rate = 0;  // samples/s, smoothed over recent steps
   Clock::time_point log_start = Clock::now();
   int64_t last_saved = state.step;
 
@@ -142,14 +143,14 @@ TrainResult pretrain(const config::RunConfig& cfg, const RunDir& dir, const Runt
       loader.start_epoch(epoch, (state.step % steps_per_epoch) * accum);
       loaded_epoch = epoch;
     }
-    const Clock::time_point wait_start = Clock::now();
+    const Clock::time_point step_start = Clock::now();
     std::vector<data::Batch> micro;
     for (int64_t i = 0; i < accum; ++i) {
       std::optional<data::Batch> b = loader.next();
       MMCL_CHECK(b.has_value(), "internal: the loader ran out of batches within an epoch");
       micro.push_back(b->to(runtime.device));
     }
-    data_wait += seconds_since(wait_start);
+    data_wait += seconds_since(step_start);
 
     const double lr = learning_rate(cfg.optim, state.step, total);
     set_learning_rate(*optimizer, lr);
@@ -165,6 +166,11 @@ TrainResult pretrain(const config::RunConfig& cfg, const RunDir& dir, const Runt
     ++state.step;
     result.last_loss = loss_value;
     samples_since_log += accum * cfg.data.batch_size;
+
+    // The console line follows every step; the log and metrics every train.log_every steps.
+    const double step_rate = static_cast<double>(accum * cfg.data.batch_size) / seconds_since(step_start);
+    recent_rate = recent_rate > 0 ? 0.9 * recent_rate + 0.1 * step_rate : step_rate;
+    progress.update(state.step, loss_value, recent_rate);
 
     const bool last = state.step == total;
     if (state.step % tc.log_every == 0 || last || state.step == first_step + 1) {
@@ -185,7 +191,7 @@ TrainResult pretrain(const config::RunConfig& cfg, const RunDir& dir, const Runt
                    "data wait {:.2f} s | ETA {}",
                    state.step, total, record["epoch"].get<double>(), loss_value, lr, scale, samples_per_s, data_wait,
                    progress.eta(state.step));
-      progress.update(state.step, loss_value, samples_per_s);
+      progress.redraw();
       data_wait = 0;
       samples_since_log = 0;
       log_start = Clock::now();
