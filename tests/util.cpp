@@ -117,3 +117,24 @@ int wait_exit(pid_t pid) {
 }
 
 }  // namespace mmcl::test
+
+namespace mmcl::test {
+
+config::ModelConfig micro_clip_config() {
+  config::ModelConfig c;
+  c.embed_dim = 8;
+  c.vision = {16, 8, 16, 1, 8, 2.0};
+  c.text = {6, 20, 16, 2, 1, 2.0};
+  return c;
+}
+
+data::Batch micro_clip_batch(int64_t n) {
+  data::Batch b;
+  b.image = at::randn({n, 3, 16, 16});
+  b.text = at::randint(1, 18, {n, 6}, at::kLong);
+  b.text.select(1, 5).fill_(19);
+  for (int64_t i = 0; i < n; ++i) b.indices.push_back(i);
+  return b;
+}
+
+}  // namespace mmcl::test

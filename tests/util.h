@@ -59,3 +59,13 @@ pid_t spawn_mmcl(const std::string& args, const fs::path& cwd, const fs::path& l
 // Waits for `pid` and returns its exit status (-1 if it did not exit normally).
 int wait_exit(pid_t pid);
 }  // namespace mmcl::test
+
+#include "mmcl/config/config.h"
+#include "mmcl/data/batch.h"
+
+namespace mmcl::test {
+// A CLIP of a few thousand parameters (16 px images, 6-token captions over 20 ids) for unit tests,
+// and a random batch that fits it (the end token 19 last).
+config::ModelConfig micro_clip_config();
+data::Batch micro_clip_batch(int64_t n);
+}  // namespace mmcl::test

@@ -14,23 +14,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-config::ModelConfig tiny() {
-  config::ModelConfig c;
-  c.embed_dim = 8;
-  c.vision = {16, 8, 16, 1, 8, 2.0};
-  c.text = {6, 20, 16, 2, 1, 2.0};
-  return c;
-}
-
-data::Batch batch(int64_t n) {
-  data::Batch b;
-  b.image = at::randn({n, 3, 16, 16});
-  b.text = at::randint(1, 18, {n, 6}, at::kLong);
-  b.text.select(1, 5).fill_(19);
-  for (int64_t i = 0; i < n; ++i) b.indices.push_back(i);
-  return b;
-}
-
 void train_step(models::ClipImpl& model, torch::optim::AdamW& opt, const data::Batch& b) {
   const auto loss = losses::make_loss({});
   opt.zero_grad();
@@ -43,10 +26,10 @@ void train_step(models::ClipImpl& model, torch::optim::AdamW& opt, const data::B
 CATCH_TEST_CASE("a checkpoint round trip restores model, optimiser, step, config and RNG", "[checkpoint]") {
   test::TempDir dir;
   torch::manual_seed(5);
-  models::ClipImpl model(tiny());
+  models::ClipImpl model(test::micro_clip_config());
   config::OptimConfig oc;
   auto opt = train::make_optimizer(model, oc);
-  const data::Batch b1 = batch(4), b2 = batch(4);
+  const data::Batch b1 = test::micro_clip_batch(4), b2 = test::micro_clip_batch(4);
   train_step(model, *opt, b1);
 
   train::CheckpointDir checkpoints(dir.path());
@@ -56,7 +39,7 @@ CATCH_TEST_CASE("a checkpoint round trip restores model, optimiser, step, config
   const at::Tensor rng_after_save = at::rand({4});
 
   torch::manual_seed(99);  // a different model and RNG stream
-  models::ClipImpl restored(tiny());
+  models::ClipImpl restored(test::micro_clip_config());
   auto restored_opt = train::make_optimizer(restored, oc);
   const auto info = train::load_checkpoint(file, restored, restored_opt.get());
   CATCH_CHECK(info.state.step == 7);
@@ -78,7 +61,7 @@ CATCH_TEST_CASE("a checkpoint round trip restores model, optimiser, step, config
 
 CATCH_TEST_CASE("checkpoints keep the newest K and a broken file is reported, not loaded", "[checkpoint]") {
   test::TempDir dir;
-  models::ClipImpl model(tiny());
+  models::ClipImpl model(test::micro_clip_config());
   train::CheckpointDir checkpoints(dir.path());
   for (int64_t step : {10, 20, 30, 40}) checkpoints.save(model, nullptr, {step, 0}, "", 2);
   CATCH_CHECK(!fs::exists(dir / "step_10.pt"));

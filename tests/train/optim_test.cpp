@@ -13,14 +13,6 @@
 
 namespace {
 
-mmcl::config::ModelConfig tiny() {
-  mmcl::config::ModelConfig c;
-  c.embed_dim = 8;
-  c.vision = {16, 8, 16, 1, 8, 2.0};
-  c.text = {6, 20, 16, 2, 1, 2.0};
-  return c;
-}
-
 bool contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
@@ -28,7 +20,7 @@ bool contains(const std::vector<std::string>& v, const std::string& s) {
 }  // namespace
 
 CATCH_TEST_CASE("no weight decay on biases, norms, embeddings and the logit scale", "[optim]") {
-  mmcl::models::ClipImpl model(tiny());
+  mmcl::models::ClipImpl model(mmcl::test::micro_clip_config());
   const auto g = mmcl::train::split_parameters(model);
   for (const char* name : {"logit_scale", "token_embedding.weight", "positional_embedding", "visual.class_embedding",
                            "visual.positional_embedding", "ln_final.weight", "ln_final.bias",
@@ -77,13 +69,9 @@ CATCH_TEST_CASE("warm-up then cosine learning rate", "[optim]") {
 
 CATCH_TEST_CASE("gradient accumulation gives the gradient of the whole batch", "[optim]") {
   torch::manual_seed(4);
-  mmcl::models::ClipImpl model(tiny());
+  mmcl::models::ClipImpl model(mmcl::test::micro_clip_config());
   const auto loss = mmcl::losses::make_loss({});
-  mmcl::data::Batch whole;
-  whole.image = at::randn({6, 3, 16, 16});
-  whole.text = at::randint(1, 18, {6, 6}, at::kLong);
-  whole.text.select(1, 5).fill_(19);  // end token
-  whole.indices = {0, 1, 2, 3, 4, 5};
+  const mmcl::data::Batch whole = mmcl::test::micro_clip_batch(6);
 
   auto gradients = [&](const std::vector<mmcl::data::Batch>& micro) {
     model.zero_grad();
