@@ -33,7 +33,7 @@ CATCH_TEST_CASE("a checkpoint round trip restores model, optimiser, step, config
   train_step(model, *opt, b1);
 
   train::CheckpointDir checkpoints(dir.path());
-  const auto file = checkpoints.save(model, opt.get(), {7, 2}, "run:\n  name: x\n", 3);
+  const auto file = checkpoints.save(model, opt.get(), {7, 2}, {"run:\n  name: x\n", "{\"words\": []}"}, 3);
   CATCH_CHECK(file.filename() == "step_7.pt");
   CATCH_CHECK(checkpoints.latest() == file);
   const at::Tensor rng_after_save = at::rand({4});
@@ -44,8 +44,9 @@ CATCH_TEST_CASE("a checkpoint round trip restores model, optimiser, step, config
   const auto info = train::load_checkpoint(file, restored, restored_opt.get());
   CATCH_CHECK(info.state.step == 7);
   CATCH_CHECK(info.state.epoch == 2);
-  CATCH_CHECK(info.config_yaml == "run:\n  name: x\n");
-  CATCH_CHECK(train::checkpoint_config(file) == info.config_yaml);
+  CATCH_CHECK(info.meta.config_yaml == "run:\n  name: x\n");
+  CATCH_CHECK(info.meta.tokenizer == "{\"words\": []}");
+  CATCH_CHECK(train::checkpoint_meta(file).config_yaml == info.meta.config_yaml);
   CATCH_CHECK(at::equal(at::rand({4}), rng_after_save));  // the generator continues where it was saved
 
   const auto a = model.named_parameters(), r = restored.named_parameters();
@@ -63,7 +64,7 @@ CATCH_TEST_CASE("checkpoints keep the newest K and a broken file is reported, no
   test::TempDir dir;
   models::ClipImpl model(test::micro_clip_config());
   train::CheckpointDir checkpoints(dir.path());
-  for (int64_t step : {10, 20, 30, 40}) checkpoints.save(model, nullptr, {step, 0}, "", 2);
+  for (int64_t step : {10, 20, 30, 40}) checkpoints.save(model, nullptr, {step, 0}, {}, 2);
   CATCH_CHECK(!fs::exists(dir / "step_10.pt"));
   CATCH_CHECK(!fs::exists(dir / "step_20.pt"));
   CATCH_CHECK(fs::exists(dir / "step_30.pt"));

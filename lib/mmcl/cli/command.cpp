@@ -22,9 +22,9 @@ std::vector<std::unique_ptr<Command>> make_commands() {
   std::vector<std::unique_ptr<Command>> commands;
   commands.push_back(make_pretrain());
   commands.push_back(make_not_implemented("finetune", "Fine-tune a classifier on the image tower of a checkpoint"));
-  commands.push_back(make_not_implemented("zeroshot", "Zero-shot classification from a checkpoint"));
+  commands.push_back(make_zeroshot());
   commands.push_back(make_not_implemented("linear-probe", "Logistic regression on frozen features of a checkpoint"));
-  commands.push_back(make_not_implemented("retrieve", "Image-text retrieval R@K from a checkpoint"));
+  commands.push_back(make_retrieve());
   commands.push_back(make_list());
   return commands;
 }
@@ -72,7 +72,7 @@ void RunCommand::add_options(CLI::App& app) {
 }
 
 int RunCommand::run() {
-  const config::RunConfig config = config::load_config(options_.config, options_.sets);
+  const config::RunConfig config = config::load_config(options_.config, options_.sets, required_keys());
   if (options_.dump_config) {
     std::cout << config::dump_config(config);
     return kExitOk;

@@ -22,11 +22,15 @@ class RunCommand : public Command {
 
  protected:
   virtual int execute(const config::RunConfig& config) = 0;
+  // Config keys that must name existing files for this subcommand.
+  virtual std::vector<std::string> required_keys() const { return {}; }
   RunOptions options_;
 };
 
 std::unique_ptr<Command> make_pretrain();
 std::unique_ptr<Command> make_not_implemented(const std::string& name, const std::string& summary);
 std::unique_ptr<Command> make_list();
+std::unique_ptr<Command> make_zeroshot();
+std::unique_ptr<Command> make_retrieve();
 
 }  // namespace mmcl::cli

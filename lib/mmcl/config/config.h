@@ -58,13 +58,27 @@ struct SyntheticDataConfig {
   int64_t size = 1024;
 };
 
+struct ImageAugmentConfig {
+  std::array<double, 2> scale = {0.9, 1.0};  // RandomResizedCrop area fraction (open_clip's default)
+  bool flip = false;
+  std::array<double, 3> mean = {0.48145466, 0.4578275, 0.40821073};  // CLIP's normalisation
+  std::array<double, 3> std = {0.26862954, 0.26130258, 0.27577711};
+};
+
 struct DataConfig {
   std::string type = "synthetic";
+  std::string train;                 // manifest path (data.type: manifest)
+  std::string image_key = "filepath";
+  std::string caption_key = "title";
+  std::string separator;             // "" : tab for .tsv, else comma
+  std::string root;                  // base of relative image paths; "": the manifest's folder
   int64_t batch_size = 32;
   int64_t workers = 2;
   int64_t prefetch = 2;
+  ImageAugmentConfig image;
   SyntheticDataConfig synthetic;
 };
+
 
 struct OptimConfig {
   std::string name = "adamw";
@@ -77,6 +91,24 @@ struct OptimConfig {
   double min_lr = 0.0;
   double grad_clip = 0.0;           // max global L2 norm; 0 disables clipping
   int64_t accum_steps = 1;
+};
+
+struct TokenizerConfig {
+  std::string name = "clip_bpe";     // clip_bpe | words
+  std::string vocab;                 // clip_bpe: the bpe_simple_vocab_16e6.txt.gz file
+  int64_t max_words = 8192;          // words: vocabulary learned from the training captions
+  int64_t min_count = 1;
+};
+
+struct EvalConfig {
+  std::string checkpoint;            // the checkpoint to evaluate
+  std::string data;                  // manifest of the evaluation set
+  std::string image_key = "filepath";
+  std::string caption_key = "title";
+  std::string label_key = "label";
+  std::vector<std::string> classnames;  // zero-shot class names; empty: the manifest's label names
+  std::vector<std::string> templates = {"a photo of a {}."};
+  int64_t batch_size = 256;
 };
 
 struct TrainConfig {
@@ -94,8 +126,10 @@ struct RunConfig {
   ModelConfig model;
   LossConfig loss;
   DataConfig data;
+  TokenizerConfig tokenizer;
   OptimConfig optim;
   TrainConfig train;
+  EvalConfig eval;
 };
 
 }  // namespace mmcl::config

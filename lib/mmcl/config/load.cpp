@@ -106,10 +106,23 @@ void validate(const RunConfig& c, const Schema& schema) {
                                                   schema.value_text("model.max_logit_scale"), ")"));
   if (c.optim.min_lr > c.optim.lr)
     schema.fail("optim.min_lr", str_cat("must not exceed optim.lr (", schema.value_text("optim.lr"), ")"));
+  for (const std::string& t : c.eval.templates)
+    if (t.find("{}") == std::string::npos)
+      schema.fail("eval.templates", str_cat("template \"", t, "\" has no {} for the class name"));
+}
+
+// A key naming a file must be set and the file must exist.
+void require_file(const Schema& schema, const std::string& key, const std::string& source, const std::string& why) {
+  const std::string path = schema.at(key).value().Scalar();
+  if (path.empty())
+    throw ConfigError(str_cat(source, ": ", key, ": required ", why, "; set it in the config or with --set ", key, "=PATH"));
+  std::error_code ec;
+  if (!fs::exists(path, ec)) schema.fail(key, str_cat("file not found: \"", path, "\""));
 }
 
 RunConfig resolve(const YAML::Node& root, const std::string& source, const std::string& base_dir,
-                  const std::vector<std::string>& sets, bool apply_presets) {
+                  const std::vector<std::string>& sets, bool apply_presets,
+                  const std::vector<std::string>& required_files = {}) {
   RunConfig config;
   Schema schema(config);
   const std::vector<Setting> settings = parse_sets(sets);
@@ -132,14 +145,17 @@ RunConfig resolve(const YAML::Node& root, const std::string& source, const std::
   schema.apply(root, source);
   for (const Setting& s : settings) schema.set(s.key, s.value, Origin{"--set"});
   validate(config, schema);
+  if (config.data.type == "manifest") require_file(schema, "data.train", source, "when data.type is manifest");
+  for (const std::string& key : required_files) require_file(schema, key, source, "by this subcommand");
   return config;
 }
 
 }  // namespace
 
-RunConfig load_config(const std::string& path, const std::vector<std::string>& sets) {
+RunConfig load_config(const std::string& path, const std::vector<std::string>& sets,
+                      const std::vector<std::string>& required_files) {
   const YAML::Node root = parse_yaml_file(path, "config file");
-  return resolve(root, path, fs::path(path).parent_path().string(), sets, true);
+  return resolve(root, path, fs::path(path).parent_path().string(), sets, true, required_files);
 }
 
 RunConfig load_config_text(const std::string& yaml, const std::string& source, const std::vector<std::string>& sets) {

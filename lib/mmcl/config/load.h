@@ -11,7 +11,10 @@
 namespace mmcl::config {
 
 // Loads the YAML file at `path`, then applies `sets` ("a.b=value", value parsed as YAML).
-RunConfig load_config(const std::string& path, const std::vector<std::string>& sets = {});
+// `required_files`: keys (e.g. "eval.checkpoint") that must name existing files for the caller.
+// File paths are relative to the working directory.
+RunConfig load_config(const std::string& path, const std::vector<std::string>& sets = {},
+                      const std::vector<std::string>& required_files = {});
 // The same from YAML text; `source` names it in messages (e.g. a checkpoint's path).
 RunConfig load_config_text(const std::string& yaml, const std::string& source,
                            const std::vector<std::string>& sets = {});

@@ -162,6 +162,49 @@ void Schema::choice(const std::string& key, std::string* target, const std::vect
   fields_.back().value = [target] { return YAML::Node(*target); };
 }
 
+template <size_t N>
+void Schema::numbers(const std::string& key, std::array<double, N>* target, double min, double max, bool max_inclusive,
+                     const std::string& doc) {
+  const std::string expect = str_cat(N == 2 ? "two" : N == 3 ? "three" : std::to_string(N).c_str(), " numbers in [",
+                                     format_number(min), ", ", format_number(max), max_inclusive ? "]" : ")");
+  add<std::array<double, N>>(key, target, str_cat("list of ", N, " numbers"), expect, doc,
+                             [=](const YAML::Node& n) -> std::optional<std::array<double, N>> {
+                               if (!n.IsSequence() || n.size() != N) return std::nullopt;
+                               std::array<double, N> out{};
+                               for (size_t i = 0; i < N; ++i) {
+                                 auto v = parse_double(n[i]);
+                                 if (!v || *v < min || *v > max || (!max_inclusive && *v == max)) return std::nullopt;
+                                 out[i] = *v;
+                               }
+                               return out;
+                             });
+  fields_.back().value = [target] {
+    YAML::Node n(YAML::NodeType::Sequence);
+    n.SetStyle(YAML::EmitterStyle::Flow);
+    for (double b : *target) n.push_back(format_number(b));
+    return n;
+  };
+}
+
+void Schema::strings(const std::string& key, std::vector<std::string>* target, const std::string& doc) {
+  add<std::vector<std::string>>(key, target, "list of strings", "a list of strings", doc,
+                                [](const YAML::Node& n) -> std::optional<std::vector<std::string>> {
+                                  if (n.IsNull()) return std::vector<std::string>();
+                                  if (!n.IsSequence()) return std::nullopt;
+                                  std::vector<std::string> out;
+                                  for (const auto& item : n) {
+                                    if (!item.IsScalar()) return std::nullopt;
+                                    out.push_back(item.Scalar());
+                                  }
+                                  return out;
+                                });
+  fields_.back().value = [target] {
+    YAML::Node n(YAML::NodeType::Sequence);
+    for (const auto& item : *target) n.push_back(item);
+    return n;
+  };
+}
+
 Schema::Schema(RunConfig& c) {
   const double inf = INFINITY;
   // run
@@ -199,33 +242,33 @@ Schema::Schema(RunConfig& c) {
   choice("loss.name", &c.loss.name, names_of(loss_catalog()), "Training objective.");
   // data
   choice("data.type", &c.data.type, names_of(dataset_catalog()), "Training data source.");
+  text("data.train", &c.data.train, "Training manifest (.csv, .tsv or .jsonl) for data.type manifest; relative to the working directory.");
+  text("data.image_key", &c.data.image_key, "Manifest column (CSV/TSV) or field (JSONL) with the image path.");
+  text("data.caption_key", &c.data.caption_key, "Manifest column or field with the caption (JSONL: a string or a list of strings).");
+  text("data.separator", &c.data.separator, "CSV/TSV field separator; empty: tab for .tsv files, else comma.");
+  text("data.root", &c.data.root, "Folder that relative image paths start from; empty: the manifest's folder.");
   integer("data.batch_size", &c.data.batch_size, 2, "Samples per step and process (contrastive losses need >= 2).");
   integer("data.workers", &c.data.workers, 0, "Loader worker threads; 0 loads on the training thread.");
   integer("data.prefetch", &c.data.prefetch, 1, "Batches each worker may prepare ahead.");
+  numbers<2>("data.image.scale", &c.data.image.scale, 0, 1, true,
+             "RandomResizedCrop area range at training (open_clip's default [0.9, 1.0]).");
+  boolean("data.image.flip", &c.data.image.flip, "Random horizontal flip at training.");
+  numbers<3>("data.image.mean", &c.data.image.mean, 0, 1, true, "Per-channel mean subtracted after scaling to [0, 1] (CLIP's).");
+  numbers<3>("data.image.std", &c.data.image.std, 0, 1, true, "Per-channel standard deviation divided by (CLIP's).");
   integer("data.synthetic.size", &c.data.synthetic.size, 2, "Number of synthetic image-text pairs.");
+  // tokenizer
+  choice("tokenizer.name", &c.tokenizer.name, {"clip_bpe", "words"},
+         "clip_bpe: CLIP's byte-level BPE from tokenizer.vocab; words: a word vocabulary learned from the training "
+         "captions, stored with the run and its checkpoints (model.text.vocab_size follows it).");
+  text("tokenizer.vocab", &c.tokenizer.vocab, "CLIP BPE vocabulary (bpe_simple_vocab_16e6.txt.gz) for tokenizer.name clip_bpe.");
+  integer("tokenizer.max_words", &c.tokenizer.max_words, 1, "words: keep at most this many of the most frequent words.");
+  integer("tokenizer.min_count", &c.tokenizer.min_count, 1, "words: keep only words seen at least this often.");
   // optim
   choice("optim.name", &c.optim.name, {"adamw"}, "Optimiser.");
   number("optim.lr", &c.optim.lr, 0, false, inf, "Peak learning rate.");
   number("optim.weight_decay", &c.optim.weight_decay, 0, true, inf,
          "Decoupled weight decay; never applied to biases, norms, embeddings or the logit scale.");
-  add<std::array<double, 2>>(
-      "optim.betas", &c.optim.betas, "list of 2 numbers", "two numbers in [0, 1)", "Adam betas [beta1, beta2].",
-      [](const YAML::Node& n) -> std::optional<std::array<double, 2>> {
-        if (!n.IsSequence() || n.size() != 2) return std::nullopt;
-        std::array<double, 2> out{};
-        for (size_t i = 0; i < 2; ++i) {
-          auto v = parse_double(n[i]);
-          if (!v || *v < 0 || *v >= 1) return std::nullopt;
-          out[i] = *v;
-        }
-        return out;
-      });
-  fields_.back().value = [&c] {
-    YAML::Node n(YAML::NodeType::Sequence);
-    n.SetStyle(YAML::EmitterStyle::Flow);
-    for (double b : c.optim.betas) n.push_back(format_number(b));
-    return n;
-  };
+  numbers<2>("optim.betas", &c.optim.betas, 0, 1, false, "Adam betas [beta1, beta2].");
   number("optim.eps", &c.optim.eps, 0, false, inf, "Adam epsilon.");
   choice("optim.schedule", &c.optim.schedule, {"cosine", "constant"},
          "Learning-rate schedule after the linear warm-up.");
@@ -244,6 +287,15 @@ Schema::Schema(RunConfig& c) {
   integer("train.log_every", &c.train.log_every, 1, "Steps between metric lines.");
   integer("train.checkpoint_every", &c.train.checkpoint_every, 0, "Steps between checkpoints; 0: only at the end.");
   integer("train.keep_checkpoints", &c.train.keep_checkpoints, 1, "How many of the newest step checkpoints to keep.");
+  // eval
+  text("eval.checkpoint", &c.eval.checkpoint, "Checkpoint the evaluation subcommands load (its config rebuilds the model), or a run directory: its latest checkpoint.");
+  text("eval.data", &c.eval.data, "Evaluation manifest (.csv, .tsv or .jsonl).");
+  text("eval.image_key", &c.eval.image_key, "Evaluation manifest column or field with the image path.");
+  text("eval.caption_key", &c.eval.caption_key, "Evaluation manifest column or field with the caption(s) (retrieve).");
+  text("eval.label_key", &c.eval.label_key, "Evaluation manifest column or field with the label (zeroshot): an integer or a class name.");
+  strings("eval.classnames", &c.eval.classnames, "Zero-shot class names in label order; empty: the manifest's label names.");
+  strings("eval.templates", &c.eval.templates, "Zero-shot prompt templates; {} is replaced by the class name.");
+  integer("eval.batch_size", &c.eval.batch_size, 1, "Images or captions per forward pass when evaluating.");
 
   for (Field& f : fields_) {
     YAML::Emitter out;

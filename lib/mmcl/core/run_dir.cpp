@@ -39,10 +39,11 @@ RunDir plan_run_dir(const fs::path& path, bool resume) {
   return dir;
 }
 
-void open_run_dir(const RunDir& dir, const config::RunConfig& config) {
+void open_run_dir(const RunDir& dir, const config::RunConfig& config, bool training) {
   std::error_code ec;
-  fs::create_directories(dir.checkpoints(), ec);
-  MMCL_CHECK(!ec, "cannot create ", dir.checkpoints().string(), ": ", ec.message());
+  const fs::path folder = training ? dir.checkpoints() : dir.root;
+  fs::create_directories(folder, ec);
+  MMCL_CHECK(!ec, "cannot create ", folder.string(), ": ", ec.message());
   write_file_atomic(dir.config_file(), config::dump_config(config));
   log::add_file(dir.log_file().string());
 }

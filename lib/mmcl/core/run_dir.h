@@ -24,7 +24,8 @@ std::filesystem::path run_dir_path(const config::RunConfig& config, const std::s
 // Checks that the directory may be used: an existing one needs `resume` (a ConfigError otherwise).
 // Writes nothing; call before any output so a refused run leaves the disk as it was.
 RunDir plan_run_dir(const std::filesystem::path& path, bool resume);
-// Creates the folders, writes the resolved config.yaml and adds train.log to the logger.
-void open_run_dir(const RunDir& dir, const config::RunConfig& config);
+// Creates the folder (with checkpoints/ when `training`), writes the resolved config.yaml and adds
+// train.log to the logger.
+void open_run_dir(const RunDir& dir, const config::RunConfig& config, bool training = true);
 
 }  // namespace mmcl

@@ -14,11 +14,18 @@
 
 namespace mmcl::data {
 
+}  // namespace mmcl::data
+namespace mmcl::text {
+class Tokenizer;
+}
+namespace mmcl::data {
+
 // What the model consumes; datasets size their outputs to it.
 struct InputSpec {
   int64_t image_size = 224;
   int64_t context_length = 77;
   int64_t vocab_size = 49408;
+  std::shared_ptr<const text::Tokenizer> tokenizer;  // turns captions into ids (datasets with captions)
 };
 
 // A sample that cannot be loaded (missing, unreadable, corrupt). The loader skips, counts and logs it.

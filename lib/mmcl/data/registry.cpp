@@ -2,6 +2,7 @@
 
 #include "mmcl/core/registry.h"
 #include "mmcl/data/dataset.h"
+#include "mmcl/data/image_text.h"
 #include "mmcl/data/synthetic.h"
 
 namespace mmcl::data {
@@ -14,6 +15,13 @@ const Registry<DatasetFactory>& registry() {
           {"synthetic", "random image-text pairs, fixed per index (data.synthetic.size of them); for smoke runs",
            [](const config::DataConfig& c, const InputSpec& spec, uint64_t seed) -> std::shared_ptr<Dataset> {
              return std::make_shared<SyntheticDataset>(c.synthetic.size, spec, seed);
+           }},
+          {"manifest", "image-text pairs listed in a CSV/TSV or JSONL manifest (data.train); images decoded with stb_image",
+           [](const config::DataConfig& c, const InputSpec& spec, uint64_t) -> std::shared_ptr<Dataset> {
+             ManifestColumns columns{c.image_key, c.caption_key, "", c.separator, c.root};
+             return std::make_shared<ImageTextDataset>(read_manifest(c.train, columns),
+                                                       image_transform(c.image, spec.image_size, /*train=*/true),
+                                                       spec.tokenizer, spec.context_length);
            }},
       });
   return table;

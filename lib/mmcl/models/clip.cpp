@@ -77,10 +77,10 @@ at::Tensor ClipImpl::encode_text(const at::Tensor& ids, bool normalize) {
 }
 
 Embeddings ClipImpl::forward(const data::Batch& batch) {
-  MMCL_CHECK(batch.image.defined() && batch.text.defined(), "CLIP needs images and texts in each batch");
+  MMCL_CHECK(batch.image.defined() || batch.text.defined(), "CLIP needs images or texts in a batch");
   Embeddings out;
-  out.by_modality["image"] = encode_image(batch.image);
-  out.by_modality["text"] = encode_text(batch.text);
+  if (batch.image.defined()) out.by_modality["image"] = encode_image(batch.image);
+  if (batch.text.defined()) out.by_modality["text"] = encode_text(batch.text);
   out.logit_scale = logit_scale.exp();
   return out;
 }

@@ -23,6 +23,7 @@ struct Embeddings {
 
 class ContrastiveModel : public torch::nn::Module {
  public:
+  // Embeds every modality the batch holds (evaluation passes images or texts alone).
   virtual Embeddings forward(const data::Batch& batch) = 0;
   // Constraints applied after each optimiser step (CLIP clamps its logit scale).
   virtual void after_step() {}

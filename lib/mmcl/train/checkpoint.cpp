@@ -55,10 +55,14 @@ int64_t read_int(torch::serialize::InputArchive& archive, const char* key) {
   return v.toInt();
 }
 
+CheckpointMeta read_meta(torch::serialize::InputArchive& archive) {
+  return {read_string(archive, "config"), read_string(archive, "tokenizer")};
+}
+
 }  // namespace
 
 void save_checkpoint(const fs::path& path, const torch::nn::Module& model, const torch::optim::Optimizer* optimizer,
-                     const TrainState& state, const std::string& config_yaml) {
+                     const TrainState& state, const CheckpointMeta& meta) {
   torch::serialize::OutputArchive root;
   torch::serialize::OutputArchive model_archive;
   model.save(model_archive);
@@ -72,7 +76,8 @@ void save_checkpoint(const fs::path& path, const torch::nn::Module& model, const
   root.write("mmcl_version", c10::IValue(std::string(MMCL_VERSION)));
   root.write("step", c10::IValue(state.step));
   root.write("epoch", c10::IValue(state.epoch));
-  root.write("config", c10::IValue(config_yaml));
+  root.write("config", c10::IValue(meta.config_yaml));
+  root.write("tokenizer", c10::IValue(meta.tokenizer));
   for (const c10::Device& d : rng_devices()) {
     at::Generator gen = generator_for(d);
     std::lock_guard<std::mutex> lock(gen.mutex());
@@ -112,13 +117,13 @@ CheckpointInfo load_checkpoint(const fs::path& path, torch::nn::Module& model, t
     CheckpointInfo info;
     info.state.step = read_int(root, "step");
     info.state.epoch = read_int(root, "epoch");
-    info.config_yaml = read_string(root, "config");
+    info.meta = read_meta(root);
     return info;
   });
 }
 
-std::string checkpoint_config(const fs::path& path) {
-  return with_archive(path, [](torch::serialize::InputArchive& root) { return read_string(root, "config"); });
+CheckpointMeta checkpoint_meta(const fs::path& path) {
+  return with_archive(path, [](torch::serialize::InputArchive& root) { return read_meta(root); });
 }
 
 fs::path CheckpointDir::path_for(int64_t step) const { return dir_ / str_cat("step_", step, ".pt"); }
@@ -135,9 +140,9 @@ std::optional<fs::path> CheckpointDir::latest() const {
 }
 
 fs::path CheckpointDir::save(const torch::nn::Module& model, const torch::optim::Optimizer* optimizer,
-                             const TrainState& state, const std::string& config_yaml, int64_t keep) const {
+                             const TrainState& state, const CheckpointMeta& meta, int64_t keep) const {
   const fs::path file = path_for(state.step);
-  save_checkpoint(file, model, optimizer, state, config_yaml);
+  save_checkpoint(file, model, optimizer, state, meta);
   write_file_atomic(dir_ / "latest", file.filename().string() + "\n");
 
   // Keep the newest `keep` step checkpoints.

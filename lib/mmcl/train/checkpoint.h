@@ -5,7 +5,7 @@
 // mid-write leaves the previous checkpoint intact.
 //
 //   <run>/checkpoints/step_<N>.pt   LibTorch archive: model/, optimizer/, step, epoch, config,
-//                                   rng_cpu, rng_cuda_<i>, format, mmcl_version
+//                                   tokenizer, rng_cpu, rng_cuda_<i>, format, mmcl_version
 //   <run>/checkpoints/latest        the file name of the newest checkpoint
 
 #include <filesystem>
@@ -22,19 +22,25 @@ struct TrainState {
   int64_t epoch = 0;  // epoch of the next step
 };
 
+// What a checkpoint carries besides tensors.
+struct CheckpointMeta {
+  std::string config_yaml;  // the resolved config
+  std::string tokenizer;    // a learned vocabulary (JSON), or "" when the config names the tokenizer's file
+};
+
 void save_checkpoint(const std::filesystem::path& path, const torch::nn::Module& model,
-                     const torch::optim::Optimizer* optimizer, const TrainState& state, const std::string& config_yaml);
+                     const torch::optim::Optimizer* optimizer, const TrainState& state, const CheckpointMeta& meta);
 
 struct CheckpointInfo {
   TrainState state;
-  std::string config_yaml;
+  CheckpointMeta meta;
 };
 
 // Loads into `model` (and `optimizer` when given) and restores the RNG states.
 CheckpointInfo load_checkpoint(const std::filesystem::path& path, torch::nn::Module& model,
                                torch::optim::Optimizer* optimizer);
-// The resolved config stored in a checkpoint, to rebuild its model.
-std::string checkpoint_config(const std::filesystem::path& path);
+// The config and tokenizer stored in a checkpoint, to rebuild its model before loading it.
+CheckpointMeta checkpoint_meta(const std::filesystem::path& path);
 
 // The checkpoints/ folder of a run.
 class CheckpointDir {
@@ -45,7 +51,7 @@ class CheckpointDir {
   std::optional<std::filesystem::path> latest() const;
   // Saves step_<N>.pt, points `latest` at it and deletes all but the newest `keep`.
   std::filesystem::path save(const torch::nn::Module& model, const torch::optim::Optimizer* optimizer,
-                             const TrainState& state, const std::string& config_yaml, int64_t keep) const;
+                             const TrainState& state, const CheckpointMeta& meta, int64_t keep) const;
 
  private:
   std::filesystem::path dir_;

@@ -64,9 +64,10 @@ StepStats forward_backward(models::ContrastiveModel& model, const losses::Loss& 
   return stats;
 }
 
-TrainResult pretrain(const config::RunConfig& cfg, const RunDir& dir, const Runtime& runtime) {
+TrainResult pretrain(const config::RunConfig& cfg, std::shared_ptr<const data::Dataset> dataset,
+                     const std::string& tokenizer_state, const RunDir& dir, const Runtime& runtime) {
   const auto& tc = cfg.train;
-  const std::string config_yaml = config::dump_config(cfg);
+  const CheckpointMeta meta{config::dump_config(cfg), tokenizer_state};
   seed_everything(static_cast<uint64_t>(cfg.run.seed));
 
   models::ModelPtr model = models::make_model(cfg.model);
@@ -74,7 +75,6 @@ TrainResult pretrain(const config::RunConfig& cfg, const RunDir& dir, const Runt
   losses::LossPtr loss = losses::make_loss(cfg.loss);
   auto optimizer = make_optimizer(*model, cfg.optim);
 
-  auto dataset = data::make_dataset(cfg.data, model->input_spec(), static_cast<uint64_t>(cfg.run.seed));
   data::LoaderOptions lo;
   lo.batch_size = cfg.data.batch_size;
   lo.workers = cfg.data.workers;
@@ -100,7 +100,7 @@ TrainResult pretrain(const config::RunConfig& cfg, const RunDir& dir, const Runt
     if (auto latest = checkpoints.latest()) {
       const CheckpointInfo info = load_checkpoint(*latest, *model, optimizer.get());
       state = info.state;
-      const auto before = config::load_resolved_config(info.config_yaml, latest->string());
+      const auto before = config::load_resolved_config(info.meta.config_yaml, latest->string());
       for (const std::string& change : config::config_differences(before, cfg))
         spdlog::warn("config differs from the checkpoint's: {}", change);
       spdlog::info("resumed from {} at step {}", latest->string(), state.step);
@@ -125,7 +125,7 @@ TrainResult pretrain(const config::RunConfig& cfg, const RunDir& dir, const Runt
 
   auto save = [&] {
     state.epoch = state.step / steps_per_epoch;
-    const auto file = checkpoints.save(*model, optimizer.get(), state, config_yaml, tc.keep_checkpoints);
+    const auto file = checkpoints.save(*model, optimizer.get(), state, meta, tc.keep_checkpoints);
     last_saved = state.step;
     progress.clear();
     spdlog::info("checkpoint {}", file.string());

@@ -8,6 +8,7 @@
 #include "mmcl/core/run_dir.h"
 #include "mmcl/core/runtime.h"
 #include "mmcl/data/batch.h"
+#include "mmcl/data/dataset.h"
 #include "mmcl/losses/loss.h"
 #include "mmcl/models/model.h"
 
@@ -32,8 +33,10 @@ struct TrainResult {
   bool finished = false;    // reached total_steps (not stopped early)
 };
 
-// Runs (or resumes) pretraining in `dir`. Stops early on SIGINT/SIGTERM or train.stop_after,
-// always leaving a checkpoint of the last completed step.
-TrainResult pretrain(const config::RunConfig& config, const RunDir& dir, const Runtime& runtime);
+// Runs (or resumes) pretraining on `dataset` in `dir`. Stops early on SIGINT/SIGTERM or
+// train.stop_after, always leaving a checkpoint of the last completed step. `tokenizer_state` is
+// stored in every checkpoint (a learned vocabulary; "" for a file-based one).
+TrainResult pretrain(const config::RunConfig& config, std::shared_ptr<const data::Dataset> dataset,
+                     const std::string& tokenizer_state, const RunDir& dir, const Runtime& runtime);
 
 }  // namespace mmcl::train

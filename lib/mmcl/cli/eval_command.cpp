@@ -1,0 +1,30 @@
+#include "mmcl/cli/eval_command.h"
+
+#include <iostream>
+
+#include "mmcl/core/fs.h"
+#include "mmcl/core/log.h"
+#include "mmcl/core/run_dir.h"
+
+namespace mmcl::cli {
+
+int EvalCommand::execute(const config::RunConfig& config) {
+  const c10::Device device = select_device(config.runtime.device);
+  const RunDir dir = plan_run_dir(run_dir_path(config, options_.run_dir), options_.resume);
+  const Runtime runtime = setup_runtime(config.runtime);
+  eval::EvalModel model = eval::load_for_eval(config.eval.checkpoint, config, device);
+  const EvalOutput out = evaluate(config, model, runtime);
+  open_run_dir(dir, config, /*training=*/false);
+  nlohmann::json results = out.results;
+  results["subcommand"] = name();
+  results["checkpoint"] = config.eval.checkpoint;
+  results["data"] = config.eval.data;
+  write_file_atomic(dir.results_file(), results.dump(2) + "\n");
+  write_file_atomic(dir.root / "summary.txt", out.summary);
+  std::cout << out.summary << std::flush;
+  spdlog::info("results in {}", dir.results_file().string());
+  log::remove_files();
+  return kExitOk;
+}
+
+}  // namespace mmcl::cli

@@ -1,0 +1,28 @@
+#pragma once
+// The shape of the evaluation subcommands: load eval.checkpoint, evaluate, and write
+// <run>/results.json, <run>/summary.txt and <run>/config.yaml. Nothing is written when the config,
+// the checkpoint or the evaluation data cannot be used.
+
+#include <nlohmann/json.hpp>
+
+#include "mmcl/cli/run_command.h"
+#include "mmcl/core/runtime.h"
+#include "mmcl/eval/evaluate.h"
+
+namespace mmcl::cli {
+
+struct EvalOutput {
+  nlohmann::json results;
+  std::string summary;  // human-readable, also printed
+};
+
+class EvalCommand : public RunCommand {
+ protected:
+  // Keys that must name existing files (eval.checkpoint is always one).
+  virtual std::vector<std::string> required_files() const { return {"eval.checkpoint", "eval.data"}; }
+  virtual EvalOutput evaluate(const config::RunConfig& config, eval::EvalModel& model, const Runtime& runtime) = 0;
+  int execute(const config::RunConfig& config) override;
+  std::vector<std::string> required_keys() const override { return required_files(); }
+};
+
+}  // namespace mmcl::cli

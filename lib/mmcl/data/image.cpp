@@ -1,0 +1,89 @@
+#include "mmcl/data/image.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <ATen/ATen.h>
+#include <stb_image.h>
+
+#include "mmcl/data/dataset.h"
+
+namespace mmcl::data {
+
+at::Tensor decode_image(const std::string& bytes, const std::string& name) {
+  int w = 0, h = 0, channels = 0;
+  stbi_uc* pixels = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), static_cast<int>(bytes.size()),
+                                          &w, &h, &channels, 3);
+  if (!pixels) throw SampleError(str_cat(name, ": cannot decode image (", stbi_failure_reason(), ")"));
+  at::Tensor out = at::empty({h, w, 3}, at::kByte);
+  std::memcpy(out.data_ptr<uint8_t>(), pixels, static_cast<size_t>(w) * h * 3);
+  stbi_image_free(pixels);
+  return out;
+}
+
+at::Tensor read_image(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw SampleError(str_cat(path, ": cannot open"));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return decode_image(ss.str(), path);
+}
+
+std::array<int64_t, 4> random_resized_crop_box(int64_t h, int64_t w, const ImageTransform& t, std::mt19937_64& rng) {
+  const double area = static_cast<double>(h * w);
+  std::uniform_real_distribution<double> scale(t.scale[0], t.scale[1]);
+  std::uniform_real_distribution<double> log_ratio(std::log(t.ratio[0]), std::log(t.ratio[1]));
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double target = area * scale(rng);
+    const double aspect = std::exp(log_ratio(rng));
+    const auto cw = static_cast<int64_t>(std::lround(std::sqrt(target * aspect)));
+    const auto ch = static_cast<int64_t>(std::lround(std::sqrt(target / aspect)));
+    if (cw > 0 && ch > 0 && cw <= w && ch <= h) {
+      const int64_t top = std::uniform_int_distribution<int64_t>(0, h - ch)(rng);
+      const int64_t left = std::uniform_int_distribution<int64_t>(0, w - cw)(rng);
+      return {top, left, ch, cw};
+    }
+  }
+  // Fallback: the largest centre crop within the ratio range.
+  const double in_ratio = static_cast<double>(w) / static_cast<double>(h);
+  int64_t cw = w, ch = h;
+  if (in_ratio < t.ratio[0]) ch = std::lround(static_cast<double>(w) / t.ratio[0]);
+  else if (in_ratio > t.ratio[1]) cw = std::lround(static_cast<double>(h) * t.ratio[1]);
+  return {(h - ch) / 2, (w - cw) / 2, ch, cw};
+}
+
+namespace {
+
+// [1, 3, h, w] float in 0..255 -> [1, 3, oh, ow]
+at::Tensor resize(const at::Tensor& x, int64_t oh, int64_t ow) {
+  if (x.size(2) == oh && x.size(3) == ow) return x;
+  return at::_upsample_bicubic2d_aa(x, {oh, ow}, /*align_corners=*/false).clamp_(0, 255);
+}
+
+}  // namespace
+
+at::Tensor transform_image(const at::Tensor& image, const ImageTransform& t, std::mt19937_64& rng) {
+  const int64_t h = image.size(0), w = image.size(1);
+  at::Tensor x = image.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat);  // [1, 3, h, w]
+  if (t.train) {
+    const auto box = random_resized_crop_box(h, w, t, rng);
+    x = resize(x.slice(2, box[0], box[0] + box[2]).slice(3, box[1], box[1] + box[3]), t.size, t.size);
+    if (t.flip && std::uniform_int_distribution<int>(0, 1)(rng) == 1) x = x.flip({3});
+  } else {
+    // Resize the shorter side to `size`, then take the centre.
+    const double s = static_cast<double>(t.size) / static_cast<double>(std::min(h, w));
+    const int64_t rh = h <= w ? t.size : std::max<int64_t>(t.size, std::lround(h * s));
+    const int64_t rw = w <= h ? t.size : std::max<int64_t>(t.size, std::lround(w * s));
+    x = resize(x, rh, rw);
+    const int64_t top = (rh - t.size) / 2, left = (rw - t.size) / 2;
+    x = x.slice(2, top, top + t.size).slice(3, left, left + t.size);
+  }
+  const at::Tensor mean = at::tensor({t.mean[0], t.mean[1], t.mean[2]}, at::kFloat).view({3, 1, 1});
+  const at::Tensor std = at::tensor({t.std[0], t.std[1], t.std[2]}, at::kFloat).view({3, 1, 1});
+  return ((x.squeeze(0) / 255.0f) - mean) / std;
+}
+
+}  // namespace mmcl::data

@@ -1,0 +1,37 @@
+#pragma once
+// Image decoding (stb_image) and the CLIP image transforms.
+
+#include <array>
+#include <cstdint>
+#include <random>
+#include <string>
+
+#include <ATen/core/Tensor.h>
+
+namespace mmcl::data {
+
+// Decodes JPEG, PNG, BMP or GIF (first frame) bytes to RGB uint8 [H, W, 3]; grey and RGBA become RGB.
+// Throws SampleError naming `name` when the bytes are not an image.
+at::Tensor decode_image(const std::string& bytes, const std::string& name);
+// Reads and decodes a file; a missing or unreadable file is a SampleError.
+at::Tensor read_image(const std::string& path);
+
+struct ImageTransform {
+  int64_t size = 224;                 // output side
+  bool train = false;                 // RandomResizedCrop (+ flip) when true, else resize + centre crop
+  std::array<double, 2> scale = {0.9, 1.0};            // RandomResizedCrop area fraction
+  std::array<double, 2> ratio = {3.0 / 4.0, 4.0 / 3.0};  // RandomResizedCrop aspect ratio range
+  bool flip = false;                  // random horizontal flip (train only)
+  std::array<double, 3> mean = {0.48145466, 0.4578275, 0.40821073};  // CLIP's
+  std::array<double, 3> std = {0.26862954, 0.26130258, 0.27577711};
+};
+
+// uint8 [H, W, 3] -> normalised float [3, size, size]. Resizing is bicubic with antialiasing (as PIL's
+// bicubic, which open_clip's preprocessing uses). `rng` drives the random crop and flip.
+at::Tensor transform_image(const at::Tensor& image, const ImageTransform& transform, std::mt19937_64& rng);
+
+// The crop RandomResizedCrop takes from an h x w image: {top, left, height, width} (torchvision's
+// algorithm: 10 tries at a random area and log-uniform aspect ratio, else a centre crop).
+std::array<int64_t, 4> random_resized_crop_box(int64_t h, int64_t w, const ImageTransform& t, std::mt19937_64& rng);
+
+}  // namespace mmcl::data

@@ -1,0 +1,179 @@
+#include "mmcl/data/manifest.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "mmcl/core/error.h"
+#include "mmcl/core/log.h"
+
+namespace fs = std::filesystem;
+
+namespace mmcl::data {
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string resolve(const std::string& image, const fs::path& base) {
+  const fs::path p(image);
+  return p.is_absolute() ? image : (base / p).lexically_normal().string();
+}
+
+// Labels given as integers are kept; labels given as names are numbered in sorted order.
+void assign_labels(Manifest& m, const std::vector<std::string>& raw) {
+  bool integers = true;
+  for (const auto& r : raw) {
+    if (r.empty() || r.find_first_not_of("0123456789") != std::string::npos) integers = false;
+  }
+  if (integers) {
+    for (size_t i = 0; i < raw.size(); ++i) m.records[i].label = std::stoll(raw[i]);
+    return;
+  }
+  std::set<std::string> names(raw.begin(), raw.end());
+  m.label_names.assign(names.begin(), names.end());
+  for (size_t i = 0; i < raw.size(); ++i)
+    m.records[i].label = std::lower_bound(m.label_names.begin(), m.label_names.end(), raw[i]) - m.label_names.begin();
+}
+
+void skip_line(Manifest& m, int64_t line, const std::string& why) {
+  ++m.skipped_lines;
+  spdlog::warn("{}:{}: skipping line: {}", m.path, line, why);
+}
+
+void read_delimited(Manifest& m, std::istream& in, const ManifestColumns& c, const fs::path& base,
+                    std::vector<std::string>& raw_labels) {
+  const char sep = !c.separator.empty() ? c.separator[0] : (ends_with(m.path, ".tsv") ? '\t' : ',');
+  std::string line;
+  std::vector<std::string> header;
+  if (!std::getline(in, line) || !split_delimited(line, sep, header))
+    throw ConfigError(str_cat(m.path, ": empty manifest or unreadable header line"));
+  if (!header.empty() && header[0].rfind("\xEF\xBB\xBF", 0) == 0) header[0] = header[0].substr(3);  // BOM
+  auto column = [&](const std::string& name, const char* key) -> int64_t {
+    if (name.empty()) return -1;
+    const auto it = std::find(header.begin(), header.end(), name);
+    if (it == header.end()) {
+      std::string names;
+      for (const auto& h : header) names += (names.empty() ? "" : ", ") + h;
+      throw ConfigError(str_cat(m.path, ": no column \"", name, "\" (columns: ", names, "); set ", key));
+    }
+    return it - header.begin();
+  };
+  const int64_t image_col = column(c.image, "data.image_key");
+  const int64_t caption_col = column(c.caption, "data.caption_key");
+  const int64_t label_col = column(c.label, "data.label_key");
+  std::vector<std::string> fields;
+  for (int64_t n = 2; std::getline(in, line); ++n) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    if (!split_delimited(line, sep, fields)) {
+      skip_line(m, n, "unterminated quote");
+      continue;
+    }
+    if (fields.size() != header.size()) {
+      skip_line(m, n, str_cat("expected ", header.size(), " fields, found ", fields.size()));
+      continue;
+    }
+    if (fields[image_col].empty()) {
+      skip_line(m, n, "empty image path");
+      continue;
+    }
+    if (label_col >= 0 && fields[label_col].empty()) {
+      skip_line(m, n, "empty label");
+      continue;
+    }
+    Record r;
+    r.image = resolve(fields[image_col], base);
+    if (caption_col >= 0) r.captions.push_back(fields[caption_col]);
+    if (label_col >= 0) raw_labels.push_back(fields[label_col]);
+    m.records.push_back(std::move(r));
+  }
+}
+
+void read_jsonl(Manifest& m, std::istream& in, const ManifestColumns& c, const fs::path& base,
+                std::vector<std::string>& raw_labels) {
+  std::string line;
+  for (int64_t n = 1; std::getline(in, line); ++n) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object()) {
+      skip_line(m, n, "not a JSON object");
+      continue;
+    }
+    if (!j.contains(c.image) || !j[c.image].is_string() || j[c.image].get<std::string>().empty()) {
+      skip_line(m, n, str_cat("no \"", c.image, "\" string"));
+      continue;
+    }
+    Record r;
+    r.image = resolve(j[c.image].get<std::string>(), base);
+    if (!c.caption.empty()) {
+      const auto cap = j.contains(c.caption) ? j[c.caption] : nlohmann::json();
+      if (cap.is_string()) r.captions.push_back(cap.get<std::string>());
+      else if (cap.is_array() && !cap.empty() && std::all_of(cap.begin(), cap.end(), [](const auto& x) { return x.is_string(); }))
+        for (const auto& x : cap) r.captions.push_back(x.get<std::string>());
+      else {
+        skip_line(m, n, str_cat("no \"", c.caption, "\" string or list of strings"));
+        continue;
+      }
+    }
+    if (!c.label.empty()) {
+      const auto lab = j.contains(c.label) ? j[c.label] : nlohmann::json();
+      if (lab.is_number_integer() && lab.get<int64_t>() >= 0) raw_labels.push_back(std::to_string(lab.get<int64_t>()));
+      else if (lab.is_string() && !lab.get<std::string>().empty()) raw_labels.push_back(lab.get<std::string>());
+      else {
+        skip_line(m, n, str_cat("no \"", c.label, "\" label"));
+        continue;
+      }
+    }
+    m.records.push_back(std::move(r));
+  }
+}
+
+}  // namespace
+
+bool split_delimited(const std::string& line, char sep, std::vector<std::string>& fields) {
+  fields.clear();
+  std::string field;
+  bool quoted = false, was_quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char ch = line[i];
+    if (quoted) {
+      if (ch == '"' && i + 1 < line.size() && line[i + 1] == '"') field += '"', ++i;
+      else if (ch == '"') quoted = false;
+      else field += ch;
+    } else if (ch == '"' && field.empty() && !was_quoted) {
+      quoted = was_quoted = true;
+    } else if (ch == sep) {
+      fields.push_back(std::move(field));
+      field.clear();
+      was_quoted = false;
+    } else {
+      field += ch;
+    }
+  }
+  if (quoted) return false;
+  fields.push_back(std::move(field));
+  return true;
+}
+
+Manifest read_manifest(const std::string& path, const ManifestColumns& c) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(str_cat(path, ": manifest not found or unreadable"));
+  Manifest m;
+  m.path = path;
+  const fs::path base = c.root.empty() ? fs::path(path).parent_path() : fs::path(c.root);
+  std::vector<std::string> raw_labels;
+  if (ends_with(path, ".jsonl") || ends_with(path, ".json")) read_jsonl(m, in, c, base, raw_labels);
+  else read_delimited(m, in, c, base, raw_labels);
+  if (!c.label.empty()) assign_labels(m, raw_labels);
+  if (m.skipped_lines > 0) spdlog::warn("{}: {} malformed lines skipped", path, m.skipped_lines);
+  if (m.records.empty()) throw ConfigError(str_cat(path, ": the manifest lists no usable samples"));
+  return m;
+}
+
+}  // namespace mmcl::data

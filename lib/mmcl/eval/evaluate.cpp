@@ -1,0 +1,100 @@
+#include "mmcl/eval/evaluate.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include <ATen/ATen.h>
+#include <torch/nn/module.h>
+
+#include "mmcl/config/load.h"
+#include "mmcl/core/log.h"
+#include "mmcl/data/loader.h"
+#include "mmcl/text/factory.h"
+#include "mmcl/text/tokenizer.h"
+#include "mmcl/train/checkpoint.h"
+
+namespace mmcl::eval {
+
+std::string resolve_checkpoint(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(path, ec)) return path;
+  const fs::path folder = fs::is_directory(fs::path(path) / "checkpoints", ec) ? fs::path(path) / "checkpoints" : fs::path(path);
+  const auto latest = train::CheckpointDir(folder).latest();
+  MMCL_CHECK(latest, path, ": no checkpoint in this folder (no checkpoints/latest)");
+  return latest->string();
+}
+
+EvalModel load_for_eval(const std::string& path, const config::RunConfig& current, const c10::Device& device) {
+  const std::string checkpoint = resolve_checkpoint(path);
+  const train::CheckpointMeta meta = train::checkpoint_meta(checkpoint);
+  EvalModel out;
+  out.config = config::load_resolved_config(meta.config_yaml, checkpoint);
+  out.model = models::make_model(out.config.model);
+  const train::CheckpointInfo info = train::load_checkpoint(checkpoint, *out.model, nullptr);
+  out.model->to(device);
+  out.model->eval();
+  out.tokenizer = text::restore_tokenizer(out.config.tokenizer, meta.tokenizer, current.tokenizer.vocab);
+  spdlog::info("loaded {} (step {}, model {})", checkpoint, info.state.step, out.config.model.name);
+  return out;
+}
+
+ImageEmbeddings embed_images(models::ContrastiveModel& model, std::shared_ptr<const data::Dataset> images,
+                             int64_t batch_size, int64_t workers, const c10::Device& device) {
+  data::LoaderOptions o;
+  o.batch_size = batch_size;
+  o.workers = workers;
+  o.shuffle = false;
+  o.drop_last = false;
+  data::Loader loader(std::move(images), o);
+  loader.start_epoch(0);
+  torch::NoGradGuard no_grad;
+  std::vector<at::Tensor> parts;
+  std::vector<int64_t> indices;
+  while (auto batch = loader.next()) {
+    data::Batch b;
+    b.image = batch->image.to(device);
+    b.indices = batch->indices;
+    parts.push_back(model.forward(b).at("image").to(at::kFloat).cpu());
+    indices.insert(indices.end(), batch->indices.begin(), batch->indices.end());
+  }
+  // The loader stands a later sample in for an unreadable one; keep each sample once, in order.
+  const at::Tensor all = at::cat(parts);
+  std::vector<int64_t> rows;
+  ImageEmbeddings out;
+  std::vector<char> taken(indices.size() ? static_cast<size_t>(*std::max_element(indices.begin(), indices.end())) + 1 : 0, 0);
+  for (size_t r = 0; r < indices.size(); ++r) {
+    if (taken[static_cast<size_t>(indices[r])]) continue;
+    taken[static_cast<size_t>(indices[r])] = 1;
+    rows.push_back(static_cast<int64_t>(r));
+    out.indices.push_back(indices[r]);
+  }
+  std::vector<size_t> order(out.indices.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return out.indices[a] < out.indices[b]; });
+  std::vector<int64_t> sorted_rows, sorted_indices;
+  for (size_t i : order) sorted_rows.push_back(rows[i]), sorted_indices.push_back(out.indices[i]);
+  out.indices = sorted_indices;
+  out.embeddings = all.index_select(0, at::tensor(sorted_rows, at::kLong));
+  if (loader.skipped() > 0)
+    spdlog::warn("{} unreadable images left out of the evaluation ({} evaluated)", loader.skipped(), out.indices.size());
+  return out;
+}
+
+at::Tensor embed_texts(models::ContrastiveModel& model, const text::Tokenizer& tokenizer,
+                       const std::vector<std::string>& texts, int64_t context_length, int64_t batch_size,
+                       const c10::Device& device) {
+  torch::NoGradGuard no_grad;
+  std::vector<at::Tensor> parts;
+  for (size_t begin = 0; begin < texts.size(); begin += static_cast<size_t>(batch_size)) {
+    const size_t end = std::min(texts.size(), begin + static_cast<size_t>(batch_size));
+    data::Batch b;
+    b.text = tokenizer.tokenize(std::vector<std::string>(texts.begin() + begin, texts.begin() + end), context_length)
+                 .to(device);
+    for (size_t i = begin; i < end; ++i) b.indices.push_back(static_cast<int64_t>(i));
+    parts.push_back(model.forward(b).at("text").to(at::kFloat).cpu());
+  }
+  return at::cat(parts);
+}
+
+}  // namespace mmcl::eval

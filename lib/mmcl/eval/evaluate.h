@@ -1,0 +1,45 @@
+#pragma once
+// Shared steps of the evaluation subcommands: rebuild a model from a checkpoint, and embed images
+// (through the loader) or captions in batches.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <c10/core/Device.h>
+
+#include "mmcl/config/config.h"
+#include "mmcl/data/dataset.h"
+#include "mmcl/models/model.h"
+
+namespace mmcl::text {
+class Tokenizer;
+}
+
+namespace mmcl::eval {
+
+struct EvalModel {
+  config::RunConfig config;  // the checkpoint's resolved config
+  models::ModelPtr model;    // weights loaded, eval mode, on the device
+  std::shared_ptr<const text::Tokenizer> tokenizer;
+};
+
+// `checkpoint` is a checkpoint file, or a run directory (or its checkpoints/ folder), meaning its
+// latest checkpoint. `current` may override where the CLIP BPE vocabulary lives (tokenizer.vocab).
+EvalModel load_for_eval(const std::string& checkpoint, const config::RunConfig& current, const c10::Device& device);
+std::string resolve_checkpoint(const std::string& path);
+
+struct ImageEmbeddings {
+  at::Tensor embeddings;         // [N, D], normalised
+  std::vector<int64_t> indices;  // the dataset index of each row
+};
+// Normalised embeddings of the readable samples of `images`, in dataset order. An unreadable image
+// is left out (and counted in the log), never replaced: indices says which samples the rows are.
+ImageEmbeddings embed_images(models::ContrastiveModel& model, std::shared_ptr<const data::Dataset> images,
+                             int64_t batch_size, int64_t workers, const c10::Device& device);
+// Normalised caption embeddings: [N, D].
+at::Tensor embed_texts(models::ContrastiveModel& model, const text::Tokenizer& tokenizer,
+                       const std::vector<std::string>& texts, int64_t context_length, int64_t batch_size,
+                       const c10::Device& device);
+
+}  // namespace mmcl::eval

@@ -1,0 +1,37 @@
+#include "mmcl/text/factory.h"
+
+#include "mmcl/core/error.h"
+#include "mmcl/core/log.h"
+#include "mmcl/data/manifest.h"
+#include "mmcl/text/tokenizer.h"
+
+namespace mmcl::text {
+
+TrainingTokenizer training_tokenizer(config::RunConfig& c) {
+  TrainingTokenizer out;
+  if (c.data.type == "synthetic") return out;  // ids are generated directly
+  if (c.tokenizer.name == "words") {
+    data::ManifestColumns columns{c.data.image_key, c.data.caption_key, "", c.data.separator, c.data.root};
+    std::vector<std::string> captions;
+    for (const auto& r : data::read_manifest(c.data.train, columns).records)
+      captions.insert(captions.end(), r.captions.begin(), r.captions.end());
+    auto vocab = std::make_shared<WordVocab>(WordVocab::learn(captions, c.tokenizer.max_words, c.tokenizer.min_count));
+    spdlog::info("learned a vocabulary of {} words from {} captions; model.text.vocab_size {} -> {}",
+                 vocab->words().size(), captions.size(), c.model.text.vocab_size, vocab->vocab_size());
+    c.model.text.vocab_size = vocab->vocab_size();
+    out.state = vocab->to_json();
+    out.tokenizer = vocab;
+    return out;
+  }
+  throw ConfigError(str_cat("tokenizer.name: ", c.tokenizer.name,
+                            " is not available in this build yet; use tokenizer.name words"));
+}
+
+std::shared_ptr<const Tokenizer> restore_tokenizer(const config::TokenizerConfig& c, const std::string& state,
+                                                   const std::string& vocab_override) {
+  if (!state.empty()) return std::make_shared<WordVocab>(WordVocab::from_json(state));
+  throw ConfigError(str_cat("the checkpoint names tokenizer ", c.name, " (vocabulary ",
+                            vocab_override.empty() ? c.vocab : vocab_override, "), which this build cannot load yet"));
+}
+
+}  // namespace mmcl::text

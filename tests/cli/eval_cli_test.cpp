@@ -1,0 +1,97 @@
+// End to end on real files: pretrain on a tiny image-text manifest, then zeroshot and retrieve.
+#include <algorithm>
+#include <random>
+
+#include <nlohmann/json.hpp>
+#include <stb_image_write.h>
+
+#include "util.h"
+
+using namespace mmcl::test;
+
+namespace {
+
+// A 16x16 PNG of one colour with a little noise.
+void write_png(const fs::path& path, int r, int g, int b, std::mt19937& rng) {
+  std::vector<unsigned char> px(16 * 16 * 3);
+  std::uniform_int_distribution<int> noise(-20, 20);
+  for (size_t i = 0; i < px.size(); i += 3) {
+    px[i] = static_cast<unsigned char>(std::clamp(r + noise(rng), 0, 255));
+    px[i + 1] = static_cast<unsigned char>(std::clamp(g + noise(rng), 0, 255));
+    px[i + 2] = static_cast<unsigned char>(std::clamp(b + noise(rng), 0, 255));
+  }
+  fs::create_directories(path.parent_path());
+  stbi_write_png(path.c_str(), 16, 16, 3, px.data(), 16 * 3);
+}
+
+}  // namespace
+
+CATCH_TEST_CASE("pretrain on a manifest, then zeroshot and retrieve from the checkpoint", "[cli]") {
+  TempDir dir;
+  std::mt19937 rng(1);
+  std::string train = "filepath,title\n", test = "filepath,label\n", captions = "filepath,title\n";
+  const char* colours[] = {"red", "blue"};
+  for (int i = 0; i < 32; ++i) {
+    const int c = i % 2;
+    write_png(dir / "img" / ("train" + std::to_string(i) + ".png"), c ? 20 : 220, 40, c ? 220 : 20, rng);
+    train += "img/train" + std::to_string(i) + ".png," + (i % 4 < 2 ? "a " : "a photo of a ") + colours[c] + " square\n";
+  }
+  for (int i = 0; i < 8; ++i) {
+    const int c = i % 2;
+    write_png(dir / "img" / ("test" + std::to_string(i) + ".png"), c ? 20 : 220, 40, c ? 220 : 20, rng);
+    test += "img/test" + std::to_string(i) + ".png," + colours[c] + "\n";
+    captions += "img/test" + std::to_string(i) + ".png,a " + colours[c] + " square\n";
+  }
+  write_text(dir / "img/broken.png", "not a png");
+  test += "img/broken.png,red\n";
+  write_text(dir / "train.csv", train);
+  write_text(dir / "test.csv", test);
+  write_text(dir / "captions.csv", captions);
+  write_text(dir / "run.yaml",
+             "run: {name: colours, seed: 1}\n"
+             "runtime: {device: cpu, threads: 1}\n"
+             "model:\n  preset: clip-vit-tiny\n  embed_dim: 16\n"
+             "  vision: {image_size: 16, patch_size: 8, width: 32, layers: 1, head_width: 16}\n"
+             "  text: {context_length: 8, width: 32, heads: 2, layers: 1}\n"
+             "data: {type: manifest, train: train.csv, batch_size: 8, workers: 2}\n"
+             "tokenizer: {name: words}\n"
+             "optim: {lr: 0.002, warmup_steps: 5}\n"
+             "train: {steps: 40, log_every: 10}\n"
+             "eval: {data: test.csv, templates: ['a {} square', 'a photo of a {} square']}\n");
+
+  const auto pre = run_mmcl("pretrain --config run.yaml", dir.path());
+  CATCH_CAPTURE(pre.output);
+  CATCH_REQUIRE(pre.exit_code == 0);
+  CATCH_CHECK(fs::exists(dir / "runs/colours/tokenizer.json"));
+  CATCH_CHECK(read_text(dir / "runs/colours/config.yaml").find("vocab_size: 10") != std::string::npos);  // 6 words + 4
+
+  const auto zs = run_mmcl("zeroshot --config run.yaml --set run.name=zs --set eval.checkpoint=runs/colours", dir.path());
+  CATCH_CAPTURE(zs.output);
+  CATCH_REQUIRE(zs.exit_code == 0);
+  CATCH_CHECK(zs.output.find("skipping sample") != std::string::npos);  // the broken image, logged
+  const auto z = nlohmann::json::parse(read_text(dir / "runs/zs/results.json"));
+  CATCH_CHECK(z["samples"] == 8);
+  CATCH_CHECK(z["skipped"] == 1);
+  CATCH_CHECK(z["classes"] == nlohmann::json({"blue", "red"}));
+  CATCH_CHECK(z["top1"].get<double>() >= 0.0);
+  CATCH_CHECK(z["top5"].get<double>() == 1.0);  // two classes
+  CATCH_CHECK(z["confusion"].size() == 2);
+  CATCH_CHECK(fs::exists(dir / "runs/zs/summary.txt"));
+  CATCH_CHECK(!fs::exists(dir / "runs/zs/checkpoints"));
+
+  const auto rt = run_mmcl("retrieve --config run.yaml --set run.name=rt --set eval.checkpoint=runs/colours/checkpoints/step_40.pt "
+                           "--set eval.data=captions.csv", dir.path());
+  CATCH_CAPTURE(rt.output);
+  CATCH_REQUIRE(rt.exit_code == 0);
+  const auto r = nlohmann::json::parse(read_text(dir / "runs/rt/results.json"));
+  CATCH_CHECK(r["images"] == 8);
+  CATCH_CHECK(r["captions"] == 8);
+  CATCH_CHECK(r["image_to_text"]["R@10"] == 1.0);  // only 8 candidates
+  CATCH_CHECK(r["rsum"].get<double>() > 0);
+
+  // Without a checkpoint the evaluation is refused before anything is written.
+  const auto none = run_mmcl("zeroshot --config run.yaml --set run.name=none", dir.path());
+  CATCH_CHECK(none.exit_code == 2);
+  CATCH_CHECK(none.output.find("eval.checkpoint: required") != std::string::npos);
+  CATCH_CHECK(!fs::exists(dir / "runs/none"));
+}

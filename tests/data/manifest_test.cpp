@@ -1,0 +1,63 @@
+#include "mmcl/core/error.h"
+#include "mmcl/data/manifest.h"
+#include "util.h"
+
+using namespace mmcl::data;
+using namespace mmcl::test;
+
+CATCH_TEST_CASE("CSV fields follow RFC 4180 quoting", "[data]") {
+  std::vector<std::string> f;
+  CATCH_REQUIRE(split_delimited("a,\"b, c\",\"say \"\"hi\"\"\",", ',', f));
+  CATCH_CHECK(f == std::vector<std::string>{"a", "b, c", "say \"hi\"", ""});
+  CATCH_REQUIRE(split_delimited("x\ty z\t", '\t', f));
+  CATCH_CHECK(f == std::vector<std::string>{"x", "y z", ""});
+  CATCH_CHECK(!split_delimited("a,\"open", ',', f));
+}
+
+CATCH_TEST_CASE("CSV manifests: columns by name, relative paths, malformed lines skipped", "[data]") {
+  TempDir dir;
+  write_text(dir / "m.csv",
+             "title,filepath,label\n"
+             "\"a cat, sitting\",img/1.png,cat\n"
+             "a dog,img/2.png\n"                 // too few fields
+             "\"broken,img/3.png,dog\n"          // unterminated quote
+             "a dog,/abs/4.png,dog\r\n"
+             ",img/5.png,cat\n"                  // an empty caption is still a sample
+             "a bird,,bird\n");                  // no image
+  const Manifest m = read_manifest((dir / "m.csv").string(), {"filepath", "title", "label", "", ""});
+  CATCH_REQUIRE(m.records.size() == 3);
+  CATCH_CHECK(m.skipped_lines == 3);
+  CATCH_CHECK(m.records[0].image == (dir / "img/1.png").string());
+  CATCH_CHECK(m.records[0].captions == std::vector<std::string>{"a cat, sitting"});
+  CATCH_CHECK(m.records[1].image == "/abs/4.png");
+  CATCH_CHECK(m.label_names == std::vector<std::string>{"cat", "dog"});
+  CATCH_CHECK(m.records[0].label == 0);
+  CATCH_CHECK(m.records[1].label == 1);
+
+  // TSV by extension, integer labels, another root.
+  write_text(dir / "m.tsv", "filepath\tlabel\na.png\t3\nb.png\t0\n");
+  const Manifest t = read_manifest((dir / "m.tsv").string(), {"filepath", "", "label", "", "/data"});
+  CATCH_CHECK(t.records[0].image == "/data/a.png");
+  CATCH_CHECK(t.records[0].label == 3);
+  CATCH_CHECK(t.label_names.empty());
+
+  CATCH_CHECK_THROWS_WITH(read_manifest((dir / "m.csv").string(), {"path", "title", "", "", ""}),
+                          (dir / "m.csv").string() + ": no column \"path\" (columns: title, filepath, label); set data.image_key");
+  CATCH_CHECK_THROWS_AS(read_manifest((dir / "none.csv").string(), {}), mmcl::ConfigError);
+}
+
+CATCH_TEST_CASE("JSONL manifests: a caption or a list of captions per image", "[data]") {
+  TempDir dir;
+  write_text(dir / "m.jsonl",
+             "{\"filepath\": \"a.jpg\", \"title\": [\"one\", \"two\"], \"label\": 2}\n"
+             "not json\n"
+             "{\"filepath\": \"b.jpg\", \"title\": \"three\", \"label\": 0}\n"
+             "{\"filepath\": \"c.jpg\", \"label\": 1}\n"
+             "\n");
+  const Manifest m = read_manifest((dir / "m.jsonl").string(), {"filepath", "title", "label", "", ""});
+  CATCH_REQUIRE(m.records.size() == 2);
+  CATCH_CHECK(m.skipped_lines == 2);
+  CATCH_CHECK(m.records[0].captions == std::vector<std::string>{"one", "two"});
+  CATCH_CHECK(m.records[0].label == 2);
+  CATCH_CHECK(m.records[1].captions == std::vector<std::string>{"three"});
+}
