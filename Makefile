@@ -49,7 +49,7 @@ FASHION := data/fashion-mnist/prepared
 DEMO_RUN := configs/runs/fashion-mnist-clip.yaml
 
 $(FASHION)/train.csv: data/fashion-mnist/prepare.py
-	python3 data/fashion-mnist/prepare.py --out $(FASHION) --train 20000
+	python3 data/fashion-mnist/prepare.py --out $(FASHION) --train 20000 --retrieval 100
 
 # Pretrain clip-vit-tiny on Fashion-MNIST captions (~5 minutes on 2 cores), then evaluate it.
 demo: build $(FASHION)/train.csv

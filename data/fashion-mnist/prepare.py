@@ -5,7 +5,7 @@ Reads the IDX files of Debian's dataset-fashion-mnist package, writes each image
 two manifests:
   train.csv  filepath,title        a caption per image, a class name in one of several sentences
   test.csv   filepath,label        the class name, for zero-shot classification
-  test_captions.csv filepath,title a caption per test image, for retrieval
+  test_captions.csv filepath,title a caption for each of the first --retrieval test images
   classes.txt                      the ten class names in label order
 
 Only the Python standard library is used.
@@ -74,6 +74,9 @@ def main():
     p.add_argument("--out", default="data/fashion-mnist/prepared", help="output folder")
     p.add_argument("--train", type=int, default=0, help="training images to write (0: all 60000)")
     p.add_argument("--test", type=int, default=0, help="test images to write (0: all 10000)")
+    p.add_argument("--retrieval", type=int, default=100,
+                   help="test images in test_captions.csv (captions only name the class, so a large pool "
+                        "makes retrieval ambiguous)")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
     if not os.path.isdir(SOURCE):
@@ -83,7 +86,7 @@ def main():
     train = write_split(a.out, "train", "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", a.train, rng)
     test = write_split(a.out, "test", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", a.test, rng)
     for name, header, rows, column in (("train.csv", "filepath,title", train, 2), ("test.csv", "filepath,label", test, 1),
-                                       ("test_captions.csv", "filepath,title", test, 2)):
+                                       ("test_captions.csv", "filepath,title", test[:a.retrieval], 2)):
         tmp = os.path.join(a.out, name + ".tmp")
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(header + "\n")

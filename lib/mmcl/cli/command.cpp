@@ -25,6 +25,7 @@ std::vector<std::unique_ptr<Command>> make_commands() {
   commands.push_back(make_zeroshot());
   commands.push_back(make_not_implemented("linear-probe", "Logistic regression on frozen features of a checkpoint"));
   commands.push_back(make_retrieve());
+  commands.push_back(make_tokenize());
   commands.push_back(make_list());
   return commands;
 }

@@ -32,5 +32,6 @@ std::unique_ptr<Command> make_not_implemented(const std::string& name, const std
 std::unique_ptr<Command> make_list();
 std::unique_ptr<Command> make_zeroshot();
 std::unique_ptr<Command> make_retrieve();
+std::unique_ptr<Command> make_tokenize();
 
 }  // namespace mmcl::cli

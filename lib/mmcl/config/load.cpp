@@ -145,7 +145,10 @@ RunConfig resolve(const YAML::Node& root, const std::string& source, const std::
   schema.apply(root, source);
   for (const Setting& s : settings) schema.set(s.key, s.value, Origin{"--set"});
   validate(config, schema);
-  if (config.data.type == "manifest") require_file(schema, "data.train", source, "when data.type is manifest");
+  if (config.data.type == "manifest") {
+    require_file(schema, "data.train", source, "when data.type is manifest");
+    if (config.tokenizer.name == "clip_bpe") require_file(schema, "tokenizer.vocab", source, "for tokenizer.name clip_bpe");
+  }
   for (const std::string& key : required_files) require_file(schema, key, source, "by this subcommand");
   return config;
 }

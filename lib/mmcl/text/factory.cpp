@@ -1,5 +1,7 @@
 #include "mmcl/text/factory.h"
 
+#include <filesystem>
+
 #include "mmcl/core/error.h"
 #include "mmcl/core/log.h"
 #include "mmcl/data/manifest.h"
@@ -23,15 +25,22 @@ TrainingTokenizer training_tokenizer(config::RunConfig& c) {
     out.tokenizer = vocab;
     return out;
   }
-  throw ConfigError(str_cat("tokenizer.name: ", c.tokenizer.name,
-                            " is not available in this build yet; use tokenizer.name words"));
+  out.tokenizer = load_clip_bpe(c.tokenizer.vocab);
+  if (out.tokenizer->vocab_size() != c.model.text.vocab_size)
+    throw ConfigError(str_cat("model.text.vocab_size: ", c.model.text.vocab_size, " does not match the ",
+                              out.tokenizer->vocab_size(), " tokens of ", c.tokenizer.vocab));
+  return out;
 }
 
 std::shared_ptr<const Tokenizer> restore_tokenizer(const config::TokenizerConfig& c, const std::string& state,
                                                    const std::string& vocab_override) {
   if (!state.empty()) return std::make_shared<WordVocab>(WordVocab::from_json(state));
-  throw ConfigError(str_cat("the checkpoint names tokenizer ", c.name, " (vocabulary ",
-                            vocab_override.empty() ? c.vocab : vocab_override, "), which this build cannot load yet"));
+  const std::string vocab = vocab_override.empty() ? c.vocab : vocab_override;
+  std::error_code ec;
+  if (vocab.empty() || !std::filesystem::is_regular_file(vocab, ec))
+    throw ConfigError(str_cat("tokenizer.vocab: the checkpoint uses CLIP BPE with \"", c.vocab,
+                              "\", which is not here; pass --set tokenizer.vocab=PATH"));
+  return load_clip_bpe(vocab);
 }
 
 }  // namespace mmcl::text

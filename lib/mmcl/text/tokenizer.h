@@ -24,6 +24,12 @@ class Tokenizer {
   at::Tensor tokenize(const std::vector<std::string>& texts, int64_t context_length) const;  // [N, ctx]
 };
 
+// CLIP's byte-level BPE (ids 49406/49407 for start/end with the standard vocabulary) from a
+// bpe_simple_vocab_16e6.txt.gz file. Throws mmcl::Error naming the file when it is unusable.
+// Text clean-up is html-unescaping, whitespace collapsing and lower-casing; ftfy's mojibake repair
+// is not done.
+std::shared_ptr<const Tokenizer> load_clip_bpe(const std::string& path);
+
 // Lower-cased words, numbers (one digit each) and punctuation runs, after collapsing whitespace.
 std::vector<std::string> split_words(const std::string& text);
 

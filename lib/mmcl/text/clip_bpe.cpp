@@ -1,0 +1,290 @@
+// CLIP's byte-level BPE tokenizer (Radford et al. 2021; the simple_tokenizer of OpenAI's CLIP and
+// open_clip): text clean-up, lower-casing, CLIP's split pattern, bytes mapped to printable code
+// points, then BPE merges from bpe_simple_vocab_16e6.txt.gz.
+
+#include <zlib.h>
+
+#include <climits>
+#include <clocale>
+#include <cwctype>
+#include <limits>
+#include <locale.h>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+#include "mmcl/core/error.h"
+#include "mmcl/text/tokenizer.h"
+
+namespace mmcl::text {
+namespace {
+
+constexpr int64_t kMerges = 49152 - 256 - 2;
+
+std::string utf8(uint32_t cp) {
+  std::string s;
+  if (cp < 0x80) {
+    s += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    s += static_cast<char>(0xC0 | (cp >> 6));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    s += static_cast<char>(0xE0 | (cp >> 12));
+    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    s += static_cast<char>(0xF0 | (cp >> 18));
+    s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+  return s;
+}
+
+// Decodes UTF-8 into code points; invalid bytes become U+FFFD.
+std::vector<uint32_t> code_points(const std::string& s) {
+  std::vector<uint32_t> out;
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (len == 0 || i + static_cast<size_t>(len) > s.size()) {
+      out.push_back(0xFFFD);
+      ++i;
+      continue;
+    }
+    uint32_t cp = len == 1 ? c : c & (0xFF >> (len + 1));
+    for (int k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + static_cast<size_t>(k)]) & 0x3F);
+    out.push_back(cp);
+    i += static_cast<size_t>(len);
+  }
+  return out;
+}
+
+// Unicode classes from glibc's C.UTF-8 locale (independent of the process locale).
+locale_t utf8_locale() {
+  static locale_t loc = [] {
+    locale_t l = newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr));
+    return l ? l : newlocale(LC_CTYPE_MASK, "C", static_cast<locale_t>(nullptr));
+  }();
+  return loc;
+}
+bool is_letter(uint32_t cp) { return iswalpha_l(static_cast<wint_t>(cp), utf8_locale()) != 0; }
+bool is_number(uint32_t cp) {
+  return iswdigit_l(static_cast<wint_t>(cp), utf8_locale()) != 0 ||
+         (iswalnum_l(static_cast<wint_t>(cp), utf8_locale()) != 0 && !is_letter(cp));
+}
+bool is_space(uint32_t cp) { return iswspace_l(static_cast<wint_t>(cp), utf8_locale()) != 0 || cp == 0x85 || cp == 0xA0; }
+uint32_t lower(uint32_t cp) { return static_cast<uint32_t>(towlower_l(static_cast<wint_t>(cp), utf8_locale())); }
+
+// html.unescape for the entities captions carry.
+std::string unescape_html(const std::string& s) {
+  static const std::map<std::string, uint32_t> named = {
+      {"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}, {"nbsp", 0xA0},
+      {"ndash", 0x2013}, {"mdash", 0x2014}, {"hellip", 0x2026}, {"lsquo", 0x2018}, {"rsquo", 0x2019},
+      {"ldquo", 0x201C}, {"rdquo", 0x201D}, {"copy", 0xA9}, {"reg", 0xAE}, {"deg", 0xB0}};
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '&') {
+      const size_t semi = s.find(';', i);
+      if (semi != std::string::npos && semi - i <= 10) {
+        const std::string name = s.substr(i + 1, semi - i - 1);
+        uint32_t cp = 0;
+        bool ok = false;
+        if (!name.empty() && name[0] == '#') {
+          const bool hex = name.size() > 1 && (name[1] == 'x' || name[1] == 'X');
+          const std::string digits = name.substr(hex ? 2 : 1);
+          if (!digits.empty() && digits.find_first_not_of(hex ? "0123456789abcdefABCDEF" : "0123456789") == std::string::npos) {
+            cp = static_cast<uint32_t>(std::stoul(digits, nullptr, hex ? 16 : 10));
+            ok = cp > 0 && cp < 0x110000;
+          }
+        } else if (auto it = named.find(name); it != named.end()) {
+          cp = it->second;
+          ok = true;
+        }
+        if (ok) {
+          out += utf8(cp);
+          i = semi;
+          continue;
+        }
+      }
+    }
+    out += s[i];
+  }
+  return out;
+}
+
+class ClipBpe : public Tokenizer {
+ public:
+  explicit ClipBpe(const std::string& path) {
+    // bytes_to_unicode: printable bytes map to themselves, the rest to 256 + n.
+    std::vector<int> bs;
+    for (int b = '!'; b <= '~'; ++b) bs.push_back(b);
+    for (int b = 0xA1; b <= 0xAC; ++b) bs.push_back(b);
+    for (int b = 0xAE; b <= 0xFF; ++b) bs.push_back(b);
+    std::vector<uint32_t> cs(bs.begin(), bs.end());
+    std::vector<bool> present(256, false);
+    for (int b : bs) present[static_cast<size_t>(b)] = true;
+    for (int b = 0, n = 0; b < 256; ++b)
+      if (!present[static_cast<size_t>(b)]) bs.push_back(b), cs.push_back(256 + static_cast<uint32_t>(n++));
+    for (size_t i = 0; i < bs.size(); ++i) byte_encoder_[static_cast<size_t>(bs[i])] = utf8(cs[i]);
+
+    const std::vector<std::string> lines = read_gzip_lines(path);
+    MMCL_CHECK(static_cast<int64_t>(lines.size()) >= kMerges + 1, path, ": not a CLIP BPE vocabulary (",
+               lines.size(), " lines, expected at least ", kMerges + 1, ")");
+    std::vector<std::string> vocab;
+    for (size_t i = 0; i < bs.size(); ++i) vocab.push_back(byte_encoder_[static_cast<size_t>(bs[i])]);
+    for (size_t i = 0; i < bs.size(); ++i) vocab.push_back(byte_encoder_[static_cast<size_t>(bs[i])] + "</w>");
+    for (int64_t m = 0; m < kMerges; ++m) {
+      const std::string& line = lines[static_cast<size_t>(m + 1)];
+      const size_t space = line.find(' ');
+      MMCL_CHECK(space != std::string::npos && space > 0 && space + 1 < line.size(), path, ":", m + 2,
+                 ": not a merge (\"a b\")");
+      const std::string a = line.substr(0, space), b = line.substr(space + 1);
+      ranks_[a + " " + b] = m;
+      vocab.push_back(a + b);
+    }
+    vocab.push_back("<|startoftext|>");
+    vocab.push_back("<|endoftext|>");
+    for (size_t i = 0; i < vocab.size(); ++i) encoder_[vocab[i]] = static_cast<int64_t>(i);
+    start_ = encoder_.at("<|startoftext|>");
+    end_ = encoder_.at("<|endoftext|>");
+  }
+
+  int64_t start_token() const override { return start_; }
+  int64_t end_token() const override { return end_; }
+  int64_t vocab_size() const override { return static_cast<int64_t>(encoder_.size()); }
+
+  std::vector<int64_t> encode(const std::string& text) const override {
+    std::vector<int64_t> ids;
+    for (const std::string& piece : split(clean(text))) {
+      std::string mapped;
+      for (unsigned char c : piece) mapped += byte_encoder_[c];
+      for (const std::string& token : bpe(mapped)) {
+        const auto it = encoder_.find(token);
+        MMCL_CHECK(it != encoder_.end(), "BPE produced a token outside the vocabulary: ", token);
+        ids.push_back(it->second);
+      }
+    }
+    return ids;
+  }
+
+ private:
+  static std::vector<std::string> read_gzip_lines(const std::string& path) {
+    gzFile f = gzopen(path.c_str(), "rb");
+    MMCL_CHECK(f, path, ": cannot open the BPE vocabulary");
+    std::string data;
+    char buf[1 << 16];
+    int n;
+    while ((n = gzread(f, buf, sizeof buf)) > 0) data.append(buf, static_cast<size_t>(n));
+    int err = 0;
+    const char* message = gzerror(f, &err);
+    const std::string why = message ? message : "";
+    gzclose(f);
+    MMCL_CHECK(n == 0 && err == Z_OK, path, ": cannot read the BPE vocabulary (", why, ")");
+    std::vector<std::string> lines;
+    size_t start = 0;
+    for (size_t i = 0; i <= data.size(); ++i)
+      if (i == data.size() || data[i] == '\n') {
+        if (i > start || i < data.size()) lines.push_back(data.substr(start, i - start));
+        start = i + 1;
+      }
+    return lines;
+  }
+
+  // basic_clean + whitespace_clean + lower(): html entities (twice), whitespace runs to one space.
+  static std::vector<uint32_t> clean(const std::string& text) {
+    std::vector<uint32_t> out;
+    for (uint32_t cp : code_points(unescape_html(unescape_html(text)))) {
+      if (is_space(cp)) {
+        if (!out.empty() && out.back() != ' ') out.push_back(' ');
+      } else {
+        out.push_back(lower(cp));
+      }
+    }
+    if (!out.empty() && out.back() == ' ') out.pop_back();
+    return out;
+  }
+
+  // CLIP's pattern: <|startoftext|>|<|endoftext|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+
+  static std::vector<std::string> split(const std::vector<uint32_t>& t) {
+    static const std::vector<std::string> specials = {"<|startoftext|>", "<|endoftext|>"};
+    static const std::vector<std::string> contractions = {"'s", "'t", "'re", "'ve", "'m", "'ll", "'d"};
+    auto matches = [&](size_t i, const std::string& s) {
+      if (i + s.size() > t.size()) return false;
+      for (size_t k = 0; k < s.size(); ++k)
+        if (t[i + k] != static_cast<unsigned char>(s[k])) return false;
+      return true;
+    };
+    std::vector<std::string> out;
+    for (size_t i = 0; i < t.size();) {
+      if (is_space(t[i])) {
+        ++i;
+        continue;
+      }
+      std::string piece;
+      bool done = false;
+      for (const auto* group : {&specials, &contractions}) {
+        for (const std::string& s : *group)
+          if (!done && matches(i, s)) piece = s, i += s.size(), done = true;
+      }
+      if (!done) {
+        if (is_letter(t[i])) {
+          for (; i < t.size() && is_letter(t[i]); ++i) piece += utf8(t[i]);
+        } else if (is_number(t[i])) {
+          piece = utf8(t[i++]);
+        } else {
+          for (; i < t.size() && !is_space(t[i]) && !is_letter(t[i]) && !is_number(t[i]); ++i) piece += utf8(t[i]);
+        }
+      }
+      out.push_back(piece);
+    }
+    return out;
+  }
+
+  // Byte-pair merges of one pre-token (its characters already mapped to printable code points).
+  std::vector<std::string> bpe(const std::string& token) const {
+    {
+      std::lock_guard<std::mutex> lock(cache_mutex_);
+      if (auto it = cache_.find(token); it != cache_.end()) return it->second;
+    }
+    std::vector<std::string> word;
+    for (uint32_t cp : code_points(token)) word.push_back(utf8(cp));
+    word.back() += "</w>";
+    while (word.size() > 1) {
+      int64_t best = std::numeric_limits<int64_t>::max();
+      size_t at = 0;
+      for (size_t i = 0; i + 1 < word.size(); ++i) {
+        const auto it = ranks_.find(word[i] + " " + word[i + 1]);
+        if (it != ranks_.end() && it->second < best) best = it->second, at = i;
+      }
+      if (best == std::numeric_limits<int64_t>::max()) break;
+      // Merge every occurrence of the best pair, left to right.
+      const std::string first = word[at], second = word[at + 1];
+      std::vector<std::string> merged;
+      for (size_t i = 0; i < word.size();) {
+        if (i + 1 < word.size() && word[i] == first && word[i + 1] == second) {
+          merged.push_back(first + second);
+          i += 2;
+        } else {
+          merged.push_back(word[i++]);
+        }
+      }
+      word = std::move(merged);
+    }
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    cache_.emplace(token, word);
+    return word;
+  }
+
+  std::string byte_encoder_[256];
+  std::unordered_map<std::string, int64_t> ranks_, encoder_;
+  int64_t start_ = 0, end_ = 0;
+  mutable std::mutex cache_mutex_;
+  mutable std::unordered_map<std::string, std::vector<std::string>> cache_;
+};
+
+}  // namespace
+
+std::shared_ptr<const Tokenizer> load_clip_bpe(const std::string& path) { return std::make_shared<ClipBpe>(path); }
+
+}  // namespace mmcl::text

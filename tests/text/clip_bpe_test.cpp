@@ -1,0 +1,63 @@
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "mmcl/core/error.h"
+#include "mmcl/text/tokenizer.h"
+#include "util.h"
+
+using namespace mmcl::test;
+
+CATCH_TEST_CASE("CLIP BPE reproduces open_clip's token ids", "[text][fixtures]") {
+  const auto shared = shared_dir();
+  if (shared.empty()) {
+    CATCH_WARN("SKIPPED: ../shared not found; CLIP tokenizer parity not checked");
+    return;
+  }
+  const auto tokenizer = mmcl::text::load_clip_bpe((shared / "clip/bpe_simple_vocab_16e6.txt.gz").string());
+  CATCH_CHECK(tokenizer->vocab_size() == 49408);
+  CATCH_CHECK(tokenizer->start_token() == 49406);
+  CATCH_CHECK(tokenizer->end_token() == 49407);
+  for (const char* name : {"clip_tokenizer_ctx77.jsonl", "clip_tokenizer_ctx16.jsonl"}) {
+    std::istringstream in(read_text(shared / "fixtures" / name));
+    int cases = 0;
+    for (std::string line; std::getline(in, line);) {
+      if (line.empty()) continue;
+      const auto j = nlohmann::json::parse(line);
+      const std::string text = j["text"];
+      CATCH_CAPTURE(name, text);
+      CATCH_CHECK(tokenizer->tokenize(text, j["context_length"].get<int64_t>()) == j["ids"].get<std::vector<int64_t>>());
+      ++cases;
+    }
+    CATCH_CHECK(cases >= 10);
+  }
+}
+
+CATCH_TEST_CASE("CLIP BPE clean-up and errors", "[text][fixtures]") {
+  const auto shared = shared_dir();
+  if (shared.empty()) {
+    CATCH_WARN("SKIPPED: ../shared not found; CLIP tokenizer clean-up not checked");
+    return;
+  }
+  const auto tokenizer = mmcl::text::load_clip_bpe((shared / "clip/bpe_simple_vocab_16e6.txt.gz").string());
+  // html entities (twice escaped too), whitespace runs and case do not change the ids.
+  const auto plain = tokenizer->encode("fish & chips \"here\"");
+  CATCH_CHECK(tokenizer->encode("Fish &amp; chips   &quot;here&quot;") == plain);
+  CATCH_CHECK(tokenizer->encode("  FISH &amp;amp; CHIPS\t\n&#34;here&#x22; ") == plain);
+  CATCH_CHECK(tokenizer->encode("").empty());
+
+  CATCH_CHECK_THROWS_WITH(mmcl::text::load_clip_bpe("/nonexistent/vocab.txt.gz"),
+                          Catch::Contains("/nonexistent/vocab.txt.gz"));
+  TempDir dir;
+  write_text(dir / "bad.txt.gz", "not gzip and far too short");
+  CATCH_CHECK_THROWS_AS(mmcl::text::load_clip_bpe((dir / "bad.txt.gz").string()), mmcl::Error);
+
+  const auto r = run_mmcl("tokenize --vocab '" + (shared / "clip/bpe_simple_vocab_16e6.txt.gz").string() +
+                              "' --context-length 8 'a photo of a cat' 'an ankle boot'",
+                          dir.path());
+  CATCH_CHECK(r.exit_code == 0);
+  CATCH_CHECK(r.output ==
+              "{\"ids\":[49406,320,1125,539,320,2368,49407,0],\"text\":\"a photo of a cat\"}\n"
+              "{\"ids\":[49406,550,14777,8087,49407,0,0,0],\"text\":\"an ankle boot\"}\n");
+  CATCH_CHECK(run_mmcl("tokenize 'a cat'", dir.path()).exit_code == 2);
+}
