@@ -15,7 +15,7 @@ PACKAGES := build-essential cmake ninja-build ccache pkg-config zlib1g-dev \
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev \
   libstb-dev nlohmann-json3-dev catch2 python3 dataset-fashion-mnist
 
-.PHONY: setup configure build test demo demo-synthetic clean help
+.PHONY: setup configure build test demo demo-synthetic config-docs clean help
 
 help:
 	@echo "make demo   install what is missing, build, train a tiny CLIP and report"
@@ -48,23 +48,30 @@ test: build
 FASHION := data/fashion-mnist/prepared
 DEMO_RUN := configs/runs/fashion-mnist-clip.yaml
 
-$(FASHION)/train.csv: data/fashion-mnist/prepare.py
+$(FASHION)/train_labels.csv: data/fashion-mnist/prepare.py
 	python3 data/fashion-mnist/prepare.py --out $(FASHION) --train 20000 --retrieval 100
 
 # Pretrain clip-vit-tiny on Fashion-MNIST captions (~5 minutes on 2 cores), then evaluate it.
-demo: build $(FASHION)/train.csv
-	rm -rf runs/demo runs/demo-zeroshot runs/demo-retrieval
+demo: build $(FASHION)/train_labels.csv
+	rm -rf runs/demo runs/demo-zeroshot runs/demo-retrieval runs/demo-probe
 	$(MMCL) pretrain --config $(DEMO_RUN) --set run.name=demo
 	$(MMCL) zeroshot --config $(DEMO_RUN) --set run.name=demo-zeroshot --set eval.checkpoint=runs/demo
 	$(MMCL) retrieve --config $(DEMO_RUN) --set run.name=demo-retrieval --set eval.checkpoint=runs/demo \
 	  --set eval.data=$(FASHION)/test_captions.csv
+	$(MMCL) linear-probe --config $(DEMO_RUN) --set run.name=demo-probe --set eval.checkpoint=runs/demo \
+	  --set eval.train=$(FASHION)/train_labels.csv
 	@echo "training run: runs/demo (config.yaml, train.log, metrics.jsonl, checkpoints/)"
-	@echo "evaluations:  runs/demo-zeroshot/results.json, runs/demo-retrieval/results.json"
+	@echo "evaluations:  runs/demo-zeroshot, runs/demo-retrieval, runs/demo-probe (results.json, summary.txt)"
 
 # The synthetic smoke run: no data needed.
 demo-synthetic: build
 	rm -rf runs/demo-synthetic
 	$(MMCL) pretrain --config configs/runs/clip-synthetic.yaml --set run.name=demo-synthetic
+
+# Regenerate the key reference at the end of docs/CONFIG.md from the schema.
+config-docs: build
+	sed -i '/^<!-- Everything below is generated: make config-docs -->$$/q' docs/CONFIG.md
+	$(MMCL) list --keys >> docs/CONFIG.md
 
 clean:
 	rm -rf $(BUILD_DIR)

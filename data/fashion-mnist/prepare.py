@@ -4,7 +4,8 @@
 Reads the IDX files of Debian's dataset-fashion-mnist package, writes each image as a PNG and
 two manifests:
   train.csv  filepath,title        a caption per image, a class name in one of several sentences
-  test.csv   filepath,label        the class name, for zero-shot classification
+  train_labels.csv filepath,label  the class name of each training image, for the linear probe
+  test.csv   filepath,label        the class name, for zero-shot classification and the linear probe
   test_captions.csv filepath,title a caption for each of the first --retrieval test images
   classes.txt                      the ten class names in label order
 
@@ -85,7 +86,9 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     train = write_split(a.out, "train", "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", a.train, rng)
     test = write_split(a.out, "test", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", a.test, rng)
-    for name, header, rows, column in (("train.csv", "filepath,title", train, 2), ("test.csv", "filepath,label", test, 1),
+    for name, header, rows, column in (("train.csv", "filepath,title", train, 2),
+                                       ("train_labels.csv", "filepath,label", train, 1),
+                                       ("test.csv", "filepath,label", test, 1),
                                        ("test_captions.csv", "filepath,title", test[:a.retrieval], 2)):
         tmp = os.path.join(a.out, name + ".tmp")
         with open(tmp, "w", encoding="utf-8") as f:

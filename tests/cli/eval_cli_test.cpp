@@ -89,6 +89,17 @@ CATCH_TEST_CASE("pretrain on a manifest, then zeroshot and retrieve from the che
   CATCH_CHECK(r["image_to_text"]["R@10"] == 1.0);  // only 8 candidates
   CATCH_CHECK(r["rsum"].get<double>() > 0);
 
+  // Linear probe: fit on the labelled test images themselves (tiny data), validated on a fixed split.
+  const auto lp = run_mmcl("linear-probe --config run.yaml --set run.name=lp --set eval.checkpoint=runs/colours "
+                           "--set eval.train=test.csv", dir.path());
+  CATCH_CAPTURE(lp.output);
+  CATCH_REQUIRE(lp.exit_code == 0);
+  const auto l = nlohmann::json::parse(read_text(dir / "runs/lp/results.json"));
+  CATCH_CHECK(l["samples"] == 8);
+  CATCH_CHECK(l["sweep"]["l2"].size() == 11);
+  CATCH_CHECK(l["top1"].get<double>() >= 0.0);
+  CATCH_CHECK(l["top1"].get<double>() <= 1.0);
+
   // Without a checkpoint the evaluation is refused before anything is written.
   const auto none = run_mmcl("zeroshot --config run.yaml --set run.name=none", dir.path());
   CATCH_CHECK(none.exit_code == 2);

@@ -132,7 +132,7 @@ CATCH_TEST_CASE("the command line: help, version, dump-config, list, usage error
   for (const char* name : {"clip", "infonce", "synthetic", "manifest", "clip-vit-tiny", "ViT-B-32", "ViT-B-16", "ViT-L-14"})
     CATCH_CHECK(list.output.find(name) != std::string::npos);
 
-  for (const char* cmd : {"finetune", "linear-probe"}) {
+  for (const char* cmd : {"finetune"}) {
     const auto r = run_mmcl(std::string(cmd) + " --config run.yaml", dir.path());
     CATCH_CHECK(r.exit_code == 3);
     CATCH_CHECK(r.output.find("not implemented yet") != std::string::npos);

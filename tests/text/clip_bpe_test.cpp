@@ -8,13 +8,21 @@
 
 using namespace mmcl::test;
 
-CATCH_TEST_CASE("CLIP BPE reproduces open_clip's token ids", "[text][fixtures]") {
-  const auto shared = shared_dir();
-  if (shared.empty()) {
-    CATCH_WARN("SKIPPED: ../shared not found; CLIP tokenizer parity not checked");
-    return;
+namespace {
+// CLIP's vocabulary from ../shared, or null (with a visible skip message) when it is absent.
+std::shared_ptr<const mmcl::text::Tokenizer> shared_clip_bpe(const char* what) {
+  if (shared_dir().empty()) {
+    CATCH_WARN(std::string("SKIPPED: ../shared not found; ") + what + " not checked");
+    return nullptr;
   }
-  const auto tokenizer = mmcl::text::load_clip_bpe((shared / "clip/bpe_simple_vocab_16e6.txt.gz").string());
+  return mmcl::text::load_clip_bpe((shared_dir() / "clip/bpe_simple_vocab_16e6.txt.gz").string());
+}
+}  // namespace
+
+CATCH_TEST_CASE("CLIP BPE reproduces open_clip's token ids", "[text][fixtures]") {
+  const auto tokenizer = shared_clip_bpe("CLIP tokenizer parity");
+  if (!tokenizer) return;
+  const auto shared = shared_dir();
   CATCH_CHECK(tokenizer->vocab_size() == 49408);
   CATCH_CHECK(tokenizer->start_token() == 49406);
   CATCH_CHECK(tokenizer->end_token() == 49407);
@@ -34,12 +42,9 @@ CATCH_TEST_CASE("CLIP BPE reproduces open_clip's token ids", "[text][fixtures]")
 }
 
 CATCH_TEST_CASE("CLIP BPE clean-up and errors", "[text][fixtures]") {
+  const auto tokenizer = shared_clip_bpe("CLIP tokenizer clean-up");
+  if (!tokenizer) return;
   const auto shared = shared_dir();
-  if (shared.empty()) {
-    CATCH_WARN("SKIPPED: ../shared not found; CLIP tokenizer clean-up not checked");
-    return;
-  }
-  const auto tokenizer = mmcl::text::load_clip_bpe((shared / "clip/bpe_simple_vocab_16e6.txt.gz").string());
   // html entities (twice escaped too), whitespace runs and case do not change the ids.
   const auto plain = tokenizer->encode("fish & chips \"here\"");
   CATCH_CHECK(tokenizer->encode("Fish &amp; chips   &quot;here&quot;") == plain);

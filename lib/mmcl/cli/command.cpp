@@ -23,7 +23,7 @@ std::vector<std::unique_ptr<Command>> make_commands() {
   commands.push_back(make_pretrain());
   commands.push_back(make_not_implemented("finetune", "Fine-tune a classifier on the image tower of a checkpoint"));
   commands.push_back(make_zeroshot());
-  commands.push_back(make_not_implemented("linear-probe", "Logistic regression on frozen features of a checkpoint"));
+  commands.push_back(make_linear_probe());
   commands.push_back(make_retrieve());
   commands.push_back(make_tokenize());
   commands.push_back(make_list());

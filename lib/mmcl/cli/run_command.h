@@ -33,5 +33,6 @@ std::unique_ptr<Command> make_list();
 std::unique_ptr<Command> make_zeroshot();
 std::unique_ptr<Command> make_retrieve();
 std::unique_ptr<Command> make_tokenize();
+std::unique_ptr<Command> make_linear_probe();
 
 }  // namespace mmcl::cli

@@ -102,7 +102,9 @@ struct TokenizerConfig {
 
 struct EvalConfig {
   std::string checkpoint;            // the checkpoint to evaluate
-  std::string data;                  // manifest of the evaluation set
+  std::string data;                  // manifest of the evaluation (test) set
+  std::string train;                 // linear probe: labelled training manifest
+  std::string val;                   // linear probe: labelled validation manifest ("": 20% of train)
   std::string image_key = "filepath";
   std::string caption_key = "title";
   std::string label_key = "label";

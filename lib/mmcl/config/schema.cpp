@@ -289,7 +289,10 @@ Schema::Schema(RunConfig& c) {
   integer("train.keep_checkpoints", &c.train.keep_checkpoints, 1, "How many of the newest step checkpoints to keep.");
   // eval
   text("eval.checkpoint", &c.eval.checkpoint, "Checkpoint the evaluation subcommands load (its config rebuilds the model), or a run directory: its latest checkpoint.");
-  text("eval.data", &c.eval.data, "Evaluation manifest (.csv, .tsv or .jsonl).");
+  text("eval.data", &c.eval.data, "Evaluation (test) manifest (.csv, .tsv or .jsonl).");
+  text("eval.train", &c.eval.train, "linear-probe: labelled manifest the classifier is fitted on.");
+  text("eval.val", &c.eval.val,
+       "linear-probe: labelled manifest that chooses the regularisation; empty: a fixed 20% of eval.train.");
   text("eval.image_key", &c.eval.image_key, "Evaluation manifest column or field with the image path.");
   text("eval.caption_key", &c.eval.caption_key, "Evaluation manifest column or field with the caption(s) (retrieve).");
   text("eval.label_key", &c.eval.label_key, "Evaluation manifest column or field with the label (zeroshot): an integer or a class name.");
@@ -299,7 +302,7 @@ Schema::Schema(RunConfig& c) {
 
   for (Field& f : fields_) {
     YAML::Emitter out;
-    out << f.value();
+    out << YAML::Flow << f.value();
     f.default_text = out.c_str();
   }
 }
