@@ -61,3 +61,21 @@ CATCH_TEST_CASE("JSONL manifests: a caption or a list of captions per image", "[
   CATCH_CHECK(m.records[0].label == 2);
   CATCH_CHECK(m.records[1].captions == std::vector<std::string>{"three"});
 }
+
+CATCH_TEST_CASE("labelled image folders: one sub-folder per class", "[data]") {
+  TempDir dir;
+  write_text(dir / "set/dog/b.png", "x");
+  write_text(dir / "set/cat/a.JPG", "x");
+  write_text(dir / "set/cat/deep/c.png", "x");
+  write_text(dir / "set/cat/notes.txt", "not an image");
+  write_text(dir / "set/readme.md", "ignored");
+  const Manifest m = read_manifest((dir / "set").string(), {});
+  CATCH_CHECK(m.label_names == std::vector<std::string>{"cat", "dog"});
+  CATCH_REQUIRE(m.records.size() == 3);
+  CATCH_CHECK(m.records[0].image == (dir / "set/cat/a.JPG").string());
+  CATCH_CHECK(m.records[1].image == (dir / "set/cat/deep/c.png").string());
+  CATCH_CHECK(m.records[1].label == 0);
+  CATCH_CHECK(m.records[2].label == 1);
+  fs::create_directories(dir / "empty/none");
+  CATCH_CHECK_THROWS_AS(read_manifest((dir / "empty").string(), {}), mmcl::ConfigError);
+}

@@ -289,7 +289,7 @@ Schema::Schema(RunConfig& c) {
   integer("train.keep_checkpoints", &c.train.keep_checkpoints, 1, "How many of the newest step checkpoints to keep.");
   // eval
   text("eval.checkpoint", &c.eval.checkpoint, "Checkpoint the evaluation subcommands load (its config rebuilds the model), or a run directory: its latest checkpoint.");
-  text("eval.data", &c.eval.data, "Evaluation (test) manifest (.csv, .tsv or .jsonl).");
+  text("eval.data", &c.eval.data, "Evaluation (test) manifest (.csv, .tsv or .jsonl), or a folder with one sub-folder of images per class.");
   text("eval.train", &c.eval.train, "linear-probe: labelled manifest the classifier is fitted on.");
   text("eval.val", &c.eval.val,
        "linear-probe: labelled manifest that chooses the regularisation; empty: a fixed 20% of eval.train.");

@@ -1,6 +1,7 @@
 #include "mmcl/data/manifest.h"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -161,7 +162,33 @@ bool split_delimited(const std::string& line, char sep, std::vector<std::string>
   return true;
 }
 
+Manifest read_image_folder(const std::string& path) {
+  Manifest m;
+  m.path = path;
+  std::vector<fs::path> classes;
+  for (const auto& entry : fs::directory_iterator(path))
+    if (entry.is_directory()) classes.push_back(entry.path());
+  std::sort(classes.begin(), classes.end());
+  static const std::set<std::string> extensions = {".jpg", ".jpeg", ".png", ".bmp", ".gif"};
+  for (size_t k = 0; k < classes.size(); ++k) {
+    m.label_names.push_back(classes[k].filename().string());
+    std::vector<std::string> files;
+    for (const auto& entry : fs::recursive_directory_iterator(classes[k])) {
+      std::string ext = entry.path().extension().string();
+      std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return std::tolower(ch); });
+      if (entry.is_regular_file() && extensions.count(ext)) files.push_back(entry.path().string());
+    }
+    std::sort(files.begin(), files.end());
+    for (auto& f : files) m.records.push_back({std::move(f), {}, static_cast<int64_t>(k)});
+  }
+  if (m.records.empty())
+    throw ConfigError(str_cat(path, ": no images in class folders (expected <class>/<image>.{jpg,png,...})"));
+  return m;
+}
+
 Manifest read_manifest(const std::string& path, const ManifestColumns& c) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return read_image_folder(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(str_cat(path, ": manifest not found or unreadable"));
   Manifest m;

@@ -30,9 +30,13 @@ struct Manifest {
   int64_t skipped_lines = 0;
 };
 
-// Reads a .csv/.tsv or .jsonl manifest. A missing file or a missing column is a ConfigError (nothing
-// can be trained from it); a bad line is skipped.
+// Reads a .csv/.tsv or .jsonl manifest, or a labelled image folder (a directory: see
+// read_image_folder). A missing file or a missing column is a ConfigError (nothing can be trained from
+// it); a bad line is skipped.
 Manifest read_manifest(const std::string& path, const ManifestColumns& columns);
+// One sub-folder per class (sorted names are the labels), images (.jpg .jpeg .png .bmp .gif) anywhere
+// below each; no captions.
+Manifest read_image_folder(const std::string& path);
 
 // Splits one CSV/TSV line (RFC 4180 quoting). Returns false on an unterminated quote.
 bool split_delimited(const std::string& line, char separator, std::vector<std::string>& fields);
