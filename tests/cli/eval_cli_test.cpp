@@ -100,6 +100,19 @@ CATCH_TEST_CASE("pretrain on a manifest, then zeroshot and retrieve from the che
   CATCH_CHECK(l["top1"].get<double>() >= 0.0);
   CATCH_CHECK(l["top1"].get<double>() <= 1.0);
 
+  // Fine-tuning a head on the frozen image tower, evaluated after each epoch.
+  const auto ft = run_mmcl("finetune --config run.yaml --set run.name=ft --set eval.checkpoint=runs/colours "
+                           "--set eval.train=test.csv --set train.steps=0 --set train.epochs=2 --set finetune.mode=linear",
+                           dir.path());
+  CATCH_CAPTURE(ft.output);
+  CATCH_REQUIRE(ft.exit_code == 0);
+  const auto f = nlohmann::json::parse(read_text(dir / "runs/ft/results.json"));
+  CATCH_CHECK(f["steps"] == 2);  // 9 listed, 1 unreadable -> one batch of 8 per epoch
+  CATCH_CHECK(f["epoch_top1"].size() == 2);
+  CATCH_CHECK(f["samples"] == 8);
+  CATCH_CHECK(read_text(dir / "runs/ft/checkpoints/latest") == "step_2.pt\n");
+  CATCH_CHECK(read_text(dir / "runs/ft/metrics.jsonl").find("eval/top1") != std::string::npos);
+
   // Without a checkpoint the evaluation is refused before anything is written.
   const auto none = run_mmcl("zeroshot --config run.yaml --set run.name=none", dir.path());
   CATCH_CHECK(none.exit_code == 2);

@@ -107,7 +107,7 @@ CATCH_TEST_CASE("config errors exit 2 with one line and write nothing", "[cli]")
   CATCH_CHECK(missing.output == "nope.yaml: config file not found\n");
 }
 
-CATCH_TEST_CASE("the command line: help, version, dump-config, list, usage errors, stubs", "[cli]") {
+CATCH_TEST_CASE("the command line: help, version, dump-config, list, usage errors", "[cli]") {
   TempDir dir;
   write_text(dir / "run.yaml", tiny_run_yaml("cli", 2));
   CATCH_CHECK(run_mmcl("--version", dir.path()).output.rfind("mmcl ", 0) == 0);
@@ -132,11 +132,6 @@ CATCH_TEST_CASE("the command line: help, version, dump-config, list, usage error
   for (const char* name : {"clip", "infonce", "synthetic", "manifest", "clip-vit-tiny", "ViT-B-32", "ViT-B-16", "ViT-L-14"})
     CATCH_CHECK(list.output.find(name) != std::string::npos);
 
-  for (const char* cmd : {"finetune"}) {
-    const auto r = run_mmcl(std::string(cmd) + " --config run.yaml", dir.path());
-    CATCH_CHECK(r.exit_code == 3);
-    CATCH_CHECK(r.output.find("not implemented yet") != std::string::npos);
-  }
 }
 
 #include <signal.h>

@@ -21,7 +21,7 @@ std::string first_line(const std::string& text) { return text.substr(0, text.fin
 std::vector<std::unique_ptr<Command>> make_commands() {
   std::vector<std::unique_ptr<Command>> commands;
   commands.push_back(make_pretrain());
-  commands.push_back(make_not_implemented("finetune", "Fine-tune a classifier on the image tower of a checkpoint"));
+  commands.push_back(make_finetune());
   commands.push_back(make_zeroshot());
   commands.push_back(make_linear_probe());
   commands.push_back(make_retrieve());
@@ -37,9 +37,6 @@ int guarded(const std::function<int()>& fn) {
   try {
     return fn();
   } catch (const ConfigError& e) {
-    std::cerr << e.what() << std::endl;
-    return e.exit_code();
-  } catch (const NotImplementedError& e) {
     std::cerr << e.what() << std::endl;
     return e.exit_code();
   } catch (const Error& e) {

@@ -24,7 +24,7 @@ std::vector<std::unique_ptr<Command>> make_commands();
 
 std::string version_text();
 // Runs `fn` and turns whatever it throws into a one-line message and an exit code: 2 for usage and
-// config errors, 3 for what is not implemented yet, 1 for runtime failures.
+// config errors, 1 for runtime failures.
 int guarded(const std::function<int()>& fn);
 // Prints a CLI11 parse result (help, version or an error) and returns the exit code (0 or 2).
 int parse_error_exit(const CLI::App& app, const CLI::ParseError& error);

@@ -43,26 +43,8 @@ class Pretrain : public RunCommand {
   }
 };
 
-class NotImplemented : public RunCommand {
- public:
-  NotImplemented(std::string name, std::string summary) : name_(std::move(name)), summary_(std::move(summary)) {}
-  std::string name() const override { return name_; }
-  std::string summary() const override { return summary_ + " (not implemented yet)"; }
-
- protected:
-  int execute(const config::RunConfig&) override {
-    throw NotImplementedError("mmcl " + name_ + ": not implemented yet");
-  }
-
- private:
-  std::string name_, summary_;
-};
-
 }  // namespace
 
 std::unique_ptr<Command> make_pretrain() { return std::make_unique<Pretrain>(); }
-std::unique_ptr<Command> make_not_implemented(const std::string& name, const std::string& summary) {
-  return std::make_unique<NotImplemented>(name, summary);
-}
 
 }  // namespace mmcl::cli

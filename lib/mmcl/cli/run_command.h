@@ -28,11 +28,11 @@ class RunCommand : public Command {
 };
 
 std::unique_ptr<Command> make_pretrain();
-std::unique_ptr<Command> make_not_implemented(const std::string& name, const std::string& summary);
 std::unique_ptr<Command> make_list();
 std::unique_ptr<Command> make_zeroshot();
 std::unique_ptr<Command> make_retrieve();
 std::unique_ptr<Command> make_tokenize();
 std::unique_ptr<Command> make_linear_probe();
+std::unique_ptr<Command> make_finetune();
 
 }  // namespace mmcl::cli

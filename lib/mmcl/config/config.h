@@ -113,6 +113,11 @@ struct EvalConfig {
   int64_t batch_size = 256;
 };
 
+struct FinetuneConfig {
+  std::string mode = "full";         // full | linear (the image tower frozen)
+  double label_smoothing = 0.0;
+};
+
 struct TrainConfig {
   int64_t steps = 0;                // 0: epochs × steps per epoch
   int64_t epochs = 1;
@@ -131,6 +136,7 @@ struct RunConfig {
   TokenizerConfig tokenizer;
   OptimConfig optim;
   TrainConfig train;
+  FinetuneConfig finetune;
   EvalConfig eval;
 };
 

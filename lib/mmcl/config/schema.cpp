@@ -287,10 +287,14 @@ Schema::Schema(RunConfig& c) {
   integer("train.log_every", &c.train.log_every, 1, "Steps between metric lines.");
   integer("train.checkpoint_every", &c.train.checkpoint_every, 0, "Steps between checkpoints; 0: only at the end.");
   integer("train.keep_checkpoints", &c.train.keep_checkpoints, 1, "How many of the newest step checkpoints to keep.");
+  // finetune
+  choice("finetune.mode", &c.finetune.mode, {"full", "linear"},
+         "finetune: train the image tower with the head (full) or the head alone on frozen features (linear).");
+  number("finetune.label_smoothing", &c.finetune.label_smoothing, 0, true, 1, "finetune: label smoothing of the cross-entropy.");
   // eval
   text("eval.checkpoint", &c.eval.checkpoint, "Checkpoint the evaluation subcommands load (its config rebuilds the model), or a run directory: its latest checkpoint.");
   text("eval.data", &c.eval.data, "Evaluation (test) manifest (.csv, .tsv or .jsonl), or a folder with one sub-folder of images per class.");
-  text("eval.train", &c.eval.train, "linear-probe: labelled manifest the classifier is fitted on.");
+  text("eval.train", &c.eval.train, "linear-probe and finetune: labelled manifest (or class folders) to fit on.");
   text("eval.val", &c.eval.val,
        "linear-probe: labelled manifest that chooses the regularisation; empty: a fixed 20% of eval.train.");
   text("eval.image_key", &c.eval.image_key, "Evaluation manifest column or field with the image path.");

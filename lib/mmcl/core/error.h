@@ -12,7 +12,6 @@ enum ExitCode : int {
   kExitOk = 0,
   kExitRuntime = 1,        // a run failed (I/O, numerics, a broken checkpoint, ...)
   kExitUsage = 2,          // bad command line or configuration: nothing was written
-  kExitNotImplemented = 3,
 };
 
 class Error : public std::runtime_error {
@@ -27,12 +26,6 @@ class ConfigError : public Error {
  public:
   explicit ConfigError(const std::string& message) : Error(message) {}
   int exit_code() const override { return kExitUsage; }
-};
-
-class NotImplementedError : public Error {
- public:
-  explicit NotImplementedError(const std::string& message) : Error(message) {}
-  int exit_code() const override { return kExitNotImplemented; }
 };
 
 namespace detail {

@@ -66,39 +66,52 @@ StepStats forward_backward(models::ContrastiveModel& model, const losses::Loss& 
 
 TrainResult pretrain(const config::RunConfig& cfg, std::shared_ptr<const data::Dataset> dataset,
                      const std::string& tokenizer_state, const RunDir& dir, const Runtime& runtime) {
-  const auto& tc = cfg.train;
-  const CheckpointMeta meta{config::dump_config(cfg), tokenizer_state};
   seed_everything(static_cast<uint64_t>(cfg.run.seed));
-
   models::ModelPtr model = models::make_model(cfg.model);
   model->to(runtime.device);
   losses::LossPtr loss = losses::make_loss(cfg.loss);
   auto optimizer = make_optimizer(*model, cfg.optim);
+  data::Loader loader(dataset, loader_options(cfg));
 
+  int64_t params = 0;
+  for (const auto& p : model->parameters()) params += p.numel();
+  TrainingJob job;
+  job.module = model.get();
+  job.optimizer = optimizer.get();
+  job.loader = &loader;
+  job.step = [&](const std::vector<data::Batch>& micro) { return forward_backward(*model, *loss, micro); };
+  job.after_step = [&] { model->after_step(); };
+  job.description = str_cat("model ", cfg.model.name, " (", static_cast<double>(params) / 1e6, " M parameters), loss ",
+                            cfg.loss.name, ", ", dataset->size(), " samples");
+  return run_training(cfg, job, {config::dump_config(cfg), tokenizer_state}, dir, runtime);
+}
+
+data::LoaderOptions loader_options(const config::RunConfig& cfg) {
   data::LoaderOptions lo;
   lo.batch_size = cfg.data.batch_size;
   lo.workers = cfg.data.workers;
   lo.prefetch = cfg.data.prefetch;
   lo.seed = static_cast<uint64_t>(cfg.run.seed);
-  data::Loader loader(dataset, lo);
+  return lo;
+}
 
+TrainResult run_training(const config::RunConfig& cfg, const TrainingJob& job, const CheckpointMeta& meta,
+                         const RunDir& dir, const Runtime& runtime) {
+  const auto& tc = cfg.train;
+  data::Loader& loader = *job.loader;
   const int64_t accum = cfg.optim.accum_steps;
   const int64_t steps_per_epoch = loader.batches_per_epoch() / accum;
   MMCL_CHECK(steps_per_epoch > 0, "one step needs ", accum * cfg.data.batch_size, " samples (data.batch_size x ",
-             "optim.accum_steps) but the dataset has ", dataset->size());
+             "optim.accum_steps) but an epoch has ", loader.batches_per_epoch(), " batches");
   const int64_t total = tc.steps > 0 ? tc.steps : tc.epochs * steps_per_epoch;
-
-  int64_t params = 0;
-  for (const auto& p : model->parameters()) params += p.numel();
-  spdlog::info("model {} ({:.2f} M parameters), loss {}, {} samples, {} steps/epoch, {} steps, batch {} x {} accum",
-               cfg.model.name, static_cast<double>(params) / 1e6, cfg.loss.name, dataset->size(), steps_per_epoch,
-               total, cfg.data.batch_size, accum);
+  spdlog::info("{}, {} steps/epoch, {} steps, batch {} x {} accum", job.description, steps_per_epoch, total,
+               cfg.data.batch_size, accum);
 
   CheckpointDir checkpoints(dir.checkpoints());
   TrainState state;
   if (dir.resuming) {
     if (auto latest = checkpoints.latest()) {
-      const CheckpointInfo info = load_checkpoint(*latest, *model, optimizer.get());
+      const CheckpointInfo info = load_checkpoint(*latest, *job.module, job.optimizer);
       state = info.state;
       const auto before = config::load_resolved_config(info.meta.config_yaml, latest->string());
       for (const std::string& change : config::config_differences(before, cfg))
@@ -125,14 +138,14 @@ TrainResult pretrain(const config::RunConfig& cfg, std::shared_ptr<const data::D
 
   auto save = [&] {
     state.epoch = state.step / steps_per_epoch;
-    const auto file = checkpoints.save(*model, optimizer.get(), state, meta, tc.keep_checkpoints);
+    const auto file = checkpoints.save(*job.module, job.optimizer, state, meta, tc.keep_checkpoints);
     last_saved = state.step;
     progress.clear();
     spdlog::info("checkpoint {}", file.string());
     progress.redraw();
   };
 
-  model->train();
+  job.module->train();
   while (state.step < total) {
     if (stop_requested()) break;
     if (tc.stop_after > 0 && state.step - first_step >= tc.stop_after) break;
@@ -153,16 +166,16 @@ TrainResult pretrain(const config::RunConfig& cfg, std::shared_ptr<const data::D
     data_wait += seconds_since(step_start);
 
     const double lr = learning_rate(cfg.optim, state.step, total);
-    set_learning_rate(*optimizer, lr);
-    optimizer->zero_grad();
-    const StepStats stats = forward_backward(*model, *loss, micro);
+    set_learning_rate(*job.optimizer, lr);
+    job.optimizer->zero_grad();
+    const StepStats stats = job.step(micro);
     const double loss_value = stats.loss;
     if (!std::isfinite(loss_value))
       throw Error(str_cat("the loss is ", loss_value, " at step ", state.step + 1,
                           "; the last checkpoint is intact (try a lower optim.lr or optim.grad_clip)"));
-    if (cfg.optim.grad_clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), cfg.optim.grad_clip);
-    optimizer->step();
-    model->after_step();
+    if (cfg.optim.grad_clip > 0) torch::nn::utils::clip_grad_norm_(job.module->parameters(), cfg.optim.grad_clip);
+    job.optimizer->step();
+    if (job.after_step) job.after_step();
     ++state.step;
     result.last_loss = loss_value;
     samples_since_log += accum * cfg.data.batch_size;
@@ -173,24 +186,29 @@ TrainResult pretrain(const config::RunConfig& cfg, std::shared_ptr<const data::D
     progress.update(state.step, loss_value, recent_rate);
 
     const bool last = state.step == total;
-    if (state.step % tc.log_every == 0 || last || state.step == first_step + 1) {
+    const bool epoch_end = state.step % steps_per_epoch == 0;
+    if (state.step % tc.log_every == 0 || last || state.step == first_step + 1 || (epoch_end && job.at_epoch_end)) {
       const double elapsed = seconds_since(log_start);
       const double samples_per_s = elapsed > 0 ? static_cast<double>(samples_since_log) / elapsed : 0.0;
-      const double scale = stats.logit_scale;
       nlohmann::json record = {{"step", state.step},
                                {"epoch", static_cast<double>(state.step) / static_cast<double>(steps_per_epoch)},
                                {"lr", lr},
                                {"loss", loss_value},
-                               {"logit_scale", scale},
                                {"samples_per_s", samples_per_s},
                                {"data_wait_s", data_wait},
                                {"data/skipped", loader.skipped()}};
+      if (stats.logit_scale > 0) record["logit_scale"] = stats.logit_scale;
+      if (epoch_end && job.at_epoch_end) {
+        progress.clear();
+        job.at_epoch_end(state.step / steps_per_epoch, record);
+        job.module->train();
+      }
       metrics.write(record);
       progress.clear();
-      spdlog::info("step {}/{} | epoch {:.2f} | loss {:.4f} | lr {:.3g} | logit scale {:.2f} | {:.1f} samples/s | "
-                   "data wait {:.2f} s | ETA {}",
-                   state.step, total, record["epoch"].get<double>(), loss_value, lr, scale, samples_per_s, data_wait,
-                   progress.eta(state.step));
+      spdlog::info("step {}/{} | epoch {:.2f} | loss {:.4f} | lr {:.3g}{} | {:.1f} samples/s | data wait {:.2f} s | ETA {}",
+                   state.step, total, record["epoch"].get<double>(), loss_value, lr,
+                   stats.logit_scale > 0 ? str_cat(" | logit scale ", std::round(stats.logit_scale * 100) / 100) : "",
+                   samples_per_s, data_wait, progress.eta(state.step));
       progress.redraw();
       data_wait = 0;
       samples_since_log = 0;

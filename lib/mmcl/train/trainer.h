@@ -2,7 +2,12 @@
 // The training loop: data -> model -> loss -> AdamW, with logging, checkpoints and exact resume.
 
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
+#include <torch/optim/adamw.h>
 
 #include "mmcl/config/config.h"
 #include "mmcl/core/run_dir.h"
@@ -11,6 +16,9 @@
 #include "mmcl/data/dataset.h"
 #include "mmcl/losses/loss.h"
 #include "mmcl/models/model.h"
+#include "mmcl/train/checkpoint.h"
+
+#include "mmcl/data/loader.h"
 
 namespace mmcl::train {
 
@@ -26,6 +34,19 @@ struct StepStats {
 StepStats forward_backward(models::ContrastiveModel& model, const losses::Loss& loss,
                         const std::vector<data::Batch>& micro_batches);
 
+// What the training loop trains: the module whose state is checkpointed, its optimiser, its data,
+// and how one step computes gradients. pretrain and finetune each fill one in.
+struct TrainingJob {
+  torch::nn::Module* module = nullptr;
+  torch::optim::AdamW* optimizer = nullptr;
+  data::Loader* loader = nullptr;
+  std::function<StepStats(const std::vector<data::Batch>&)> step;  // forward + backward of one step
+  std::function<void()> after_step;                                // after the optimiser step, if set
+  // At the end of each epoch, if set: may add figures (e.g. "eval/top1") to the epoch's metrics line.
+  std::function<void(int64_t epoch, nlohmann::json& record)> at_epoch_end;
+  std::string description;                                         // for the first log line
+};
+
 struct TrainResult {
   int64_t step = 0;         // steps completed in the whole run
   int64_t total_steps = 0;
@@ -38,5 +59,11 @@ struct TrainResult {
 // stored in every checkpoint (a learned vocabulary; "" for a file-based one).
 TrainResult pretrain(const config::RunConfig& config, std::shared_ptr<const data::Dataset> dataset,
                      const std::string& tokenizer_state, const RunDir& dir, const Runtime& runtime);
+
+data::LoaderOptions loader_options(const config::RunConfig& config);  // from data.*, shuffled by run.seed
+
+// The loop itself: schedule, clipping, logging, checkpoints (with `meta`), stop signals, resume.
+TrainResult run_training(const config::RunConfig& config, const TrainingJob& job, const CheckpointMeta& meta,
+                         const RunDir& dir, const Runtime& runtime);
 
 }  // namespace mmcl::train

@@ -1,0 +1,140 @@
+// mmcl finetune: a classification head on the image tower of a checkpoint, trained with
+// cross-entropy on eval.train (the tower too, or frozen with finetune.mode: linear), evaluated on
+// eval.data after every epoch; checkpoints, logs and resume as for pretrain.
+
+#include <cstdio>
+#include <iostream>
+#include <set>
+
+#include <ATen/ATen.h>
+
+#include "mmcl/cli/run_command.h"
+#include "mmcl/config/load.h"
+#include "mmcl/core/error.h"
+#include "mmcl/core/fs.h"
+#include "mmcl/core/log.h"
+#include "mmcl/core/run_dir.h"
+#include "mmcl/core/runtime.h"
+#include "mmcl/core/signals.h"
+#include "mmcl/data/image_text.h"
+#include "mmcl/eval/evaluate.h"
+#include "mmcl/eval/metrics.h"
+#include "mmcl/models/classifier.h"
+#include "mmcl/train/optim.h"
+#include "mmcl/train/trainer.h"
+
+namespace mmcl::cli {
+namespace {
+
+class Finetune : public RunCommand {
+ public:
+  std::string name() const override { return "finetune"; }
+  std::string summary() const override { return "Fine-tune a classifier on the image tower of a checkpoint"; }
+
+ protected:
+  std::vector<std::string> required_keys() const override { return {"eval.checkpoint", "eval.train", "eval.data"}; }
+
+  int execute(const config::RunConfig& c) override {
+    const c10::Device device = select_device(c.runtime.device);
+    const RunDir dir = plan_run_dir(run_dir_path(c, options_.run_dir), options_.resume);
+    seed_everything(static_cast<uint64_t>(c.run.seed));
+    eval::EvalModel base = eval::load_for_eval(c.eval.checkpoint, c, device);
+    const auto& mc = base.config.model;
+
+    data::ManifestColumns columns{c.eval.image_key, "", c.eval.label_key, c.data.separator, ""};
+    data::Manifest train = data::read_manifest(c.eval.train, columns);
+    data::Manifest test = data::read_manifest(c.eval.data, columns);
+    if (train.label_names != test.label_names)
+      throw ConfigError(str_cat(c.eval.data, ": its class names differ from those of ", c.eval.train));
+    int64_t classes = 0;
+    for (const auto* m : {&train, &test})
+      for (const auto& r : m->records) classes = std::max(classes, r.label + 1);
+    auto train_set = std::make_shared<data::ImageTextDataset>(
+        train, data::image_transform(c.data.image, mc.vision.image_size, /*train=*/true), nullptr, 0);
+    auto test_set = std::make_shared<data::ImageTextDataset>(
+        test, data::image_transform(c.data.image, mc.vision.image_size, /*train=*/false), nullptr, 0);
+
+    models::ImageClassifier model(base.model, mc.embed_dim, classes, c.finetune.mode == "linear");
+    model->to(device);
+    auto optimizer = train::make_optimizer(*model, c.optim);
+    data::Loader loader(train_set, train::loader_options(c));
+
+    auto evaluate = [&] {
+      model->eval();
+      data::LoaderOptions o = train::loader_options(c);
+      o.shuffle = false;
+      o.drop_last = false;
+      o.batch_size = c.eval.batch_size;
+      data::Loader test_loader(test_set, o);
+      test_loader.start_epoch(0);
+      torch::NoGradGuard no_grad;
+      std::vector<at::Tensor> logits, labels;
+      // An unreadable image is stood in for by a later one: count every sample once.
+      std::vector<int64_t> keep;
+      std::set<int64_t> seen;
+      int64_t row = 0;
+      while (auto b = test_loader.next()) {
+        logits.push_back(model->forward(b->image.to(device)).cpu());
+        labels.push_back(b->label);
+        for (int64_t index : b->indices) {
+          if (seen.insert(index).second) keep.push_back(row);
+          ++row;
+        }
+      }
+      const at::Tensor rows = at::tensor(keep, at::kLong);
+      return eval::classification_metrics(at::cat(logits).index_select(0, rows), at::cat(labels).index_select(0, rows));
+    };
+
+    open_run_dir(dir, c);
+    spdlog::info("{} | run directory {}", version_text(), dir.root.string());
+    const Runtime runtime = setup_runtime(c.runtime);
+    std::vector<double> history;
+    train::TrainingJob job;
+    job.module = model.ptr().get();
+    job.optimizer = optimizer.get();
+    job.loader = &loader;
+    job.step = [&](const std::vector<data::Batch>& micro) {
+      train::StepStats stats;
+      for (const data::Batch& b : micro) {
+        const at::Tensor loss = at::cross_entropy_loss(model->forward(b.image), b.label, {}, at::Reduction::Mean, -100,
+                                                       c.finetune.label_smoothing) /
+                                static_cast<double>(micro.size());
+        loss.backward();
+        stats.loss += loss.item<double>();
+      }
+      return stats;
+    };
+    job.at_epoch_end = [&](int64_t epoch, nlohmann::json& record) {
+      const auto m = evaluate();
+      record["eval/top1"] = m.top1;
+      history.push_back(m.top1);
+      spdlog::info("epoch {}: test top-1 {:.2f}%", epoch, 100 * m.top1);
+    };
+    job.description = str_cat("fine-tuning (", c.finetune.mode, ") a ", classes, "-class head on ",
+                              c.eval.checkpoint, ", ", train_set->size(), " training images");
+    const train::TrainResult result =
+        train::run_training(c, job, {config::dump_config(c), ""}, dir, runtime);
+
+    const auto m = evaluate();
+    nlohmann::json results = {{"subcommand", "finetune"}, {"checkpoint", c.eval.checkpoint},
+                              {"train", c.eval.train}, {"data", c.eval.data}, {"mode", c.finetune.mode},
+                              {"steps", result.step}, {"top1", m.top1}, {"top5", m.top5},
+                              {"samples", m.samples}, {"epoch_top1", history}, {"per_class", m.per_class},
+                              {"confusion", m.confusion}};
+    write_file_atomic(dir.results_file(), results.dump(2) + "\n");
+    char buf[300];
+    std::snprintf(buf, sizeof buf, "fine-tuned (%s) for %lld steps: test top-1 %.2f%%  top-5 %.2f%% on %lld images\n",
+                  c.finetune.mode.c_str(), static_cast<long long>(result.step), 100 * m.top1, 100 * m.top5,
+                  static_cast<long long>(m.samples));
+    write_file_atomic(dir.root / "summary.txt", buf);
+    std::cout << buf << std::flush;
+    log::remove_files();
+    return stop_requested() ? kExitRuntime : kExitOk;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Command> make_finetune() { return std::make_unique<Finetune>(); }
+
+}  // namespace mmcl::cli
