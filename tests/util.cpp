@@ -69,34 +69,6 @@ std::string tiny_run_yaml(const std::string& name, int steps) {
 
 }  // namespace mmcl::test
 
-#include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
-
-namespace mmcl::test {
-
-std::map<std::string, at::Tensor> read_fixture_tensors(const fs::path& path) {
-  const std::string bytes = read_text(path);
-  CATCH_REQUIRE(bytes.size() >= 8);
-  uint64_t header_size = 0;
-  std::memcpy(&header_size, bytes.data(), 8);
-  const auto header = nlohmann::json::parse(bytes.substr(8, header_size));
-  const char* data = bytes.data() + 8 + header_size;
-  std::map<std::string, at::Tensor> out;
-  for (const auto& [name, info] : header.items()) {
-    if (name == "__metadata__") continue;
-    const auto dtype = info["dtype"] == "F32" ? at::kFloat : at::kLong;
-    const auto shape = info["shape"].get<std::vector<int64_t>>();
-    const auto offsets = info["data_offsets"].get<std::vector<size_t>>();
-    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dtype));
-    CATCH_REQUIRE(static_cast<size_t>(t.nbytes()) == offsets[1] - offsets[0]);
-    std::memcpy(t.data_ptr(), data + offsets[0], offsets[1] - offsets[0]);
-    out[name] = t;
-  }
-  return out;
-}
-
-}  // namespace mmcl::test
-
 namespace mmcl::test {
 
 pid_t spawn_mmcl(const std::string& args, const fs::path& cwd, const fs::path& log) {

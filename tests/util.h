@@ -42,14 +42,6 @@ std::string tiny_run_yaml(const std::string& name, int steps);
 
 }  // namespace mmcl::test
 
-#include <map>
-
-#include <ATen/core/Tensor.h>
-
-namespace mmcl::test {
-// A minimal reader for the F32/I64 safetensors fixtures (tests only).
-std::map<std::string, at::Tensor> read_fixture_tensors(const fs::path& path);
-}  // namespace mmcl::test
 
 #include <sys/types.h>
 

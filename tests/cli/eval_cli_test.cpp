@@ -5,6 +5,9 @@
 #include <nlohmann/json.hpp>
 #include <stb_image_write.h>
 
+#include <ATen/ATen.h>
+
+#include "mmcl/io/safetensors.h"
 #include "util.h"
 
 using namespace mmcl::test;
@@ -80,7 +83,7 @@ CATCH_TEST_CASE("pretrain on a manifest, then zeroshot and retrieve from the che
   CATCH_CHECK(!fs::exists(dir / "runs/zs/checkpoints"));
 
   const auto rt = run_mmcl("retrieve --config run.yaml --set run.name=rt --set eval.checkpoint=runs/colours/checkpoints/step_40.pt "
-                           "--set eval.data=captions.csv", dir.path());
+                           "--set eval.data=captions.csv --set eval.export_embeddings=true", dir.path());
   CATCH_CAPTURE(rt.output);
   CATCH_REQUIRE(rt.exit_code == 0);
   const auto r = nlohmann::json::parse(read_text(dir / "runs/rt/results.json"));
@@ -88,6 +91,19 @@ CATCH_TEST_CASE("pretrain on a manifest, then zeroshot and retrieve from the che
   CATCH_CHECK(r["captions"] == 8);
   CATCH_CHECK(r["image_to_text"]["R@10"] == 1.0);  // only 8 candidates
   CATCH_CHECK(r["rsum"].get<double>() > 0);
+  // The exported embeddings: unit rows, and they reproduce the reported image->text R@1.
+  const auto emb = mmcl::io::load_safetensors(dir / "runs/rt/embeddings.safetensors");
+  CATCH_REQUIRE(emb.tensors.size() == 3);
+  const at::Tensor images = emb.tensors[0].second, texts = emb.tensors[1].second, owner = emb.tensors[2].second;
+  CATCH_CHECK(emb.tensors[0].first == "image_embeddings");
+  CATCH_CHECK(images.sizes() == at::IntArrayRef({8, 16}));
+  CATCH_CHECK(texts.sizes() == at::IntArrayRef({8, 16}));
+  CATCH_CHECK(at::allclose(images.norm(2, 1), at::ones({8}), 1e-5, 1e-5));
+  CATCH_CHECK(owner.equal(at::arange(8, at::kLong)));
+  const at::Tensor best = at::matmul(images, texts.t()).argmax(1);
+  CATCH_CHECK(best.eq(owner).to(at::kDouble).mean().item<double>() == r["image_to_text"]["R@1"].get<double>());
+  CATCH_CHECK(nlohmann::json::parse(emb.metadata.at("images")).size() == 8);
+  CATCH_CHECK(nlohmann::json::parse(emb.metadata.at("captions"))[0] == "a red square");
 
   // Linear probe: fit on the labelled test images themselves (tiny data), validated on a fixed split.
   const auto lp = run_mmcl("linear-probe --config run.yaml --set run.name=lp --set eval.checkpoint=runs/colours "

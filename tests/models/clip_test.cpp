@@ -6,12 +6,19 @@
 #include <nlohmann/json.hpp>
 #include <torch/utils.h>
 
+#include "mmcl/io/safetensors.h"
 #include "mmcl/models/clip.h"
 #include "util.h"
 
 using mmcl::models::ClipImpl;
 
 namespace {
+
+std::map<std::string, at::Tensor> tensor_map(const std::filesystem::path& path) {
+  std::map<std::string, at::Tensor> out;
+  for (auto& [name, t] : mmcl::io::load_safetensors(path).tensors) out[name] = t;
+  return out;
+}
 
 mmcl::config::ModelConfig tiny_config() {
   mmcl::config::ModelConfig c;
@@ -173,14 +180,14 @@ CATCH_TEST_CASE("with open_clip's weights the embeddings match open_clip's outpu
   c.vision = {64, 16, 96, 2, 32, 4.0};
   c.text = {77, 49408, 64, 2, 2, 4.0};
   ClipImpl model(c);
-  const auto weights = mmcl::test::read_fixture_tensors(dir / "open_clip_weights.safetensors");
+  const auto weights = tensor_map(dir / "open_clip_weights.safetensors");
   {
     torch::NoGradGuard no_grad;
     for (auto& p : model.named_parameters()) p.value().copy_(weights.at(p.key()).view(p.value().sizes()));
   }
   model.eval();
   torch::NoGradGuard no_grad;
-  const auto io = mmcl::test::read_fixture_tensors(dir / "io.safetensors");
+  const auto io = tensor_map(dir / "io.safetensors");
   const at::Tensor image = model.encode_image(io.at("images"));
   const at::Tensor text = model.encode_text(io.at("text_ids"));
   CATCH_CHECK((image - io.at("image_features")).abs().max().item<double>() < 1e-5);

@@ -21,6 +21,10 @@ int EvalCommand::execute(const config::RunConfig& config) {
   results["data"] = config.eval.data;
   write_file_atomic(dir.results_file(), results.dump(2) + "\n");
   write_file_atomic(dir.root / "summary.txt", out.summary);
+  if (!out.tensors_file.empty()) {
+    io::save_safetensors(dir.root / out.tensors_file, out.tensors, out.tensors_metadata);
+    spdlog::info("embeddings in {}", (dir.root / out.tensors_file).string());
+  }
   std::cout << out.summary << std::flush;
   spdlog::info("results in {}", dir.results_file().string());
   log::remove_files();

@@ -8,12 +8,17 @@
 #include "mmcl/cli/run_command.h"
 #include "mmcl/core/runtime.h"
 #include "mmcl/eval/evaluate.h"
+#include "mmcl/io/safetensors.h"
 
 namespace mmcl::cli {
 
 struct EvalOutput {
   nlohmann::json results;
   std::string summary;  // human-readable, also printed
+  // Tensors to keep next to the results (<run>/<tensors_file>, safetensors), when tensors_file is set.
+  std::string tensors_file;
+  io::NamedTensors tensors;
+  std::map<std::string, std::string> tensors_metadata;
 };
 
 class EvalCommand : public RunCommand {

@@ -41,9 +41,8 @@ class Finetune : public RunCommand {
     eval::EvalModel base = eval::load_for_eval(c.eval.checkpoint, c, device);
     const auto& mc = base.config.model;
 
-    data::ManifestColumns columns{c.eval.image_key, "", c.eval.label_key, c.data.separator, ""};
-    data::Manifest train = data::read_manifest(c.eval.train, columns);
-    data::Manifest test = data::read_manifest(c.eval.data, columns);
+    const data::Manifest train = eval::read_labelled(c, c.eval.train);
+    const data::Manifest test = eval::read_labelled(c, c.eval.data);
     if (train.label_names != test.label_names)
       throw ConfigError(str_cat(c.eval.data, ": its class names differ from those of ", c.eval.train));
     int64_t classes = 0;

@@ -11,7 +11,6 @@
 #include "mmcl/cli/eval_command.h"
 #include "mmcl/core/error.h"
 #include "mmcl/core/log.h"
-#include "mmcl/data/image_text.h"
 #include "mmcl/eval/logistic.h"
 #include "mmcl/eval/metrics.h"
 
@@ -82,18 +81,12 @@ class LinearProbe : public EvalCommand {
 
  private:
   Features features(const config::RunConfig& c, eval::EvalModel& m, const Runtime& rt, const std::string& path) {
-    data::ManifestColumns columns{c.eval.image_key, "", c.eval.label_key, c.data.separator, ""};
-    data::Manifest manifest = data::read_manifest(path, columns);
+    const data::Manifest manifest = eval::read_labelled(c, path);
+    const eval::LabelledEmbeddings emb = eval::embed_labelled(c, m, manifest, rt.device);
     Features f;
     f.label_names = manifest.label_names;
-    auto images = std::make_shared<data::ImageTextDataset>(
-        manifest, data::image_transform(c.data.image, m.config.model.vision.image_size, false), nullptr, 0);
-    const auto emb = eval::embed_images(*m.model, images, c.eval.batch_size, c.data.workers, rt.device);
-    std::vector<int64_t> labels;
-    for (int64_t i : emb.indices) labels.push_back(manifest.records[static_cast<size_t>(i)].label);
-    f.x = emb.embeddings;
-    f.y = at::tensor(labels, at::kLong);
-    spdlog::info("{}: {} images embedded", path, f.x.size(0));
+    f.x = emb.x;
+    f.y = emb.y;
     return f;
   }
 };

@@ -73,6 +73,20 @@ class Retrieve : public EvalCommand {
                   100 * r.text_to_image_r1, 100 * r.text_to_image_r5, 100 * r.text_to_image_r10,
                   r.text_to_image_median_rank, r.rsum);
     out.summary = buf;
+    if (e.export_embeddings) {
+      // Rows as evaluated: readable images in manifest order, their captions in manifest order.
+      std::vector<std::string> image_paths, caption_texts;
+      for (const int64_t i : img.indices) image_paths.push_back(images.records[static_cast<size_t>(i)].image);
+      for (const int64_t t : kept_captions) caption_texts.push_back(captions[static_cast<size_t>(t)]);
+      out.tensors_file = "embeddings.safetensors";
+      out.tensors = {{"image_embeddings", img.embeddings.to(at::kFloat)},
+                     {"text_embeddings", txt.index_select(0, at::tensor(kept_captions, at::kLong)).to(at::kFloat)},
+                     {"caption_image", at::tensor(kept_owner, at::kLong)}};
+      out.tensors_metadata = {{"images", nlohmann::json(image_paths).dump()},
+                              {"captions", nlohmann::json(caption_texts).dump()},
+                              {"checkpoint", c.eval.checkpoint},
+                              {"model", m.config.model.name}};
+    }
     return out;
   }
 };

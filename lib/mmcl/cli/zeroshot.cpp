@@ -9,7 +9,6 @@
 
 #include "mmcl/cli/eval_command.h"
 #include "mmcl/core/error.h"
-#include "mmcl/data/image_text.h"
 #include "mmcl/eval/metrics.h"
 #include "mmcl/text/tokenizer.h"
 
@@ -31,8 +30,7 @@ class Zeroshot : public EvalCommand {
  protected:
   EvalOutput evaluate(const config::RunConfig& c, eval::EvalModel& m, const Runtime& rt) override {
     const auto& e = c.eval;
-    data::ManifestColumns columns{e.image_key, "", e.label_key, c.data.separator, ""};
-    data::Manifest manifest = data::read_manifest(e.data, columns);
+    const data::Manifest manifest = eval::read_labelled(c, e.data);
     std::vector<std::string> classes = e.classnames.empty() ? manifest.label_names : e.classnames;
     if (classes.empty())
       throw ConfigError(str_cat(e.data, ": labels are numbers, so eval.classnames must name the classes"));
@@ -53,14 +51,8 @@ class Zeroshot : public EvalCommand {
     }
     const at::Tensor classifier = at::stack(weights);  // [C, D]
 
-    const int64_t size = m.config.model.vision.image_size;
-    auto images = std::make_shared<data::ImageTextDataset>(
-        manifest, data::image_transform(c.data.image, size, /*train=*/false), nullptr, ctx);
-    const eval::ImageEmbeddings img = eval::embed_images(*m.model, images, e.batch_size, c.data.workers, rt.device);
-    std::vector<int64_t> labels;
-    for (int64_t i : img.indices) labels.push_back(manifest.records[static_cast<size_t>(i)].label);
-    const auto metrics = eval::classification_metrics(at::matmul(img.embeddings, classifier.t()),
-                                                      at::tensor(labels, at::kLong));
+    const eval::LabelledEmbeddings img = eval::embed_labelled(c, m, manifest, rt.device);
+    const auto metrics = eval::classification_metrics(at::matmul(img.x, classifier.t()), img.y);
 
     EvalOutput out;
     nlohmann::json per_class = nlohmann::json::object();
@@ -68,7 +60,7 @@ class Zeroshot : public EvalCommand {
       per_class[classes[k]] = std::isnan(metrics.per_class[k]) ? nlohmann::json() : nlohmann::json(metrics.per_class[k]);
     out.results = {{"top1", metrics.top1},   {"top5", metrics.top5},       {"samples", metrics.samples},
                    {"classes", classes},      {"templates", e.templates},   {"per_class", per_class},
-                   {"confusion", metrics.confusion}, {"skipped", manifest.records.size() - img.indices.size()}};
+                   {"confusion", metrics.confusion}, {"skipped", manifest.records.size() - static_cast<size_t>(img.x.size(0))}};
     std::ostringstream s;
     char line[160];
     std::snprintf(line, sizeof line, "zero-shot on %s: %lld images, %zu classes, %zu templates\n", e.data.c_str(),

@@ -67,7 +67,7 @@ struct ImageAugmentConfig {
 
 struct DataConfig {
   std::string type = "synthetic";
-  std::string train;                 // manifest path (data.type: manifest)
+  std::string train;                 // manifest path (manifest) or shard pattern (webdataset)
   std::string image_key = "filepath";
   std::string caption_key = "title";
   std::string separator;             // "" : tab for .tsv, else comma
@@ -75,6 +75,7 @@ struct DataConfig {
   int64_t batch_size = 32;
   int64_t workers = 2;
   int64_t prefetch = 2;
+  int64_t shuffle_buffer = 2000;     // webdataset: samples in the shuffle buffer
   ImageAugmentConfig image;
   SyntheticDataConfig synthetic;
 };
@@ -111,6 +112,7 @@ struct EvalConfig {
   std::vector<std::string> classnames;  // zero-shot class names; empty: the manifest's label names
   std::vector<std::string> templates = {"a photo of a {}."};
   int64_t batch_size = 256;
+  bool export_embeddings = false;    // retrieve: also write the embeddings (embeddings.safetensors)
 };
 
 struct FinetuneConfig {

@@ -7,6 +7,7 @@
 
 #include "mmcl/config/presets.h"
 #include "mmcl/config/schema.h"
+#include "mmcl/core/braces.h"
 #include "mmcl/core/error.h"
 
 namespace fs = std::filesystem;
@@ -120,6 +121,24 @@ void require_file(const Schema& schema, const std::string& key, const std::strin
   if (!fs::exists(path, ec)) schema.fail(key, str_cat("file not found: \"", path, "\""));
 }
 
+// data.train as a shard pattern: it must expand, and every shard must exist.
+void require_shards(const Schema& schema, const std::string& pattern, const std::string& source) {
+  if (pattern.empty())
+    throw ConfigError(str_cat(source, ": data.train: required when data.type is webdataset; set it in the config or with "
+                              "--set data.train=PATTERN"));
+  std::vector<std::string> shards;
+  try {
+    shards = expand_braces(pattern);
+  } catch (const Error& e) {
+    schema.fail("data.train", e.what());
+  }
+  if (shards.empty()) schema.fail("data.train", str_cat("\"", pattern, "\" names no shard"));
+  std::error_code ec;
+  for (const std::string& shard : shards)
+    if (!fs::is_regular_file(shard, ec))
+      schema.fail("data.train", str_cat("shard not found: \"", shard, "\"", shards.size() > 1 ? str_cat(" (one of ", shards.size(), ")") : ""));
+}
+
 RunConfig resolve(const YAML::Node& root, const std::string& source, const std::string& base_dir,
                   const std::vector<std::string>& sets, bool apply_presets,
                   const std::vector<std::string>& required_files = {}) {
@@ -145,10 +164,10 @@ RunConfig resolve(const YAML::Node& root, const std::string& source, const std::
   schema.apply(root, source);
   for (const Setting& s : settings) schema.set(s.key, s.value, Origin{"--set"});
   validate(config, schema);
-  if (config.data.type == "manifest") {
-    require_file(schema, "data.train", source, "when data.type is manifest");
-    if (config.tokenizer.name == "clip_bpe") require_file(schema, "tokenizer.vocab", source, "for tokenizer.name clip_bpe");
-  }
+  if (config.data.type == "manifest") require_file(schema, "data.train", source, "when data.type is manifest");
+  if (config.data.type == "webdataset") require_shards(schema, config.data.train, source);
+  if (config.data.type != "synthetic" && config.tokenizer.name == "clip_bpe")
+    require_file(schema, "tokenizer.vocab", source, "for tokenizer.name clip_bpe");
   for (const std::string& key : required_files) require_file(schema, key, source, "by this subcommand");
   return config;
 }

@@ -242,14 +242,20 @@ Schema::Schema(RunConfig& c) {
   choice("loss.name", &c.loss.name, names_of(loss_catalog()), "Training objective.");
   // data
   choice("data.type", &c.data.type, names_of(dataset_catalog()), "Training data source.");
-  text("data.train", &c.data.train, "Training manifest (.csv, .tsv or .jsonl) for data.type manifest; relative to the working directory.");
+  text("data.train", &c.data.train,
+       "data.type manifest: the training manifest (.csv, .tsv or .jsonl); webdataset: the .tar shards, with brace "
+       "patterns (\"shards/{000..099}.tar\") and several patterns joined by \"::\". Relative to the working directory.");
   text("data.image_key", &c.data.image_key, "Manifest column (CSV/TSV) or field (JSONL) with the image path.");
-  text("data.caption_key", &c.data.caption_key, "Manifest column or field with the caption (JSONL: a string or a list of strings).");
+  text("data.caption_key", &c.data.caption_key,
+       "Manifest column or field with the caption (JSONL: a string or a list of strings); for webdataset .json members, "
+       "the field tried first (then \"caption\", \"text\").");
   text("data.separator", &c.data.separator, "CSV/TSV field separator; empty: tab for .tsv files, else comma.");
   text("data.root", &c.data.root, "Folder that relative image paths start from; empty: the manifest's folder.");
   integer("data.batch_size", &c.data.batch_size, 2, "Samples per step and process (contrastive losses need >= 2).");
   integer("data.workers", &c.data.workers, 0, "Loader worker threads; 0 loads on the training thread.");
   integer("data.prefetch", &c.data.prefetch, 1, "Batches each worker may prepare ahead.");
+  integer("data.shuffle_buffer", &c.data.shuffle_buffer, 1,
+          "webdataset: samples held in the shuffle buffer (shards are shuffled too); 1 keeps each shard's order.");
   numbers<2>("data.image.scale", &c.data.image.scale, 0, 1, true,
              "RandomResizedCrop area range at training (open_clip's default [0.9, 1.0]).");
   boolean("data.image.flip", &c.data.image.flip, "Random horizontal flip at training.");
@@ -303,6 +309,8 @@ Schema::Schema(RunConfig& c) {
   strings("eval.classnames", &c.eval.classnames, "Zero-shot class names in label order; empty: the manifest's label names.");
   strings("eval.templates", &c.eval.templates, "Zero-shot prompt templates; {} is replaced by the class name.");
   integer("eval.batch_size", &c.eval.batch_size, 1, "Images or captions per forward pass when evaluating.");
+  boolean("eval.export_embeddings", &c.eval.export_embeddings,
+          "retrieve: also write the image and caption embeddings to embeddings.safetensors in the run directory.");
 
   for (Field& f : fields_) {
     YAML::Emitter out;

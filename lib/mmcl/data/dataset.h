@@ -7,14 +7,12 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "mmcl/config/config.h"
 #include "mmcl/core/error.h"
 #include "mmcl/data/batch.h"
 
-namespace mmcl::data {
-
-}  // namespace mmcl::data
 namespace mmcl::text {
 class Tokenizer;
 }
@@ -42,6 +40,9 @@ class Dataset {
   virtual Sample get(int64_t index, uint64_t seed) const = 0;
   // How to name the sample in a log line (a path, a shard member).
   virtual std::string describe(int64_t index) const { return "#" + std::to_string(index); }
+  // The order of a shuffled epoch, a permutation of [0, size) drawn from `seed`. By default a uniform
+  // shuffle; streamed sources (webdataset shards) shuffle shards and then within a buffer.
+  virtual std::vector<int64_t> epoch_order(uint64_t seed) const;
 };
 
 using DatasetFactory =
@@ -49,6 +50,8 @@ using DatasetFactory =
 
 // Builds the dataset named by config.type (the table is in registry.cpp).
 std::shared_ptr<Dataset> make_dataset(const config::DataConfig& config, const InputSpec& spec, uint64_t seed);
+// Every caption of the training data of `config` (to learn a vocabulary from).
+std::vector<std::string> training_captions(const config::DataConfig& config);
 
 // splitmix64: a well-mixed 64-bit hash used to derive independent seeds.
 uint64_t mix_seed(uint64_t a, uint64_t b);

@@ -10,6 +10,7 @@
 #include <stb_image.h>
 
 #include "mmcl/data/dataset.h"
+#include "mmcl/data/resample.h"
 
 namespace mmcl::data {
 
@@ -55,35 +56,25 @@ std::array<int64_t, 4> random_resized_crop_box(int64_t h, int64_t w, const Image
   return {(h - ch) / 2, (w - cw) / 2, ch, cw};
 }
 
-namespace {
-
-// [1, 3, h, w] float in 0..255 -> [1, 3, oh, ow]
-at::Tensor resize(const at::Tensor& x, int64_t oh, int64_t ow) {
-  if (x.size(2) == oh && x.size(3) == ow) return x;
-  return at::_upsample_bicubic2d_aa(x, {oh, ow}, /*align_corners=*/false).clamp_(0, 255);
-}
-
-}  // namespace
-
 at::Tensor transform_image(const at::Tensor& image, const ImageTransform& t, std::mt19937_64& rng) {
   const int64_t h = image.size(0), w = image.size(1);
-  at::Tensor x = image.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat);  // [1, 3, h, w]
+  ResampleSpec spec;
+  spec.mean = t.mean;
+  spec.std = t.std;
+  spec.window_h = spec.window_w = t.size;
   if (t.train) {
-    const auto box = random_resized_crop_box(h, w, t, rng);
-    x = resize(x.slice(2, box[0], box[0] + box[2]).slice(3, box[1], box[1] + box[3]), t.size, t.size);
-    if (t.flip && std::uniform_int_distribution<int>(0, 1)(rng) == 1) x = x.flip({3});
+    spec.box = random_resized_crop_box(h, w, t, rng);
+    spec.out_h = spec.out_w = t.size;
+    spec.flip = t.flip && std::uniform_int_distribution<int>(0, 1)(rng) == 1;
   } else {
     // Resize the shorter side to `size`, then take the centre.
     const double s = static_cast<double>(t.size) / static_cast<double>(std::min(h, w));
-    const int64_t rh = h <= w ? t.size : std::max<int64_t>(t.size, std::lround(h * s));
-    const int64_t rw = w <= h ? t.size : std::max<int64_t>(t.size, std::lround(w * s));
-    x = resize(x, rh, rw);
-    const int64_t top = (rh - t.size) / 2, left = (rw - t.size) / 2;
-    x = x.slice(2, top, top + t.size).slice(3, left, left + t.size);
+    spec.box = {0, 0, h, w};
+    spec.out_h = h <= w ? t.size : std::max<int64_t>(t.size, std::lround(h * s));
+    spec.out_w = w <= h ? t.size : std::max<int64_t>(t.size, std::lround(w * s));
+    spec.window = {(spec.out_h - t.size) / 2, (spec.out_w - t.size) / 2};
   }
-  const at::Tensor mean = at::tensor({t.mean[0], t.mean[1], t.mean[2]}, at::kFloat).view({3, 1, 1});
-  const at::Tensor std = at::tensor({t.std[0], t.std[1], t.std[2]}, at::kFloat).view({3, 1, 1});
-  return ((x.squeeze(0) / 255.0f) - mean) / std;
+  return resample_normalise(image.contiguous(), spec);
 }
 
 }  // namespace mmcl::data

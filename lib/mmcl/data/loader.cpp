@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <numeric>
-#include <random>
 
 #include "mmcl/core/log.h"
 
@@ -49,15 +48,12 @@ void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
   epoch_ = epoch;
   first_batch_ = first_batch;
   next_batch_ = first_batch;
-  order_.resize(dataset_->size());
-  std::iota(order_.begin(), order_.end(), 0);
   if (options_.shuffle) {
-    std::mt19937_64 rng(mix_seed(options_.seed, static_cast<uint64_t>(epoch)));
-    // Fisher-Yates with our own draws: std::shuffle's sequence differs between standard libraries.
-    for (int64_t i = static_cast<int64_t>(order_.size()) - 1; i > 0; --i) {
-      const int64_t j = static_cast<int64_t>(rng() % static_cast<uint64_t>(i + 1));
-      std::swap(order_[i], order_[j]);
-    }
+    order_ = dataset_->epoch_order(mix_seed(options_.seed, static_cast<uint64_t>(epoch)));
+    MMCL_CHECK(static_cast<int64_t>(order_.size()) == dataset_->size(), "the epoch order does not cover the dataset");
+  } else {
+    order_.resize(static_cast<size_t>(dataset_->size()));
+    std::iota(order_.begin(), order_.end(), 0);
   }
   workers_ = std::vector<Worker>(static_cast<size_t>(options_.workers));
   for (size_t w = 0; w < workers_.size(); ++w)

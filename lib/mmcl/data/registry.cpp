@@ -1,12 +1,27 @@
 // The dataset table: data.type -> factory.
 
+#include "mmcl/core/braces.h"
+#include "mmcl/core/log.h"
 #include "mmcl/core/registry.h"
 #include "mmcl/data/dataset.h"
 #include "mmcl/data/image_text.h"
 #include "mmcl/data/synthetic.h"
+#include "mmcl/data/webdataset.h"
 
 namespace mmcl::data {
 namespace {
+
+ManifestColumns manifest_columns(const config::DataConfig& c) {
+  return ManifestColumns{c.image_key, c.caption_key, "", c.separator, c.root};
+}
+
+std::shared_ptr<WebDataset> open_shards(const config::DataConfig& c, const InputSpec& spec, bool train) {
+  WebDatasetOptions options;
+  options.caption_field = c.caption_key;
+  options.shuffle_buffer = c.shuffle_buffer;
+  return std::make_shared<WebDataset>(expand_braces(c.train), image_transform(c.image, spec.image_size, train),
+                                      spec.tokenizer, spec.context_length, options);
+}
 
 const Registry<DatasetFactory>& registry() {
   static const Registry<DatasetFactory> table(
@@ -18,10 +33,15 @@ const Registry<DatasetFactory>& registry() {
            }},
           {"manifest", "image-text pairs listed in a CSV/TSV or JSONL manifest (data.train); images decoded with stb_image",
            [](const config::DataConfig& c, const InputSpec& spec, uint64_t) -> std::shared_ptr<Dataset> {
-             ManifestColumns columns{c.image_key, c.caption_key, "", c.separator, c.root};
-             return std::make_shared<ImageTextDataset>(read_manifest(c.train, columns),
+             return std::make_shared<ImageTextDataset>(read_manifest(c.train, manifest_columns(c)),
                                                        image_transform(c.image, spec.image_size, /*train=*/true),
                                                        spec.tokenizer, spec.context_length);
+           }},
+          {"webdataset",
+           "image-text pairs in webdataset .tar shards (data.train: a list or brace pattern), streamed through a "
+           "shuffle buffer",
+           [](const config::DataConfig& c, const InputSpec& spec, uint64_t) -> std::shared_ptr<Dataset> {
+             return open_shards(c, spec, /*train=*/true);
            }},
       });
   return table;
@@ -33,11 +53,22 @@ std::shared_ptr<Dataset> make_dataset(const config::DataConfig& config, const In
   return registry().get(config.type)(config, spec, seed);
 }
 
-uint64_t mix_seed(uint64_t a, uint64_t b) {
-  uint64_t z = a + 0x9e3779b97f4a7c15ULL * (b + 1);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
+std::vector<std::string> training_captions(const config::DataConfig& c) {
+  std::vector<std::string> captions;
+  if (c.type == "manifest") {
+    for (const Record& r : read_manifest(c.train, manifest_columns(c)).records)
+      captions.insert(captions.end(), r.captions.begin(), r.captions.end());
+  } else if (c.type == "webdataset") {
+    const auto shards = open_shards(c, InputSpec{}, false);
+    for (int64_t i = 0; i < shards->size(); ++i) {
+      try {
+        for (std::string& caption : shards->captions(i)) captions.push_back(std::move(caption));
+      } catch (const SampleError& e) {
+        spdlog::warn("skipping a caption: {}", e.what());
+      }
+    }
+  }
+  return captions;
 }
 
 }  // namespace mmcl::data

@@ -8,6 +8,7 @@
 
 #include "mmcl/config/load.h"
 #include "mmcl/core/log.h"
+#include "mmcl/data/image_text.h"
 #include "mmcl/data/loader.h"
 #include "mmcl/text/factory.h"
 #include "mmcl/text/tokenizer.h"
@@ -37,6 +38,21 @@ EvalModel load_for_eval(const std::string& path, const config::RunConfig& curren
   out.tokenizer = text::restore_tokenizer(out.config.tokenizer, meta.tokenizer, current.tokenizer.vocab);
   spdlog::info("loaded {} (step {}, model {})", checkpoint, info.state.step, out.config.model.name);
   return out;
+}
+
+data::Manifest read_labelled(const config::RunConfig& c, const std::string& path) {
+  return data::read_manifest(path, data::ManifestColumns{c.eval.image_key, "", c.eval.label_key, c.data.separator, ""});
+}
+
+LabelledEmbeddings embed_labelled(const config::RunConfig& c, EvalModel& m, const data::Manifest& manifest,
+                                  const c10::Device& device) {
+  auto images = std::make_shared<data::ImageTextDataset>(
+      manifest, data::image_transform(c.data.image, m.config.model.vision.image_size, /*train=*/false), nullptr, 0);
+  const ImageEmbeddings emb = embed_images(*m.model, images, c.eval.batch_size, c.data.workers, device);
+  std::vector<int64_t> labels;
+  for (const int64_t i : emb.indices) labels.push_back(manifest.records[static_cast<size_t>(i)].label);
+  spdlog::info("{}: {} images embedded", manifest.path, emb.embeddings.size(0));
+  return LabelledEmbeddings{emb.embeddings, at::tensor(labels, at::kLong)};
 }
 
 ImageEmbeddings embed_images(models::ContrastiveModel& model, std::shared_ptr<const data::Dataset> images,

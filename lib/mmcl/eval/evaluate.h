@@ -10,6 +10,7 @@
 
 #include "mmcl/config/config.h"
 #include "mmcl/data/dataset.h"
+#include "mmcl/data/manifest.h"
 #include "mmcl/models/model.h"
 
 namespace mmcl::text {
@@ -37,6 +38,15 @@ struct ImageEmbeddings {
 // is left out (and counted in the log), never replaced: indices says which samples the rows are.
 ImageEmbeddings embed_images(models::ContrastiveModel& model, std::shared_ptr<const data::Dataset> images,
                              int64_t batch_size, int64_t workers, const c10::Device& device);
+// A labelled image set named by an eval key (eval.image_key and eval.label_key columns, or class folders).
+data::Manifest read_labelled(const config::RunConfig& config, const std::string& path);
+// The normalised embeddings of a labelled set's readable images and their labels.
+struct LabelledEmbeddings {
+  at::Tensor x;  // [N, D]
+  at::Tensor y;  // [N] int64
+};
+LabelledEmbeddings embed_labelled(const config::RunConfig& config, EvalModel& m, const data::Manifest& manifest,
+                                  const c10::Device& device);
 // Normalised caption embeddings: [N, D].
 at::Tensor embed_texts(models::ContrastiveModel& model, const text::Tokenizer& tokenizer,
                        const std::vector<std::string>& texts, int64_t context_length, int64_t batch_size,

@@ -4,7 +4,7 @@
 
 #include "mmcl/core/error.h"
 #include "mmcl/core/log.h"
-#include "mmcl/data/manifest.h"
+#include "mmcl/data/dataset.h"
 #include "mmcl/text/tokenizer.h"
 
 namespace mmcl::text {
@@ -13,10 +13,7 @@ TrainingTokenizer training_tokenizer(config::RunConfig& c) {
   TrainingTokenizer out;
   if (c.data.type == "synthetic") return out;  // ids are generated directly
   if (c.tokenizer.name == "words") {
-    data::ManifestColumns columns{c.data.image_key, c.data.caption_key, "", c.data.separator, c.data.root};
-    std::vector<std::string> captions;
-    for (const auto& r : data::read_manifest(c.data.train, columns).records)
-      captions.insert(captions.end(), r.captions.begin(), r.captions.end());
+    const std::vector<std::string> captions = data::training_captions(c.data);
     auto vocab = std::make_shared<WordVocab>(WordVocab::learn(captions, c.tokenizer.max_words, c.tokenizer.min_count));
     spdlog::info("learned a vocabulary of {} words from {} captions; model.text.vocab_size {} -> {}",
                  vocab->words().size(), captions.size(), c.model.text.vocab_size, vocab->vocab_size());
