@@ -72,7 +72,7 @@ def csv_field(text):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default="data/fashion-mnist/prepared", help="output folder")
+    p.add_argument("--out", default="datasets/fashion-mnist", help="output folder")
     p.add_argument("--train", type=int, default=0, help="training images to write (0: all 60000)")
     p.add_argument("--test", type=int, default=0, help="test images to write (0: all 10000)")
     p.add_argument("--retrieval", type=int, default=100,
