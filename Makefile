@@ -13,7 +13,7 @@ export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_f
 PACKAGES := build-essential cmake ninja-build ccache pkg-config zlib1g-dev \
   libtorch-dev libopenblas0-openmp libgloo-dev libcli11-dev libyaml-cpp-dev libspdlog-dev \
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev \
-  libstb-dev nlohmann-json3-dev catch2 python3 dataset-fashion-mnist
+  libstb-dev libturbojpeg0-dev nlohmann-json3-dev catch2 python3 dataset-fashion-mnist
 
 .PHONY: setup configure build test demo demo-emoji demo-synthetic bench config-docs clean help
 
@@ -89,6 +89,14 @@ demo-emoji: build $(EMOJI)/test.csv
 demo-synthetic: build
 	rm -rf runs/demo-synthetic
 	$(MMCL) pretrain --config configs/runs/clip-synthetic.yaml --set run.name=demo-synthetic
+
+# Image pipeline throughput against torchvision + PIL (Debian's python3-torchvision); not part of
+# `make test`. Results go to docs/BENCHMARKS.md by hand, with the machine they came from.
+BENCH_PACKAGES := python3-pil python3-torchvision mate-backgrounds
+
+bench: build
+	@$(MAKE) --no-print-directory setup PACKAGES="$(BENCH_PACKAGES)"
+	BUILD_DIR=$(BUILD_DIR) sh bench/run.sh
 
 # Regenerate the key reference at the end of docs/CONFIG.md from the schema.
 config-docs: build

@@ -8,13 +8,67 @@
 
 #include <ATen/ATen.h>
 #include <stb_image.h>
+#ifdef MMCL_HAVE_TURBOJPEG
+#include <turbojpeg.h>
+#endif
 
 #include "mmcl/data/dataset.h"
 #include "mmcl/data/resample.h"
 
 namespace mmcl::data {
 
+namespace {
+
+#ifdef MMCL_HAVE_TURBOJPEG
+// libjpeg-turbo decodes JPEG about 2.5x faster than stb_image (SIMD Huffman decoding, IDCT and colour
+// conversion). One decompressor per thread, made on first use.
+class TurboDecoder {
+ public:
+  TurboDecoder() : handle_(tjInitDecompress()) {}
+  ~TurboDecoder() {
+    if (handle_) tjDestroy(handle_);
+  }
+  TurboDecoder(const TurboDecoder&) = delete;
+  TurboDecoder& operator=(const TurboDecoder&) = delete;
+
+  // RGB uint8 [H, W, 3], or an undefined tensor when libjpeg-turbo cannot (a damaged file, CMYK): the
+  // caller then tries stb_image, which also says what is wrong.
+  at::Tensor decode(const std::string& bytes) {
+    if (!handle_) return {};
+    const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
+    const auto size = static_cast<unsigned long>(bytes.size());
+    int w = 0, h = 0, subsampling = 0, colorspace = 0;
+    if (tjDecompressHeader3(handle_, data, size, &w, &h, &subsampling, &colorspace) != 0 || w <= 0 || h <= 0)
+      return {};
+    if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK) return {};
+    at::Tensor out = at::empty({h, w, 3}, at::kByte);
+    if (tjDecompress2(handle_, data, size, out.data_ptr<uint8_t>(), w, 0, h, TJPF_RGB, 0) != 0) {
+      // A warning (e.g. premature end of data) still leaves a usable image; an error does not.
+      if (tjGetErrorCode(handle_) != TJERR_WARNING) return {};
+    }
+    return out;
+  }
+
+ private:
+  tjhandle handle_;
+};
+
+bool is_jpeg(const std::string& bytes) {
+  return bytes.size() > 3 && static_cast<unsigned char>(bytes[0]) == 0xFF && static_cast<unsigned char>(bytes[1]) == 0xD8 &&
+         static_cast<unsigned char>(bytes[2]) == 0xFF;
+}
+#endif
+
+}  // namespace
+
 at::Tensor decode_image(const std::string& bytes, const std::string& name) {
+#ifdef MMCL_HAVE_TURBOJPEG
+  if (is_jpeg(bytes)) {
+    thread_local TurboDecoder decoder;
+    at::Tensor out = decoder.decode(bytes);
+    if (out.defined()) return out;
+  }
+#endif
   int w = 0, h = 0, channels = 0;
   stbi_uc* pixels = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), static_cast<int>(bytes.size()),
                                           &w, &h, &channels, 3);
@@ -67,12 +121,19 @@ at::Tensor transform_image(const at::Tensor& image, const ImageTransform& t, std
     spec.out_h = spec.out_w = t.size;
     spec.flip = t.flip && std::uniform_int_distribution<int>(0, 1)(rng) == 1;
   } else {
-    // Resize the shorter side to `size`, then take the centre.
-    const double s = static_cast<double>(t.size) / static_cast<double>(std::min(h, w));
+    // open_clip's evaluation preprocess, to the pixel: torchvision's Resize(size) makes the shorter
+    // side `size` and the longer int(size * long / short); CenterCrop starts at round((n - size) / 2)
+    // with Python's round (halves to even).
+    const int64_t shorter = std::min(h, w), longer = std::max(h, w);
+    const int64_t resized_long = std::max<int64_t>(t.size, t.size * longer / shorter);
     spec.box = {0, 0, h, w};
-    spec.out_h = h <= w ? t.size : std::max<int64_t>(t.size, std::lround(h * s));
-    spec.out_w = w <= h ? t.size : std::max<int64_t>(t.size, std::lround(w * s));
-    spec.window = {(spec.out_h - t.size) / 2, (spec.out_w - t.size) / 2};
+    spec.out_h = h <= w ? t.size : resized_long;
+    spec.out_w = h <= w ? (w == h ? t.size : resized_long) : t.size;
+    auto centre = [](int64_t excess) {
+      const int64_t half = excess / 2;
+      return (excess % 2 == 1 && half % 2 == 1) ? half + 1 : half;  // round-half-even of excess / 2
+    };
+    spec.window = {centre(spec.out_h - t.size), centre(spec.out_w - t.size)};
   }
   return resample_normalise(image.contiguous(), spec);
 }
