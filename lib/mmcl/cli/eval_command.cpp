@@ -17,7 +17,7 @@ int EvalCommand::execute(const config::RunConfig& config) {
   open_run_dir(dir, config, /*training=*/false);
   nlohmann::json results = out.results;
   results["subcommand"] = name();
-  results["checkpoint"] = config.eval.checkpoint;
+  results["checkpoint"] = config.eval.checkpoint.empty() ? config.model.pretrained : config.eval.checkpoint;
   results["data"] = config.eval.data;
   write_file_atomic(dir.results_file(), results.dump(2) + "\n");
   write_file_atomic(dir.root / "summary.txt", out.summary);

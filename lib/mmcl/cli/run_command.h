@@ -32,6 +32,8 @@ std::unique_ptr<Command> make_list();
 std::unique_ptr<Command> make_zeroshot();
 std::unique_ptr<Command> make_retrieve();
 std::unique_ptr<Command> make_tokenize();
+std::unique_ptr<Command> make_export();
+std::unique_ptr<Command> make_embed();
 std::unique_ptr<Command> make_linear_probe();
 std::unique_ptr<Command> make_finetune();
 

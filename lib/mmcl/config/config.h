@@ -42,6 +42,7 @@ struct TextConfig {
 struct ModelConfig {
   std::string preset;            // a name from configs/models/ or a path to a preset YAML
   std::string name = "clip";
+  std::string pretrained;        // weights to start from (.safetensors or torch.save state dict)
   int64_t embed_dim = 512;
   bool quick_gelu = false;
   double init_logit_scale = 2.6592600369327779;  // ln(1/0.07)

@@ -1,6 +1,7 @@
 #include "mmcl/config/load.h"
 
 #include <filesystem>
+#include <set>
 #include <utility>
 
 #include <yaml-cpp/yaml.h>
@@ -54,6 +55,71 @@ std::vector<Setting> parse_sets(const std::vector<std::string>& sets) {
   return out;
 }
 
+// open_clip's model configs (model_configs/*.json) in mmcl's preset layout. Values keep their place in
+// the file, so errors point at the JSON line. Architecture options mmcl's CLIP does not have are refused
+// unless they hold their "off" value.
+YAML::Node translate_open_clip(const YAML::Node& file, const std::string& source) {
+  // Hugging Face's open_clip_config.json wraps the model config: {"model_cfg": {...}, "preprocess_cfg": {...}}.
+  const YAML::Node json = file.IsMap() && file["model_cfg"] ? YAML::Node(file["model_cfg"]) : file;
+  auto fail = [&](const YAML::Node& at, const std::string& key, const std::string& why) -> void {
+    throw ConfigError(str_cat(source, ":", at.Mark().line + 1, ": ", key, ": ", why));
+  };
+  if (!json.IsMap()) throw ConfigError(str_cat(source, ": an open_clip model config is a JSON object"));
+  // Options that are harmless at their default ("off") value.
+  auto is_off = [](const YAML::Node& v) {
+    if (v.IsNull()) return true;
+    if (!v.IsScalar()) return false;
+    const std::string s = v.Scalar();
+    return s == "false" || s == "0" || s == "0.0" || s == "";
+  };
+  YAML::Node out(YAML::NodeType::Map);
+  out["name"] = "clip";
+  // open_clip's defaults, for keys its files leave out.
+  out["quick_gelu"] = false;
+  YAML::Node vision(YAML::NodeType::Map), text(YAML::NodeType::Map);
+  vision["image_size"] = 224, vision["patch_size"] = 16, vision["width"] = 768, vision["layers"] = 12;
+  vision["head_width"] = 64, vision["mlp_ratio"] = 4.0;
+  text["context_length"] = 77, text["vocab_size"] = 49408, text["width"] = 512, text["heads"] = 8;
+  text["layers"] = 12, text["mlp_ratio"] = 4.0;
+  const std::set<std::string> vision_keys = {"image_size", "patch_size", "width", "layers", "head_width", "mlp_ratio"};
+  const std::set<std::string> text_keys = {"context_length", "vocab_size", "width", "heads", "layers", "mlp_ratio"};
+  // Training-time switches that do not change the weights or the inference.
+  const std::set<std::string> inert = {"patch_dropout", "output_tokens", "output_dict", "cast_dtype"};
+  for (const auto& kv : json) {
+    const std::string key = kv.first.Scalar();
+    const YAML::Node& value = kv.second;
+    if (key == "embed_dim" || key == "quick_gelu") {
+      out[key] = value;
+    } else if (key == "vision_cfg" || key == "text_cfg") {
+      if (!value.IsMap()) fail(value, key, "expected an object");
+      const bool is_vision = key == "vision_cfg";
+      YAML::Node& target = is_vision ? vision : text;
+      for (const auto& sub : value) {
+        const std::string name = sub.first.Scalar();
+        const std::string full = key + "." + name;
+        if ((is_vision ? vision_keys : text_keys).count(name)) {
+          if (name == "image_size" && sub.second.IsSequence()) {  // [h, w]
+            if (sub.second.size() != 2 || sub.second[0].Scalar() != sub.second[1].Scalar())
+              fail(sub.second, full, "only square images are supported");
+            target[name] = sub.second[0];
+          } else if (name == "layers" && !sub.second.IsScalar()) {
+            fail(sub.second, full, "a list of layers is a ResNet tower, which mmcl does not have (ViT only)");
+          } else {
+            target[name] = sub.second;
+          }
+        } else if (!inert.count(name) && !is_off(sub.second)) {
+          fail(sub.second, full, "not supported by mmcl's CLIP");
+        }
+      }
+    } else if (!inert.count(key) && !is_off(value)) {
+      fail(value, key, "not supported by mmcl's CLIP");
+    }
+  }
+  out["vision"] = vision;
+  out["text"] = text;
+  return out;
+}
+
 void apply_preset(Schema& schema, const std::string& name, const Origin& origin, const std::string& base_dir) {
   YAML::Node node;
   std::string source;
@@ -79,8 +145,9 @@ void apply_preset(Schema& schema, const std::string& name, const Origin& origin,
     std::string list;
     for (const auto& a : available) list += (list.empty() ? "" : ", ") + a;
     throw ConfigError(str_cat(origin.str(), ": model.preset: unknown preset \"", name, "\" (available: ", list,
-                              "; or a path to a preset YAML)"));
+                              "; or a path to a preset YAML or an open_clip .json)"));
   }
+  if (source.size() > 5 && source.compare(source.size() - 5, 5, ".json") == 0) node = translate_open_clip(node, source);
   if (node.IsMap()) {
     const YAML::Node nested = static_cast<const YAML::Node&>(node)["preset"];
     if (nested)
@@ -164,11 +231,19 @@ RunConfig resolve(const YAML::Node& root, const std::string& source, const std::
   schema.apply(root, source);
   for (const Setting& s : settings) schema.set(s.key, s.value, Origin{"--set"});
   validate(config, schema);
+  // A resolved config (read back from a checkpoint) is not checked against the file system: its data
+  // and weights were where the run was, not necessarily where it is evaluated or exported.
+  if (!apply_presets) return config;
   if (config.data.type == "manifest") require_file(schema, "data.train", source, "when data.type is manifest");
   if (config.data.type == "webdataset") require_shards(schema, config.data.train, source);
   if (config.data.type != "synthetic" && config.tokenizer.name == "clip_bpe")
     require_file(schema, "tokenizer.vocab", source, "for tokenizer.name clip_bpe");
-  for (const std::string& key : required_files) require_file(schema, key, source, "by this subcommand");
+  if (!config.model.pretrained.empty()) require_file(schema, "model.pretrained", source, "");
+  for (const std::string& key : required_files) {
+    // Evaluations take a checkpoint, or the model of this config with pretrained weights.
+    if (key == "eval.checkpoint" && !config.model.pretrained.empty()) continue;
+    require_file(schema, key, source, key == "eval.checkpoint" ? "by this subcommand (or set model.pretrained)" : "by this subcommand");
+  }
   return config;
 }
 

@@ -217,9 +217,12 @@ Schema::Schema(RunConfig& c) {
   integer("runtime.threads", &c.runtime.threads, 0, "Intra-op CPU threads; 0 uses every core.");
   // model
   text("model.preset", &c.model.preset,
-       "Model preset: a name from `mmcl list` (configs/models/) or a path to a preset YAML. Its keys "
-       "are applied before the run file's own model keys.");
+       "Model preset: a name from `mmcl list` (configs/models/), a path to a preset YAML, or a path to an open_clip "
+       "model config (.json, e.g. ViT-B-32.json). Its keys are applied before the run file's own model keys.");
   choice("model.name", &c.model.name, names_of(model_catalog()), "Model family.");
+  text("model.pretrained", &c.model.pretrained,
+       "Weights to start from: a .safetensors file or a torch.save state dict (.bin/.pt, e.g. open_clip's), with "
+       "open_clip tensor names. Pretrain and finetune start from them; evaluations use them when eval.checkpoint is empty.");
   integer("model.embed_dim", &c.model.embed_dim, 1, "Dimension of the shared embedding space.");
   boolean("model.quick_gelu", &c.model.quick_gelu, "Use QuickGELU (x*sigmoid(1.702x), OpenAI's models) instead of GELU.");
   number("model.init_logit_scale", &c.model.init_logit_scale, 0, true, inf,

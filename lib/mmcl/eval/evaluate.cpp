@@ -10,6 +10,7 @@
 #include "mmcl/core/log.h"
 #include "mmcl/data/image_text.h"
 #include "mmcl/data/loader.h"
+#include "mmcl/models/pretrained.h"
 #include "mmcl/text/factory.h"
 #include "mmcl/text/tokenizer.h"
 #include "mmcl/train/checkpoint.h"
@@ -27,6 +28,21 @@ std::string resolve_checkpoint(const std::string& path) {
 }
 
 EvalModel load_for_eval(const std::string& path, const config::RunConfig& current, const c10::Device& device) {
+  if (path.empty()) {
+    // No checkpoint: this config's model with pretrained weights, and this config's tokenizer.
+    MMCL_CHECK(!current.model.pretrained.empty(), "eval.checkpoint or model.pretrained must be set");
+    if (current.tokenizer.name != "clip_bpe")
+      throw ConfigError("tokenizer.name: pretrained CLIP weights read CLIP's BPE ids; set tokenizer.name: clip_bpe "
+                        "and tokenizer.vocab");
+    EvalModel out;
+    out.config = current;
+    out.model = models::make_model(current.model);
+    models::load_pretrained(*out.model, current.model.pretrained);
+    out.model->to(device);
+    out.model->eval();
+    out.tokenizer = text::restore_tokenizer(current.tokenizer, "", current.tokenizer.vocab);
+    return out;
+  }
   const std::string checkpoint = resolve_checkpoint(path);
   const train::CheckpointMeta meta = train::checkpoint_meta(checkpoint);
   EvalModel out;

@@ -26,7 +26,7 @@ struct EvalModel {
 };
 
 // `checkpoint` is a checkpoint file, or a run directory (or its checkpoints/ folder), meaning its
-// latest checkpoint. `current` may override where the CLIP BPE vocabulary lives (tokenizer.vocab).
+// latest checkpoint; "" means the model of `current` with its model.pretrained weights. `current` may override where the CLIP BPE vocabulary lives (tokenizer.vocab).
 EvalModel load_for_eval(const std::string& checkpoint, const config::RunConfig& current, const c10::Device& device);
 std::string resolve_checkpoint(const std::string& path);
 

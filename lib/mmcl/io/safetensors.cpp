@@ -3,7 +3,13 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <set>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -66,23 +72,42 @@ void save_safetensors(const std::filesystem::path& path, const NamedTensors& ten
   commit_file(temp, path);
 }
 
+namespace {
+
+// A read-only view of a whole file, mapped copy-on-write: tensors can point into it, and writing to one
+// changes only this process's copy.
+struct Mapping {
+  void* data = MAP_FAILED;
+  size_t size = 0;
+  ~Mapping() {
+    if (data != MAP_FAILED) munmap(data, size);
+  }
+};
+
+}  // namespace
+
 Safetensors load_safetensors(const std::filesystem::path& path) {
   const std::string file = path.string();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(str_cat(file, ": cannot open"));
-  in.seekg(0, std::ios::end);
-  const uint64_t file_size = static_cast<uint64_t>(in.tellg());
-  in.seekg(0);
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(str_cat(file, ": cannot open"));
+  struct stat st {};
+  auto map = std::make_shared<Mapping>();
+  if (fstat(fd, &st) == 0 && st.st_size > 0) {
+    map->size = static_cast<size_t>(st.st_size);
+    map->data = mmap(nullptr, map->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  }
+  ::close(fd);
+  const uint64_t file_size = map->size;
+  if (file_size < 8) throw Error(str_cat(file, ": not a safetensors file (shorter than its 8-byte header length)"));
+  if (map->data == MAP_FAILED) throw Error(str_cat(file, ": cannot map the file"));
+  const char* bytes = static_cast<const char*>(map->data);
   uint64_t length = 0;
-  if (file_size < 8 || !in.read(reinterpret_cast<char*>(&length), 8))
-    throw Error(str_cat(file, ": not a safetensors file (shorter than its 8-byte header length)"));
+  std::memcpy(&length, bytes, 8);
   if (length > kMaxHeader || 8 + length > file_size)
     throw Error(str_cat(file, ": not a safetensors file (header length ", length, " for a file of ", file_size, " bytes)"));
-  std::string text(length, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(length));
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(text);
+    header = nlohmann::json::parse(bytes + 8, bytes + 8 + length);
   } catch (const nlohmann::json::exception& e) {
     throw Error(str_cat(file, ": the safetensors header is not JSON (", e.what(), ")"));
   }
@@ -90,12 +115,13 @@ Safetensors load_safetensors(const std::filesystem::path& path) {
 
   const uint64_t data_start = 8 + length, data_size = file_size - data_start;
   Safetensors out;
-  struct Range {
+  struct Entry {
     uint64_t begin, end;
     std::string name;
+    at::ScalarType type;
+    std::vector<int64_t> shape;
   };
-  std::vector<Range> ranges;
-  std::vector<std::pair<Range, at::Tensor>> pending;
+  std::vector<Entry> entries;
   for (const auto& [name, info] : header.items()) {
     if (name == "__metadata__") {
       if (!info.is_object()) throw Error(str_cat(file, ": __metadata__ is not an object"));
@@ -108,39 +134,38 @@ Safetensors load_safetensors(const std::filesystem::path& path) {
     auto bad = [&](const std::string& why) { return Error(str_cat(file, ": tensor \"", name, "\": ", why)); };
     if (!info.is_object() || !info.contains("dtype") || !info.contains("shape") || !info.contains("data_offsets"))
       throw bad("needs dtype, shape and data_offsets");
-    at::ScalarType type = at::kFloat;
+    Entry e{0, 0, name, at::kFloat, {}};
     bool known = false;
     for (const auto& [dname, t] : dtypes())
-      if (info["dtype"] == dname) type = t, known = true;
+      if (info["dtype"] == dname) e.type = t, known = true;
     if (!known) throw bad(str_cat("unsupported dtype ", info["dtype"].dump()));
-    std::vector<int64_t> shape;
-    uint64_t begin = 0, end = 0;
     try {
-      shape = info["shape"].get<std::vector<int64_t>>();
+      e.shape = info["shape"].get<std::vector<int64_t>>();
       const auto offsets = info["data_offsets"].get<std::vector<uint64_t>>();
       if (offsets.size() != 2) throw bad("data_offsets needs two numbers");
-      begin = offsets[0], end = offsets[1];
+      e.begin = offsets[0], e.end = offsets[1];
     } catch (const nlohmann::json::exception&) {
       throw bad("shape or data_offsets is not a list of non-negative integers");
     }
-    if (std::any_of(shape.begin(), shape.end(), [](int64_t d) { return d < 0; })) throw bad("negative dimension");
-    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(type));
-    if (begin > end || end > data_size) throw bad(str_cat("bytes [", begin, ", ", end, ") lie outside the ", data_size, " data bytes"));
-    if (end - begin != static_cast<uint64_t>(t.nbytes()))
-      throw bad(str_cat("holds ", end - begin, " bytes, but its shape and dtype need ", t.nbytes()));
-    ranges.push_back({begin, end, name});
-    pending.push_back({ranges.back(), t});
+    uint64_t count = 1;
+    for (const int64_t d : e.shape) {
+      if (d < 0) throw bad("negative dimension");
+      if (d > 0 && count > (uint64_t(1) << 62) / static_cast<uint64_t>(d)) throw bad("too many elements");
+      count *= static_cast<uint64_t>(d);
+    }
+    if (e.begin > e.end || e.end > data_size) throw bad(str_cat("bytes [", e.begin, ", ", e.end, ") lie outside the ", data_size, " data bytes"));
+    const uint64_t need = count * c10::elementSize(e.type);
+    if (e.end - e.begin != need) throw bad(str_cat("holds ", e.end - e.begin, " bytes, but its shape and dtype need ", need));
+    entries.push_back(std::move(e));
   }
-  std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.begin < b.begin; });
-  for (size_t i = 1; i < ranges.size(); ++i)
-    if (ranges[i].begin < ranges[i - 1].end)
-      throw Error(str_cat(file, ": tensors \"", ranges[i - 1].name, "\" and \"", ranges[i].name, "\" overlap"));
-  std::sort(pending.begin(), pending.end(), [](const auto& a, const auto& b) { return a.first.begin < b.first.begin; });
-  for (auto& [range, t] : pending) {
-    in.seekg(static_cast<std::streamoff>(data_start + range.begin));
-    if (!in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(range.end - range.begin)))
-      throw Error(str_cat(file, ": cannot read tensor \"", range.name, "\""));
-    out.tensors.emplace_back(range.name, std::move(t));
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+  for (size_t i = 1; i < entries.size(); ++i)
+    if (entries[i].begin < entries[i - 1].end)
+      throw Error(str_cat(file, ": tensors \"", entries[i - 1].name, "\" and \"", entries[i].name, "\" overlap"));
+  for (const Entry& e : entries) {
+    // Zero-copy: the tensor points into the mapping, which lives as long as any tensor does.
+    void* ptr = const_cast<char*>(bytes) + data_start + e.begin;
+    out.tensors.emplace_back(e.name, at::from_blob(ptr, e.shape, [map](void*) {}, at::TensorOptions().dtype(e.type)));
   }
   return out;
 }

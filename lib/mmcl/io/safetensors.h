@@ -25,7 +25,7 @@ struct Safetensors {
 void save_safetensors(const std::filesystem::path& path, const NamedTensors& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 
-// Reads a file, checking the header against the file (every byte range inside the data, no overlap,
+// Maps a file (tensors point into the mapping, copy-on-write), checking the header against the file (every byte range inside the data, no overlap,
 // sizes matching shapes); throws Error naming the file and the problem.
 Safetensors load_safetensors(const std::filesystem::path& path);
 

@@ -9,6 +9,7 @@
 #include "mmcl/core/log.h"
 #include "mmcl/core/signals.h"
 #include "mmcl/data/loader.h"
+#include "mmcl/models/pretrained.h"
 #include "mmcl/train/checkpoint.h"
 #include "mmcl/train/metrics.h"
 #include "mmcl/train/optim.h"
@@ -68,6 +69,7 @@ TrainResult pretrain(const config::RunConfig& cfg, std::shared_ptr<const data::D
                      const std::string& tokenizer_state, const RunDir& dir, const Runtime& runtime) {
   seed_everything(static_cast<uint64_t>(cfg.run.seed));
   models::ModelPtr model = models::make_model(cfg.model);
+  if (!cfg.model.pretrained.empty()) models::load_pretrained(*model, cfg.model.pretrained);
   model->to(runtime.device);
   losses::LossPtr loss = losses::make_loss(cfg.loss);
   auto optimizer = make_optimizer(*model, cfg.optim);

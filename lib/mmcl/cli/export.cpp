@@ -1,0 +1,75 @@
+// mmcl export: a checkpoint's model weights as safetensors with open_clip's tensor names, plus the
+// model config in open_clip's JSON form, so open_clip (or model.pretrained) can load them.
+
+#include <filesystem>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "mmcl/cli/run_command.h"
+#include "mmcl/config/load.h"
+#include "mmcl/core/error.h"
+#include "mmcl/core/fs.h"
+#include "mmcl/core/log.h"
+#include "mmcl/eval/evaluate.h"
+#include "mmcl/io/safetensors.h"
+#include "mmcl/models/pretrained.h"
+#include "mmcl/train/checkpoint.h"
+
+namespace mmcl::cli {
+namespace {
+
+// open_clip's model_configs/*.json for a CLIP of this shape.
+nlohmann::ordered_json open_clip_config(const config::ModelConfig& m) {
+  nlohmann::ordered_json j;
+  j["embed_dim"] = m.embed_dim;
+  if (m.quick_gelu) j["quick_gelu"] = true;
+  j["vision_cfg"] = {{"image_size", m.vision.image_size}, {"layers", m.vision.layers},      {"width", m.vision.width},
+                     {"head_width", m.vision.head_width}, {"patch_size", m.vision.patch_size}, {"mlp_ratio", m.vision.mlp_ratio}};
+  j["text_cfg"] = {{"context_length", m.text.context_length}, {"vocab_size", m.text.vocab_size}, {"width", m.text.width},
+                   {"heads", m.text.heads},                   {"layers", m.text.layers},         {"mlp_ratio", m.text.mlp_ratio}};
+  return j;
+}
+
+class Export : public Command {
+ public:
+  std::string name() const override { return "export"; }
+  std::string summary() const override {
+    return "Write a checkpoint's weights as safetensors with open_clip names (and its open_clip model config)";
+  }
+  void add_options(CLI::App& app) override {
+    app.add_option("--checkpoint", checkpoint_, "Checkpoint file or run directory (its latest checkpoint)")
+        ->required()
+        ->type_name("PATH");
+    app.add_option("--out", out_, "Output .safetensors file; the open_clip config goes next to it as .json")
+        ->required()
+        ->type_name("FILE");
+  }
+  int run() override {
+    std::error_code ec;
+    if (!std::filesystem::exists(checkpoint_, ec)) throw ConfigError(str_cat("--checkpoint: not found: \"", checkpoint_, "\""));
+    if (out_.size() < 12 || out_.compare(out_.size() - 12, 12, ".safetensors") != 0)
+      throw ConfigError(str_cat("--out: expected a .safetensors file name, got \"", out_, "\""));
+    log::init_console();
+    const std::string file = eval::resolve_checkpoint(checkpoint_);
+    const config::RunConfig config = config::load_resolved_config(train::checkpoint_meta(file).config_yaml, file);
+    auto model = models::make_model(config.model);
+    train::load_checkpoint(file, *model, nullptr);
+    const nlohmann::ordered_json oc = open_clip_config(config.model);
+    io::save_safetensors(out_, models::named_weights(*model),
+                         {{"format", "pt"}, {"open_clip_config", oc.dump()}, {"source", file}});
+    const std::string json_path = out_.substr(0, out_.size() - 12) + ".json";
+    write_file_atomic(json_path, oc.dump(2) + "\n");
+    std::cout << "wrote " << out_ << " and " << json_path << "\n";
+    return 0;
+  }
+
+ private:
+  std::string checkpoint_, out_;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> make_export() { return std::make_unique<Export>(); }
+
+}  // namespace mmcl::cli

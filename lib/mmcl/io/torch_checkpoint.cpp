@@ -1,0 +1,433 @@
+#include "mmcl/io/torch_checkpoint.h"
+
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <caffe2/serialize/inline_container.h>
+
+#include "mmcl/core/error.h"
+
+namespace mmcl::io {
+namespace {
+
+struct Value;
+using ValuePtr = std::shared_ptr<Value>;
+
+// What a state-dict pickle can hold.
+struct Value {
+  enum class Kind { None, Bool, Int, Float, String, Tuple, List, Dict, Global, Storage, Tensor };
+  Kind kind = Kind::None;
+  bool boolean = false;
+  int64_t integer = 0;
+  double real = 0;
+  std::string text;                                 // String; Global: "module.name"
+  std::vector<ValuePtr> items;                      // Tuple, List
+  std::vector<std::pair<ValuePtr, ValuePtr>> dict;  // Dict, in insertion order
+  at::Tensor tensor;                                // Storage (1-D), Tensor
+
+  static ValuePtr make(Kind k) {
+    auto v = std::make_shared<Value>();
+    v->kind = k;
+    return v;
+  }
+};
+
+const char* kind_name(Value::Kind k) {
+  switch (k) {
+    case Value::Kind::None: return "None";
+    case Value::Kind::Bool: return "a bool";
+    case Value::Kind::Int: return "an int";
+    case Value::Kind::Float: return "a float";
+    case Value::Kind::String: return "a string";
+    case Value::Kind::Tuple: return "a tuple";
+    case Value::Kind::List: return "a list";
+    case Value::Kind::Dict: return "a dict";
+    case Value::Kind::Global: return "a class or function";
+    case Value::Kind::Storage: return "a storage";
+    case Value::Kind::Tensor: return "a tensor";
+  }
+  return "?";
+}
+
+const std::map<std::string, at::ScalarType>& storage_types() {
+  static const std::map<std::string, at::ScalarType> table = {
+      {"torch.FloatStorage", at::kFloat}, {"torch.DoubleStorage", at::kDouble}, {"torch.HalfStorage", at::kHalf},
+      {"torch.BFloat16Storage", at::kBFloat16}, {"torch.LongStorage", at::kLong}, {"torch.IntStorage", at::kInt},
+      {"torch.ShortStorage", at::kShort}, {"torch.CharStorage", at::kChar}, {"torch.ByteStorage", at::kByte},
+      {"torch.BoolStorage", at::kBool}};
+  return table;
+}
+
+bool allowed_global(const std::string& name) {
+  return name == "collections.OrderedDict" || name == "torch._utils._rebuild_tensor_v2" ||
+         name == "torch._utils._rebuild_parameter" || storage_types().count(name) > 0;
+}
+
+class Unpickler {
+ public:
+  Unpickler(const std::string& data, const StorageReader& storages, std::string source)
+      : data_(data), storages_(storages), source_(std::move(source)) {}
+
+  ValuePtr run() {
+    while (true) {
+      const size_t where = pos_;
+      const uint8_t op = byte();
+      switch (op) {
+        case 0x80: byte(); break;        // PROTO
+        case 0x95: bytes(8); break;      // FRAME (a length hint)
+        case '.': {                      // STOP
+          if (stack_.size() != 1) fail(where, "the pickle ends with a malformed stack");
+          return stack_.back();
+        }
+        case '(': marks_.push_back(stack_.size()); break;  // MARK
+        case '}': push(Value::make(Value::Kind::Dict)); break;
+        case ']': push(Value::make(Value::Kind::List)); break;
+        case ')': push(Value::make(Value::Kind::Tuple)); break;
+        case 't': {  // TUPLE
+          auto t = Value::make(Value::Kind::Tuple);
+          t->items = pop_mark(where);
+          push(t);
+          break;
+        }
+        case 0x85: case 0x86: case 0x87: {  // TUPLE1..3
+          const size_t n = op - 0x84u;
+          if (stack_.size() < n) fail(where, "stack underflow");
+          auto t = Value::make(Value::Kind::Tuple);
+          t->items.assign(stack_.end() - static_cast<std::ptrdiff_t>(n), stack_.end());
+          stack_.resize(stack_.size() - n);
+          push(t);
+          break;
+        }
+        case 'q': memo_[byte()] = top(where); break;           // BINPUT
+        case 'r': memo_[uint32()] = top(where); break;         // LONG_BINPUT
+        case 0x94: memo_[static_cast<uint32_t>(memo_.size())] = top(where); break;  // MEMOIZE
+        case 'h': push(get_memo(byte(), where)); break;        // BINGET
+        case 'j': push(get_memo(uint32(), where)); break;      // LONG_BINGET
+        case 'J': push(integer(static_cast<int32_t>(uint32()))); break;  // BININT
+        case 'K': push(integer(byte())); break;                          // BININT1
+        case 'M': {                                                     // BININT2
+          const uint32_t lo = byte(), hi = byte();
+          push(integer(lo | (hi << 8)));
+          break;
+        }
+        case 0x8a: {  // LONG1: little-endian two's complement
+          const uint8_t n = byte();
+          if (n > 8) fail(where, "an integer wider than 64 bits");
+          const std::string b = bytes(n);
+          uint64_t u = 0;
+          for (size_t i = 0; i < n; ++i) u |= static_cast<uint64_t>(static_cast<uint8_t>(b[i])) << (8 * i);
+          if (n > 0 && n < 8 && (static_cast<uint8_t>(b[n - 1]) & 0x80)) u |= ~uint64_t(0) << (8 * n);  // sign
+          push(integer(static_cast<int64_t>(u)));
+          break;
+        }
+        case 'G': {  // BINFLOAT: big-endian double
+          const std::string b = bytes(8);
+          uint64_t u = 0;
+          for (int i = 0; i < 8; ++i) u = (u << 8) | static_cast<uint8_t>(b[static_cast<size_t>(i)]);
+          auto v = Value::make(Value::Kind::Float);
+          std::memcpy(&v->real, &u, 8);
+          push(v);
+          break;
+        }
+        case 'X': push(string(bytes(uint32()))); break;  // BINUNICODE
+        case 0x8c: push(string(bytes(byte()))); break;   // SHORT_BINUNICODE
+        case 0x8d: push(string(bytes(uint64()))); break;  // BINUNICODE8
+        case 'N': push(Value::make(Value::Kind::None)); break;
+        case 0x88: case 0x89: {  // NEWTRUE, NEWFALSE
+          auto v = Value::make(Value::Kind::Bool);
+          v->boolean = op == 0x88;
+          push(v);
+          break;
+        }
+        case 'c': {  // GLOBAL module\nname\n
+          const std::string module = line(where), name = line(where);
+          push(global(module + "." + name, where));
+          break;
+        }
+        case 0x93: {  // STACK_GLOBAL
+          const ValuePtr name = pop(where), module = pop(where);
+          if (name->kind != Value::Kind::String || module->kind != Value::Kind::String) fail(where, "STACK_GLOBAL needs two strings");
+          push(global(module->text + "." + name->text, where));
+          break;
+        }
+        case 'R': {  // REDUCE
+          const ValuePtr args = pop(where), callable = pop(where);
+          push(reduce(callable, args, where));
+          break;
+        }
+        case 'b': {  // BUILD: only the attributes of an OrderedDict (a state dict's _metadata), dropped
+          pop(where);
+          if (top(where)->kind != Value::Kind::Dict) fail(where, str_cat("cannot set the state of ", kind_name(top(where)->kind)));
+          break;
+        }
+        case 's': {  // SETITEM
+          const ValuePtr value = pop(where), key = pop(where);
+          dict_at(where)->dict.emplace_back(key, value);
+          break;
+        }
+        case 'u': {  // SETITEMS
+          std::vector<ValuePtr> kv = pop_mark(where);
+          if (kv.size() % 2) fail(where, "SETITEMS with an odd number of items");
+          ValuePtr d = dict_at(where);
+          for (size_t i = 0; i < kv.size(); i += 2) d->dict.emplace_back(kv[i], kv[i + 1]);
+          break;
+        }
+        case 'a': {  // APPEND
+          const ValuePtr v = pop(where);
+          list_at(where)->items.push_back(v);
+          break;
+        }
+        case 'e': {  // APPENDS
+          std::vector<ValuePtr> vs = pop_mark(where);
+          ValuePtr l = list_at(where);
+          l->items.insert(l->items.end(), vs.begin(), vs.end());
+          break;
+        }
+        case 'Q': push(persistent_load(pop(where), where)); break;  // BINPERSID
+        default:
+          fail(where, str_cat("unsupported pickle opcode 0x", hex(op),
+                           " (a state dict does not use it; only tensors, numbers, strings and containers are read)"));
+      }
+    }
+  }
+
+ private:
+  [[noreturn]] void fail(size_t where, const std::string& why) const {
+    throw Error(str_cat(source_, ": data.pkl byte ", where, ": ", why));
+  }
+  static std::string hex(uint8_t b) {
+    const char* d = "0123456789abcdef";
+    return std::string{d[b >> 4], d[b & 15]};
+  }
+  uint8_t byte() {
+    if (pos_ >= data_.size()) fail(pos_, "the pickle ends early");
+    return static_cast<uint8_t>(data_[pos_++]);
+  }
+  std::string bytes(uint64_t n) {
+    if (n > data_.size() - pos_) fail(pos_, "the pickle ends early");
+    std::string out = data_.substr(pos_, static_cast<size_t>(n));
+    pos_ += static_cast<size_t>(n);
+    return out;
+  }
+  uint32_t uint32() {
+    const std::string b = bytes(4);
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(b[static_cast<size_t>(i)]);
+    return v;
+  }
+  uint64_t uint64() {
+    const std::string b = bytes(8);
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(b[static_cast<size_t>(i)]);
+    return v;
+  }
+  std::string line(size_t where) {
+    const size_t end = data_.find('\n', pos_);
+    if (end == std::string::npos || end - pos_ > 256) fail(where, "a malformed GLOBAL");
+    std::string out = data_.substr(pos_, end - pos_);
+    pos_ = end + 1;
+    return out;
+  }
+  static ValuePtr integer(int64_t i) {
+    auto v = Value::make(Value::Kind::Int);
+    v->integer = i;
+    return v;
+  }
+  static ValuePtr string(std::string s) {
+    auto v = Value::make(Value::Kind::String);
+    v->text = std::move(s);
+    return v;
+  }
+  ValuePtr global(const std::string& name, size_t where) const {
+    if (!allowed_global(name))
+      fail(where, str_cat("refusing to load \"", name, "\": a state dict holds only tensors, numbers, strings and containers"));
+    auto v = Value::make(Value::Kind::Global);
+    v->text = name;
+    return v;
+  }
+  void push(ValuePtr v) {
+    if (stack_.size() > (1u << 24)) fail(pos_, "the pickle's stack grows without bound");
+    stack_.push_back(std::move(v));
+  }
+  ValuePtr pop(size_t where) {
+    if (stack_.empty() || (!marks_.empty() && stack_.size() <= marks_.back())) fail(where, "stack underflow");
+    ValuePtr v = stack_.back();
+    stack_.pop_back();
+    return v;
+  }
+  ValuePtr top(size_t where) const {
+    if (stack_.empty()) fail(where, "stack underflow");
+    return stack_.back();
+  }
+  std::vector<ValuePtr> pop_mark(size_t where) {
+    if (marks_.empty()) fail(where, "no MARK to close");
+    const size_t m = marks_.back();
+    marks_.pop_back();
+    std::vector<ValuePtr> out(stack_.begin() + static_cast<std::ptrdiff_t>(m), stack_.end());
+    stack_.resize(m);
+    return out;
+  }
+  ValuePtr get_memo(uint32_t key, size_t where) const {
+    const auto it = memo_.find(key);
+    if (it == memo_.end()) fail(where, str_cat("memo entry ", key, " was never stored"));
+    return it->second;
+  }
+  ValuePtr dict_at(size_t where) const {
+    ValuePtr d = top(where);
+    if (d->kind != Value::Kind::Dict) fail(where, str_cat("items set on ", kind_name(d->kind), ", not a dict"));
+    return d;
+  }
+  ValuePtr list_at(size_t where) const {
+    ValuePtr l = top(where);
+    if (l->kind != Value::Kind::List) fail(where, str_cat("items appended to ", kind_name(l->kind), ", not a list"));
+    return l;
+  }
+  int64_t int_of(const ValuePtr& v, size_t where, const char* what) const {
+    if (v->kind != Value::Kind::Int) fail(where, str_cat(what, " is ", kind_name(v->kind), ", not an int"));
+    return v->integer;
+  }
+  std::vector<int64_t> ints_of(const ValuePtr& v, size_t where, const char* what) const {
+    if (v->kind != Value::Kind::Tuple) fail(where, str_cat(what, " is ", kind_name(v->kind), ", not a tuple"));
+    std::vector<int64_t> out;
+    for (const ValuePtr& x : v->items) out.push_back(int_of(x, where, what));
+    return out;
+  }
+
+  // ('storage', <storage type>, key, location, numel) -> the storage's elements, read once per key.
+  ValuePtr persistent_load(const ValuePtr& pid, size_t where) {
+    if (pid->kind != Value::Kind::Tuple || pid->items.size() != 5 || pid->items[0]->kind != Value::Kind::String ||
+        pid->items[0]->text != "storage" || pid->items[1]->kind != Value::Kind::Global ||
+        pid->items[2]->kind != Value::Kind::String)
+      fail(where, "a persistent id that is not a tensor storage");
+    const auto type = storage_types().find(pid->items[1]->text);
+    if (type == storage_types().end()) fail(where, str_cat("\"", pid->items[1]->text, "\" is not a storage type"));
+    const std::string& key = pid->items[2]->text;
+    const int64_t numel = int_of(pid->items[4], where, "a storage's size");
+    if (numel < 0) fail(where, "a negative storage size");
+    auto& cached = storage_cache_[key];
+    if (!cached) {
+      const std::string bytes = storages_(key);
+      const int64_t element = static_cast<int64_t>(c10::elementSize(type->second));
+      if (static_cast<uint64_t>(bytes.size()) < static_cast<uint64_t>(numel) * static_cast<uint64_t>(element))
+        fail(where, str_cat("storage data/", key, " holds ", bytes.size(), " bytes, but ", numel, " elements of ",
+                         element, " bytes were promised"));
+      cached = Value::make(Value::Kind::Storage);
+      cached->tensor = at::empty({numel}, at::TensorOptions().dtype(type->second));
+      if (numel > 0) std::memcpy(cached->tensor.data_ptr(), bytes.data(), static_cast<size_t>(numel * element));
+    } else if (cached->tensor.scalar_type() != type->second || cached->tensor.numel() < numel) {
+      fail(where, str_cat("storage data/", key, " is used with two different types or sizes"));
+    }
+    return cached;
+  }
+
+  ValuePtr reduce(const ValuePtr& callable, const ValuePtr& args, size_t where) const {
+    if (callable->kind != Value::Kind::Global || args->kind != Value::Kind::Tuple)
+      fail(where, "REDUCE needs a known callable and a tuple of arguments");
+    const std::string& name = callable->text;
+    const auto& a = args->items;
+    if (name == "collections.OrderedDict") {
+      if (!a.empty()) fail(where, "OrderedDict built from arguments");
+      return Value::make(Value::Kind::Dict);
+    }
+    if (name == "torch._utils._rebuild_parameter") {
+      if (a.size() < 1 || a[0]->kind != Value::Kind::Tensor) fail(where, "_rebuild_parameter without a tensor");
+      return a[0];
+    }
+    if (name == "torch._utils._rebuild_tensor_v2") {
+      // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
+      if (a.size() < 4 || a[0]->kind != Value::Kind::Storage) fail(where, "_rebuild_tensor_v2 without a storage");
+      const at::Tensor& storage = a[0]->tensor;
+      const int64_t offset = int_of(a[1], where, "a tensor's offset");
+      const std::vector<int64_t> size = ints_of(a[2], where, "a tensor's size"), stride = ints_of(a[3], where, "a tensor's stride");
+      if (size.size() != stride.size()) fail(where, "a tensor's size and stride differ in length");
+      int64_t last = offset, count = 1;
+      for (size_t d = 0; d < size.size(); ++d) {
+        if (size[d] < 0 || stride[d] < 0) fail(where, "a negative size or stride");
+        count *= size[d];
+        if (size[d] > 0) last += (size[d] - 1) * stride[d];
+      }
+      if (offset < 0 || (count > 0 && last >= storage.numel()))
+        fail(where, str_cat("a tensor reaches element ", last, " of a storage of ", storage.numel()));
+      auto v = Value::make(Value::Kind::Tensor);
+      v->tensor = count == 0 ? at::empty(size, storage.options()) : storage.as_strided(size, stride, offset);
+      return v;
+    }
+    fail(where, str_cat("cannot call \"", name, "\""));
+  }
+
+  const std::string& data_;
+  const StorageReader& storages_;
+  std::string source_;
+  size_t pos_ = 0;
+  std::vector<ValuePtr> stack_;
+  std::vector<size_t> marks_;
+  std::unordered_map<uint32_t, ValuePtr> memo_;
+  std::map<std::string, ValuePtr> storage_cache_;
+};
+
+}  // namespace
+
+NamedTensors unpickle_state_dict(const std::string& pickle, const StorageReader& storages, const std::string& source) {
+  const ValuePtr root = Unpickler(pickle, storages, source).run();
+  if (root->kind != Value::Kind::Dict) throw Error(str_cat(source, ": holds ", kind_name(root->kind), ", not a state dict"));
+  // A training checkpoint keeps the weights under "state_dict" (or "model"); a state dict is itself one.
+  const Value* weights = root.get();
+  for (const char* key : {"state_dict", "model", "module"})
+    for (const auto& [k, v] : root->dict)
+      if (k->kind == Value::Kind::String && k->text == key && v->kind == Value::Kind::Dict) weights = v.get();
+  NamedTensors out;
+  bool all_module = true;
+  for (const auto& [k, v] : weights->dict) {
+    if (k->kind != Value::Kind::String) throw Error(str_cat(source, ": a state-dict key is ", kind_name(k->kind)));
+    if (v->kind != Value::Kind::Tensor) continue;  // e.g. open_clip's integer "context_length" entries elsewhere
+    out.emplace_back(k->text, v->tensor);
+    all_module = all_module && k->text.rfind("module.", 0) == 0;
+  }
+  if (out.empty()) throw Error(str_cat(source, ": no tensors found (expected a state dict, or one under \"state_dict\")"));
+  if (all_module)
+    for (auto& [name, t] : out) name = name.substr(7);
+  return out;
+}
+
+NamedTensors load_torch_checkpoint(const std::filesystem::path& path) {
+  const std::string source = path.string();
+  std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
+  try {
+    reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(source);
+  } catch (const c10::Error&) {
+    throw Error(str_cat(source, ": not a zip-format PyTorch checkpoint (torch.save of torch >= 1.6); convert older "
+                        "files with torch.save(torch.load(f), g) or save them as safetensors"));
+  }
+  if (reader->hasRecord("constants.pkl") || reader->hasRecord("code/__torch__.py"))
+    throw Error(str_cat(source, ": a TorchScript archive (torch.jit.save), not a state dict; use open_clip's "
+                        "state-dict or safetensors release of these weights (docs/PRETRAINED.md)"));
+  if (!reader->hasRecord("data.pkl")) throw Error(str_cat(source, ": no data.pkl in the archive"));
+  auto record = [&](const std::string& name) {
+    at::DataPtr data;
+    size_t size = 0;
+    std::tie(data, size) = reader->getRecord(name);
+    return std::string(static_cast<const char*>(data.get()), size);
+  };
+  const std::string pickle = record("data.pkl");
+  return unpickle_state_dict(pickle, [&](const std::string& key) {
+    const std::string name = "data/" + key;
+    if (!reader->hasRecord(name)) throw Error(str_cat(source, ": storage ", name, " is missing from the archive"));
+    return record(name);
+  }, source);
+}
+
+NamedTensors load_weights(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(str_cat(path.string(), ": cannot open"));
+  char magic[4] = {0, 0, 0, 0};
+  in.read(magic, 4);
+  if (std::memcmp(magic, "PK\x03\x04", 4) == 0) return load_torch_checkpoint(path);
+  return load_safetensors(path).tensors;
+}
+
+}  // namespace mmcl::io

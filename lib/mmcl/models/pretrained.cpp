@@ -1,0 +1,74 @@
+#include "mmcl/models/pretrained.h"
+
+#include <map>
+#include <set>
+
+#include <ATen/ATen.h>
+#include <torch/nn/module.h>
+
+#include "mmcl/core/error.h"
+#include "mmcl/core/log.h"
+#include "mmcl/io/torch_checkpoint.h"
+
+namespace mmcl::models {
+namespace {
+
+std::string shape_text(at::IntArrayRef s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+// OpenAI's checkpoints store these model attributes next to the weights; open_clip drops them too.
+// open_clip's text attention mask is a buffer in older versions; mmcl builds it on the fly.
+bool is_ignored(const std::string& name) {
+  return name == "input_resolution" || name == "context_length" || name == "vocab_size" || name == "attn_mask";
+}
+
+}  // namespace
+
+WeightsReport load_weights_into(torch::nn::Module& module, const io::NamedTensors& weights, const std::string& source) {
+  std::map<std::string, at::Tensor> by_name;
+  for (const auto& [name, t] : weights) {
+    if (!by_name.emplace(name, t).second) throw Error(str_cat(source, ": tensor \"", name, "\" appears twice"));
+  }
+  WeightsReport report;
+  std::set<std::string> used;
+  torch::NoGradGuard no_grad;
+  auto fill = [&](const std::string& name, at::Tensor& target) {
+    const auto it = by_name.find(name);
+    if (it == by_name.end()) throw Error(str_cat(source, ": no tensor \"", name, "\", which the model needs (", shape_text(target.sizes()), ")"));
+    if (it->second.sizes() != target.sizes())
+      throw Error(str_cat(source, ": tensor \"", name, "\" has shape ", shape_text(it->second.sizes()), ", the model's is ",
+                          shape_text(target.sizes())));
+    target.copy_(it->second);
+    used.insert(name);
+    ++report.loaded;
+  };
+  for (auto& p : module.named_parameters(/*recurse=*/true)) fill(p.key(), p.value());
+  for (auto& b : module.named_buffers(/*recurse=*/true)) fill(b.key(), b.value());
+  for (const auto& [name, t] : weights) {
+    if (used.count(name)) continue;
+    (is_ignored(name) ? report.ignored : report.unused).push_back(name);
+  }
+  return report;
+}
+
+void load_pretrained(torch::nn::Module& module, const std::string& path) {
+  const WeightsReport r = load_weights_into(module, io::load_weights(path), path);
+  spdlog::info("pretrained weights {}: {} tensors loaded", path, r.loaded);
+  if (!r.unused.empty()) {
+    std::string names;
+    for (size_t i = 0; i < r.unused.size() && i < 10; ++i) names += (i ? ", " : "") + r.unused[i];
+    spdlog::warn("{}: {} tensors the model does not use: {}{}", path, r.unused.size(), names, r.unused.size() > 10 ? ", ..." : "");
+  }
+}
+
+io::NamedTensors named_weights(torch::nn::Module& module) {
+  io::NamedTensors out;
+  for (const auto& p : module.named_parameters(true)) out.emplace_back(p.key(), p.value().detach());
+  for (const auto& b : module.named_buffers(true)) out.emplace_back(b.key(), b.value().detach());
+  return out;
+}
+
+}  // namespace mmcl::models
