@@ -122,6 +122,15 @@ def libjpeg_version():
     return "libjpeg " + str(features.version("jpg"))
 
 
+def cpu_seconds():
+    # user + system time of this process and of its joined children (workers)
+    t = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        r = resource.getrusage(who)
+        t += r.ru_utime + r.ru_stime
+    return t
+
+
 def maxrss_mib(who):
     # ru_maxrss is in KiB on Linux.
     return round(resource.getrusage(who).ru_maxrss / 1024, 1)
@@ -148,6 +157,7 @@ def run(a):
     batches = 0
     shape = None
 
+    cpu_start = cpu_seconds()
     t_start = time.perf_counter()
     if a.warmup_batches == 0:
         t_timed = t_start
@@ -182,6 +192,7 @@ def run(a):
         if seen != n:
             sys.exit(f"epoch {epoch}: got {seen} images, expected {n}")
     t_end = time.perf_counter()
+    cpu_total = cpu_seconds() - cpu_start
 
     total_images = n * a.epochs
     seconds = t_end - t_timed if t_timed is not None else 0.0
@@ -220,6 +231,8 @@ def run(a):
         "images_steady": steady_images,
         "seconds_steady": round(steady_seconds, 3),
         "images_per_s_steady": rate(steady_images, steady_seconds),
+        "cpu_seconds_total": round(cpu_total, 2),
+        "images_per_cpu_s": rate(total_images, cpu_total),
         "epoch_seconds": [round(s, 3) for s in epoch_seconds],
         "first_batch_seconds": [round(s, 3) for s in first_batch_seconds],
         "batches": batches,
