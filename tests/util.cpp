@@ -110,3 +110,25 @@ data::Batch micro_clip_batch(int64_t n) {
 }
 
 }  // namespace mmcl::test
+
+#include <torch/nn/module.h>
+
+#include "mmcl/io/safetensors.h"
+#include "mmcl/models/clip.h"
+
+namespace mmcl::test {
+
+void check_open_clip_outputs(models::ClipImpl& model, const fs::path& fixture_dir) {
+  std::map<std::string, at::Tensor> io;
+  for (auto& [name, t] : io::load_safetensors(fixture_dir / "io.safetensors").tensors) io[name] = t;
+  model.eval();
+  torch::NoGradGuard no_grad;
+  const at::Tensor image = model.encode_image(io.at("images"));
+  const at::Tensor text = model.encode_text(io.at("text_ids"));
+  CATCH_CHECK((image - io.at("image_features")).abs().max().item<double>() < 1e-5);
+  CATCH_CHECK((text - io.at("text_features")).abs().max().item<double>() < 1e-5);
+  const at::Tensor logits = model.logit_scale.exp() * at::matmul(image, text.t());
+  CATCH_CHECK((logits - io.at("logits_per_image")).abs().max().item<double>() < 1e-4);
+}
+
+}  // namespace mmcl::test

@@ -61,3 +61,12 @@ namespace mmcl::test {
 config::ModelConfig micro_clip_config();
 data::Batch micro_clip_batch(int64_t n);
 }  // namespace mmcl::test
+
+namespace mmcl::models {
+class ClipImpl;
+}
+namespace mmcl::test {
+// Checks `model` (open_clip's weights loaded) against open_clip's outputs in the fixture's io.safetensors:
+// normalised image and text features within 1e-5, logits within 1e-4 (max abs).
+void check_open_clip_outputs(models::ClipImpl& model, const fs::path& fixture_dir);
+}  // namespace mmcl::test

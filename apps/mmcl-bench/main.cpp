@@ -21,6 +21,7 @@
 #include "mmcl/cli/command.h"
 #include "mmcl/core/error.h"
 #include "mmcl/core/log.h"
+#include "mmcl/data/image_files.h"
 #include "mmcl/data/image_text.h"
 #include "mmcl/data/loader.h"
 
@@ -33,13 +34,7 @@ std::vector<std::string> list_files(const std::string& source) {
   std::vector<std::string> files;
   std::error_code ec;
   if (fs::is_directory(source, ec)) {
-    for (const auto& e : fs::recursive_directory_iterator(source)) {
-      std::string ext = e.path().extension().string();
-      std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-      if (e.is_regular_file() && (ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp" || ext == ".gif"))
-        files.push_back(e.path().string());
-    }
-    std::sort(files.begin(), files.end());
+    files = data::list_image_files(source);
   } else {
     std::ifstream in(source);
     if (!in) throw ConfigError(str_cat("--files: cannot read \"", source, "\""));

@@ -48,7 +48,7 @@ class Export : public Command {
   int run() override {
     std::error_code ec;
     if (!std::filesystem::exists(checkpoint_, ec)) throw ConfigError(str_cat("--checkpoint: not found: \"", checkpoint_, "\""));
-    if (out_.size() < 12 || out_.compare(out_.size() - 12, 12, ".safetensors") != 0)
+    if (std::filesystem::path(out_).extension() != ".safetensors")
       throw ConfigError(str_cat("--out: expected a .safetensors file name, got \"", out_, "\""));
     log::init_console();
     const std::string file = eval::resolve_checkpoint(checkpoint_);
@@ -58,7 +58,7 @@ class Export : public Command {
     const nlohmann::ordered_json oc = open_clip_config(config.model);
     io::save_safetensors(out_, models::named_weights(*model),
                          {{"format", "pt"}, {"open_clip_config", oc.dump()}, {"source", file}});
-    const std::string json_path = out_.substr(0, out_.size() - 12) + ".json";
+    const std::string json_path = std::filesystem::path(out_).replace_extension(".json").string();
     write_file_atomic(json_path, oc.dump(2) + "\n");
     std::cout << "wrote " << out_ << " and " << json_path << "\n";
     return 0;

@@ -147,7 +147,7 @@ void apply_preset(Schema& schema, const std::string& name, const Origin& origin,
     throw ConfigError(str_cat(origin.str(), ": model.preset: unknown preset \"", name, "\" (available: ", list,
                               "; or a path to a preset YAML or an open_clip .json)"));
   }
-  if (source.size() > 5 && source.compare(source.size() - 5, 5, ".json") == 0) node = translate_open_clip(node, source);
+  if (fs::path(source).extension() == ".json") node = translate_open_clip(node, source);
   if (node.IsMap()) {
     const YAML::Node nested = static_cast<const YAML::Node&>(node)["preset"];
     if (nested)
@@ -207,7 +207,7 @@ void require_shards(const Schema& schema, const std::string& pattern, const std:
 }
 
 RunConfig resolve(const YAML::Node& root, const std::string& source, const std::string& base_dir,
-                  const std::vector<std::string>& sets, bool apply_presets,
+                  const std::vector<std::string>& sets, bool user_config,
                   const std::vector<std::string>& required_files = {}) {
   RunConfig config;
   Schema schema(config);
@@ -226,14 +226,15 @@ RunConfig resolve(const YAML::Node& root, const std::string& source, const std::
   }
   for (const Setting& s : settings)
     if (s.key == "model.preset" && s.value.IsScalar()) preset = s.value.Scalar(), preset_origin = Origin{"--set"};
-  if (apply_presets && !preset.empty()) apply_preset(schema, preset, preset_origin, base_dir);
+  if (user_config && !preset.empty()) apply_preset(schema, preset, preset_origin, base_dir);
 
   schema.apply(root, source);
   for (const Setting& s : settings) schema.set(s.key, s.value, Origin{"--set"});
   validate(config, schema);
-  // A resolved config (read back from a checkpoint) is not checked against the file system: its data
-  // and weights were where the run was, not necessarily where it is evaluated or exported.
-  if (!apply_presets) return config;
+  // A resolved config (read back from a checkpoint, user_config false) already holds its preset and is
+  // not checked against the file system: its data and weights were where the run was, not necessarily
+  // where it is evaluated or exported.
+  if (!user_config) return config;
   if (config.data.type == "manifest") require_file(schema, "data.train", source, "when data.type is manifest");
   if (config.data.type == "webdataset") require_shards(schema, config.data.train, source);
   if (config.data.type != "synthetic" && config.tokenizer.name == "clip_bpe")

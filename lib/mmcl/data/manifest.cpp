@@ -11,6 +11,7 @@
 
 #include "mmcl/core/error.h"
 #include "mmcl/core/log.h"
+#include "mmcl/data/image_files.h"
 
 namespace fs = std::filesystem;
 
@@ -169,17 +170,9 @@ Manifest read_image_folder(const std::string& path) {
   for (const auto& entry : fs::directory_iterator(path))
     if (entry.is_directory()) classes.push_back(entry.path());
   std::sort(classes.begin(), classes.end());
-  static const std::set<std::string> extensions = {".jpg", ".jpeg", ".png", ".bmp", ".gif"};
   for (size_t k = 0; k < classes.size(); ++k) {
     m.label_names.push_back(classes[k].filename().string());
-    std::vector<std::string> files;
-    for (const auto& entry : fs::recursive_directory_iterator(classes[k])) {
-      std::string ext = entry.path().extension().string();
-      std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return std::tolower(ch); });
-      if (entry.is_regular_file() && extensions.count(ext)) files.push_back(entry.path().string());
-    }
-    std::sort(files.begin(), files.end());
-    for (auto& f : files) m.records.push_back({std::move(f), {}, static_cast<int64_t>(k)});
+    for (auto& f : list_image_files(classes[k])) m.records.push_back({std::move(f), {}, static_cast<int64_t>(k)});
   }
   if (m.records.empty())
     throw ConfigError(str_cat(path, ": no images in class folders (expected <class>/<image>.{jpg,png,...})"));

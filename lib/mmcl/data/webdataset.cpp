@@ -8,15 +8,12 @@
 #include <nlohmann/json.hpp>
 
 #include "mmcl/core/log.h"
+#include "mmcl/data/image_files.h"
 #include "mmcl/data/tar.h"
 #include "mmcl/text/tokenizer.h"
 
 namespace mmcl::data {
 namespace {
-
-bool is_image(const std::string& ext) {
-  return ext == "jpg" || ext == "jpeg" || ext == "png" || ext == "bmp" || ext == "gif";
-}
 
 std::string trim(std::string s) {
   const auto space = [](unsigned char c) { return std::isspace(c) != 0; };
@@ -70,7 +67,7 @@ WebDataset::WebDataset(std::vector<std::string> shards, ImageTransform transform
         open = true;
       }
       Part part{m.offset, m.size, ext};
-      if (is_image(ext) && current.image.extension.empty()) current.image = part;
+      if (is_image_extension(ext) && current.image.extension.empty()) current.image = part;
       else if ((ext == "txt" || ext == "json") && current.text.extension.empty()) current.text = part;
       else if (ext == "cls") current.label = part;
     }
@@ -92,7 +89,11 @@ std::string WebDataset::describe(int64_t index) const {
 std::vector<std::string> WebDataset::captions(int64_t index) const {
   const Entry& e = samples_.at(static_cast<size_t>(index));
   if (e.text.extension.empty()) return {};
-  const std::string bytes = read_file_range(shards_[static_cast<size_t>(e.shard)], e.text.offset, e.text.size);
+  return parse_captions(index, read_file_range(shards_[static_cast<size_t>(e.shard)], e.text.offset, e.text.size));
+}
+
+std::vector<std::string> WebDataset::parse_captions(int64_t index, const std::string& bytes) const {
+  const Entry& e = samples_.at(static_cast<size_t>(index));
   if (e.text.extension == "txt") return {trim(bytes)};
   nlohmann::json j;
   try {
@@ -114,20 +115,24 @@ std::vector<std::string> WebDataset::captions(int64_t index) const {
 
 Sample WebDataset::get(int64_t index, uint64_t seed) const {
   const Entry& e = samples_.at(static_cast<size_t>(index));
-  const std::string& shard = shards_[static_cast<size_t>(e.shard)];
+  // A sample's members are next to each other in the shard: one read covers them all.
+  uint64_t begin = e.image.offset, end = e.image.offset + e.image.size;
+  for (const Part* p : {&e.text, &e.label})
+    if (!p->extension.empty()) begin = std::min(begin, p->offset), end = std::max(end, p->offset + p->size);
+  const std::string bytes = read_file_range(shards_[static_cast<size_t>(e.shard)], begin, end - begin);
+  auto member = [&](const Part& p) { return bytes.substr(p.offset - begin, p.size); };
+
   std::mt19937_64 rng(seed);
   Sample s;
-  s.image = transform_image(decode_image(read_file_range(shard, e.image.offset, e.image.size),
-                                         describe(index) + "." + e.image.extension),
-                            transform_, rng);
+  s.image = transform_image(decode_image(member(e.image), describe(index) + "." + e.image.extension), transform_, rng);
   if (tokenizer_ && !e.text.extension.empty()) {
-    const std::vector<std::string> all = captions(index);
+    const std::vector<std::string> all = parse_captions(index, member(e.text));
     if (all.empty()) throw SampleError(str_cat(describe(index), ": empty caption list"));
     const size_t pick = all.size() == 1 ? 0 : static_cast<size_t>(rng() % all.size());
     s.text = at::tensor(tokenizer_->tokenize(all[pick], context_length_), at::kLong);
   }
   if (!e.label.extension.empty()) {
-    const std::string text = trim(read_file_range(shard, e.label.offset, e.label.size));
+    const std::string text = trim(member(e.label));
     if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
       throw SampleError(str_cat(describe(index), ".cls: expected a non-negative integer, got \"", text, "\""));
     s.label = std::stoll(text);

@@ -52,6 +52,9 @@ class WebDataset : public Dataset {
     Part image, text, label;  // size 0 / empty extension: absent
   };
 
+  // The captions in the bytes of sample `index`'s .txt or .json member.
+  std::vector<std::string> parse_captions(int64_t index, const std::string& bytes) const;
+
   std::vector<std::string> shards_;
   std::vector<int64_t> shard_begin_;  // samples of shard s: [shard_begin_[s], shard_begin_[s + 1])
   std::vector<Entry> samples_;
