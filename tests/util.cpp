@@ -3,12 +3,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <random>
 #include <sstream>
+
+#include <stb_image_write.h>
 
 namespace mmcl::test {
 
@@ -53,6 +56,43 @@ fs::path shared_dir() {
   const fs::path dir = MMCL_SHARED_DIR;
   std::error_code ec;
   return fs::is_directory(dir / "fixtures", ec) ? dir : fs::path();
+}
+
+namespace {
+// A 16x16 PNG of one colour with a little noise.
+void write_png(const fs::path& path, int r, int g, int b, std::mt19937& rng) {
+  std::vector<unsigned char> px(16 * 16 * 3);
+  std::uniform_int_distribution<int> noise(-20, 20);
+  for (size_t i = 0; i < px.size(); i += 3) {
+    px[i] = static_cast<unsigned char>(std::clamp(r + noise(rng), 0, 255));
+    px[i + 1] = static_cast<unsigned char>(std::clamp(g + noise(rng), 0, 255));
+    px[i + 2] = static_cast<unsigned char>(std::clamp(b + noise(rng), 0, 255));
+  }
+  fs::create_directories(path.parent_path());
+  stbi_write_png(path.c_str(), 16, 16, 3, px.data(), 16 * 3);
+}
+}  // namespace
+
+void write_colour_squares(const fs::path& dir) {
+  std::mt19937 rng(1);
+  std::string train = "filepath,title\n", test = "filepath,label\n", captions = "filepath,title\n";
+  const char* colours[] = {"red", "blue"};
+  for (int i = 0; i < 32; ++i) {
+    const int c = i % 2;
+    write_png(dir / "img" / ("train" + std::to_string(i) + ".png"), c ? 20 : 220, 40, c ? 220 : 20, rng);
+    train += "img/train" + std::to_string(i) + ".png," + (i % 4 < 2 ? "a " : "a photo of a ") + colours[c] + " square\n";
+  }
+  for (int i = 0; i < 8; ++i) {
+    const int c = i % 2;
+    write_png(dir / "img" / ("test" + std::to_string(i) + ".png"), c ? 20 : 220, 40, c ? 220 : 20, rng);
+    test += "img/test" + std::to_string(i) + ".png," + colours[c] + "\n";
+    captions += "img/test" + std::to_string(i) + ".png,a " + colours[c] + " square\n";
+  }
+  write_text(dir / "img/broken.png", "not a png");
+  test += "img/broken.png,red\n";
+  write_text(dir / "train.csv", train);
+  write_text(dir / "test.csv", test);
+  write_text(dir / "captions.csv", captions);
 }
 
 std::string tiny_run_yaml(const std::string& name, int steps) {

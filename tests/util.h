@@ -37,6 +37,12 @@ std::string read_text(const fs::path& path);
 // that need it call this and skip with a visible message.
 fs::path shared_dir();
 
+// A tiny captioned image set in `dir`: img/ with 16x16 PNGs of red and blue squares (a little noise),
+// train.csv (32 rows, filepath,title: "a red square", "a photo of a blue square", ...), test.csv
+// (filepath,label: 8 images and one unreadable img/broken.png labelled red) and captions.csv (the
+// 8 test images, "a red square" / "a blue square").
+void write_colour_squares(const fs::path& dir);
+
 // A CLIP small enough for unit tests, as a config YAML (seconds per run on one thread).
 std::string tiny_run_yaml(const std::string& name, int steps);
 

@@ -119,6 +119,43 @@ CATCH_TEST_CASE("precedence: defaults < preset < run file < --set", "[config]") 
               (dir / "presets/bad.yaml").string() + ":3: model.vision.layers: expected a positive integer, got \"zero\"");
 }
 
+CATCH_TEST_CASE("model.base: a CLIP preset under model.preset, named by the preset or the config", "[config]") {
+  TempDir dir;
+  // fdt-tiny names clip-vit-tiny as its base: the towers come from there, the FDT keys from fdt-tiny.
+  write_text(dir / "x.yaml", "model:\n  preset: fdt-tiny\n");
+  RunConfig c = load_config((dir / "x.yaml").string());
+  CATCH_CHECK(c.model.name == "fdt");
+  CATCH_CHECK(c.model.base == "clip-vit-tiny");
+  CATCH_CHECK(c.model.vision.image_size == 64);
+  CATCH_CHECK(c.model.vision.width == 128);
+  CATCH_CHECK(c.model.fdt.tokens == 2048);
+
+  // The config's own base wins over the preset's, and the config's keys over both.
+  write_text(dir / "x.yaml", "model:\n  preset: fdt-tiny\n  base: ViT-B-32\n  fdt: {tokens: 64}\n");
+  c = load_config((dir / "x.yaml").string());
+  CATCH_CHECK(c.model.base == "ViT-B-32");
+  CATCH_CHECK(c.model.vision.width == 768);
+  CATCH_CHECK(c.model.fdt.tokens == 64);
+  CATCH_CHECK(c.model.fdt.dim == 128);  // still fdt-tiny's
+
+  // The form: a family, a base and the FDT keys, without a preset; --set may change the base.
+  write_text(dir / "x.yaml", "model:\n  name: fdt\n  base: clip-vit-tiny\n  fdt: {tokens: 512, dim: 64, weighting: softmax}\n");
+  c = load_config((dir / "x.yaml").string(), {"model.base=ViT-B-16"});
+  CATCH_CHECK(c.model.name == "fdt");
+  CATCH_CHECK(c.model.vision.patch_size == 16);
+  CATCH_CHECK(c.model.fdt.weighting == "softmax");
+  const RunConfig back = mmcl::config::load_resolved_config(mmcl::config::dump_config(c), "dump");
+  CATCH_CHECK(mmcl::config::config_differences(c, back).empty());
+
+  // A base must be a CLIP preset, and a known one.
+  CATCH_CHECK(error_for(dir, "model:\n  name: fdt\n  base: fdt-tiny\n") ==
+              (dir / "x.yaml").string() + ":3: model.base: \"fdt-tiny\" is a fdt preset; a base must be a CLIP preset");
+  CATCH_CHECK_THAT(error_for(dir, "model:\n  base: nope\n"),
+                   Catch::StartsWith((dir / "x.yaml").string() + ":2: model.base: unknown preset \"nope\""));
+  CATCH_CHECK_THAT(error_for(dir, "model:\n  fdt: {weighting: max}\n"),
+                   Catch::Contains("model.fdt.weighting: expected one of sparsemax, softmax, got \"max\""));
+}
+
 CATCH_TEST_CASE("the resolved config dumps and reloads to the same values", "[config]") {
   TempDir dir;
   write_text(dir / "x.yaml", "model:\n  preset: clip-vit-tiny\noptim:\n  lr: 0.00123\n  betas: [0.85, 0.975]\n");

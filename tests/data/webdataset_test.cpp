@@ -64,6 +64,7 @@ class ByteTokenizer : public mmcl::text::Tokenizer {
   int64_t start_token() const override { return 1; }
   int64_t end_token() const override { return 255; }
   int64_t vocab_size() const override { return 256; }
+  std::string token_text(int64_t id) const override { return std::string(1, static_cast<char>(id)); }
 };
 
 std::string decode(const at::Tensor& ids) {

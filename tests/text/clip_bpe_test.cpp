@@ -51,6 +51,16 @@ CATCH_TEST_CASE("CLIP BPE clean-up and errors", "[text][fixtures]") {
   CATCH_CHECK(tokenizer->encode("  FISH &amp;amp; CHIPS\t\n&#34;here&#x22; ") == plain);
   CATCH_CHECK(tokenizer->encode("").empty());
 
+  // Ids back to text: word-final pieces lose their end-of-word marker, bytes come back as UTF-8.
+  std::string joined;
+  for (int64_t id : tokenizer->encode("A photograph of a Café, naïvely")) {
+    CATCH_CHECK(!tokenizer->token_text(id).empty());
+    joined += tokenizer->token_text(id);
+  }
+  CATCH_CHECK(joined == "aphotographofacafé,naïvely");
+  CATCH_CHECK(tokenizer->token_text(tokenizer->encode("photograph").front()) == "photograph");
+  CATCH_CHECK(tokenizer->token_text(49407) == "<|endoftext|>");
+
   CATCH_CHECK_THROWS_WITH(mmcl::text::load_clip_bpe("/nonexistent/vocab.txt.gz"),
                           Catch::Contains("/nonexistent/vocab.txt.gz"));
   TempDir dir;

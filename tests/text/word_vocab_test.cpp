@@ -20,6 +20,11 @@ CATCH_TEST_CASE("word vocabularies: learned by frequency, unknown words, truncat
               std::vector<std::string>{"a", "red"});
   CATCH_CHECK(WordVocab::learn({"a red square", "a blue square"}, 10, 2).words() ==
               std::vector<std::string>{"a", "square"});
+  // Ids back to text, for reports.
+  std::vector<std::string> texts;
+  for (int64_t id : v.tokenize("a blue thing", 7)) texts.push_back(v.token_text(id));
+  CATCH_CHECK(texts == std::vector<std::string>{"<start>", "a", "blue", "<unk>", "<end>", "<pad>", "<pad>"});
+  CATCH_CHECK(v.token_text(99) == "<99>");
   const WordVocab back = WordVocab::from_json(v.to_json());
   CATCH_CHECK(back.words() == v.words());
   CATCH_CHECK_THROWS_AS(WordVocab::from_json("{}"), mmcl::Error);

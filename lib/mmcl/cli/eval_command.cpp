@@ -1,5 +1,6 @@
 #include "mmcl/cli/eval_command.h"
 
+#include <filesystem>
 #include <iostream>
 
 #include "mmcl/core/fs.h"
@@ -24,6 +25,11 @@ int EvalCommand::execute(const config::RunConfig& config) {
   if (!out.tensors_file.empty()) {
     io::save_safetensors(dir.root / out.tensors_file, out.tensors, out.tensors_metadata);
     spdlog::info("embeddings in {}", (dir.root / out.tensors_file).string());
+  }
+  for (const auto& [relative, bytes] : out.files) {
+    const std::filesystem::path path = dir.root / relative;
+    std::filesystem::create_directories(path.parent_path());
+    write_file_atomic(path, bytes);
   }
   std::cout << out.summary << std::flush;
   spdlog::info("results in {}", dir.results_file().string());

@@ -19,6 +19,8 @@ struct EvalOutput {
   std::string tensors_file;
   io::NamedTensors tensors;
   std::map<std::string, std::string> tensors_metadata;
+  // Further files (path relative to the run directory -> bytes), written atomically after the results.
+  std::vector<std::pair<std::string, std::string>> files;
 };
 
 class EvalCommand : public RunCommand {

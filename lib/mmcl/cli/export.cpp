@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
 
 #include "mmcl/cli/run_command.h"
 #include "mmcl/config/load.h"
@@ -31,6 +32,15 @@ nlohmann::ordered_json open_clip_config(const config::ModelConfig& m) {
   return j;
 }
 
+// The resolved model section without the keys that name other files or presets.
+std::string model_preset_yaml(const config::RunConfig& config) {
+  YAML::Node model = YAML::Load(config::dump_config(config))["model"];
+  for (const char* key : {"preset", "base", "pretrained"}) model.remove(key);
+  YAML::Emitter out;
+  out << model;
+  return str_cat("# ", config.model.name, " model written by mmcl export\n", out.c_str(), "\n");
+}
+
 class Export : public Command {
  public:
   std::string name() const override { return "export"; }
@@ -55,6 +65,17 @@ class Export : public Command {
     const config::RunConfig config = config::load_resolved_config(train::checkpoint_meta(file).config_yaml, file);
     auto model = models::make_model(config.model);
     train::load_checkpoint(file, *model, nullptr);
+    if (config.model.name != "clip") {
+      // Not an open_clip architecture: the model section of the config, as an mmcl preset YAML that
+      // model.preset reads (with model.pretrained naming the weights).
+      const std::string preset = model_preset_yaml(config);
+      io::save_safetensors(out_, models::named_weights(*model), {{"format", "pt"}, {"mmcl_model", preset}, {"source", file}});
+      const std::string yaml_path = std::filesystem::path(out_).replace_extension(".yaml").string();
+      write_file_atomic(yaml_path, preset);
+      std::cout << "wrote " << out_ << " and " << yaml_path << " (an mmcl model preset: " << config.model.name
+                << " is not an open_clip model)\n";
+      return 0;
+    }
     const nlohmann::ordered_json oc = open_clip_config(config.model);
     io::save_safetensors(out_, models::named_weights(*model),
                          {{"format", "pt"}, {"open_clip_config", oc.dump()}, {"source", file}});

@@ -53,7 +53,7 @@ class Finetune : public RunCommand {
     auto test_set = std::make_shared<data::ImageTextDataset>(
         test, data::image_transform(c.data.image, mc.vision.image_size, /*train=*/false), nullptr, 0);
 
-    models::ImageClassifier model(base.model, mc.embed_dim, classes, c.finetune.mode == "linear");
+    models::ImageClassifier model(base.model, base.model->embedding_dim(), classes, c.finetune.mode == "linear");
     model->to(device);
     auto optimizer = train::make_optimizer(*model, c.optim);
     data::Loader loader(train_set, train::loader_options(c));

@@ -36,5 +36,6 @@ std::unique_ptr<Command> make_export();
 std::unique_ptr<Command> make_embed();
 std::unique_ptr<Command> make_linear_probe();
 std::unique_ptr<Command> make_finetune();
+std::unique_ptr<Command> make_inspect();
 
 }  // namespace mmcl::cli

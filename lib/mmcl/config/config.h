@@ -39,8 +39,18 @@ struct TextConfig {
   double mlp_ratio = 4.0;
 };
 
+// FDT (Chen et al., CVPR 2023): a bank of learned tokens shared by both modalities; each sample's
+// embedding is the weighted sum of the tokens its patches or words are most relevant to.
+struct FdtConfig {
+  int64_t tokens = 16384;              // C, tokens in the shared bank
+  int64_t dim = 512;                   // d, token dimension (the embedding dimension of an FDT model)
+  std::string weighting = "sparsemax";  // sparsemax | softmax
+  double temperature = 1000;           // tau_fdt: relevances are <q, c> / sqrt(d) / tau_fdt
+};
+
 struct ModelConfig {
   std::string preset;            // a name from configs/models/ or a path to a preset YAML
+  std::string base;              // a CLIP preset applied before `preset` (the towers of an FDT model)
   std::string name = "clip";
   std::string pretrained;        // weights to start from (.safetensors or torch.save state dict)
   int64_t embed_dim = 512;
@@ -49,6 +59,7 @@ struct ModelConfig {
   double max_logit_scale = 4.6051701859880914;   // ln(100)
   VisionConfig vision;
   TextConfig text;
+  FdtConfig fdt;
 };
 
 struct LossConfig {

@@ -1,6 +1,7 @@
 #include "mmcl/config/load.h"
 
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -120,42 +121,79 @@ YAML::Node translate_open_clip(const YAML::Node& file, const std::string& source
   return out;
 }
 
-void apply_preset(Schema& schema, const std::string& name, const Origin& origin, const std::string& base_dir) {
+struct PresetFile {
   YAML::Node node;
   std::string source;
+};
+
+// The preset `name` chosen for `key` (model.preset or model.base): an embedded one, or a YAML or open_clip
+// .json file relative to the config's folder or the working directory.
+PresetFile read_preset(const std::string& key, const std::string& name, const Origin& origin, const std::string& base_dir) {
+  PresetFile out;
   std::vector<std::string> available;
   for (const EmbeddedPreset& p : embedded_presets()) {
     available.push_back(p.name);
     if (name == p.name) {
-      source = p.path;
-      node = parse_yaml(p.yaml, source);
+      out.source = p.path;
+      out.node = parse_yaml(p.yaml, out.source);
     }
   }
-  if (source.empty()) {
+  if (out.source.empty()) {
     std::error_code ec;
     for (const fs::path& candidate : {fs::path(base_dir) / name, fs::path(name)}) {
       if (fs::is_regular_file(candidate, ec)) {
-        source = candidate.string();
-        node = parse_yaml_file(source, "model preset");
+        out.source = candidate.string();
+        out.node = parse_yaml_file(out.source, "model preset");
         break;
       }
     }
   }
-  if (source.empty()) {
+  if (out.source.empty()) {
     std::string list;
     for (const auto& a : available) list += (list.empty() ? "" : ", ") + a;
-    throw ConfigError(str_cat(origin.str(), ": model.preset: unknown preset \"", name, "\" (available: ", list,
+    throw ConfigError(str_cat(origin.str(), ": ", key, ": unknown preset \"", name, "\" (available: ", list,
                               "; or a path to a preset YAML or an open_clip .json)"));
   }
-  if (fs::path(source).extension() == ".json") node = translate_open_clip(node, source);
-  if (node.IsMap()) {
-    const YAML::Node nested = static_cast<const YAML::Node&>(node)["preset"];
+  if (fs::path(out.source).extension() == ".json") out.node = translate_open_clip(out.node, out.source);
+  if (out.node.IsMap()) {
+    const YAML::Node nested = static_cast<const YAML::Node&>(out.node)["preset"];
     if (nested)
-      throw ConfigError(str_cat(source, ":", nested.Mark().line + 1, ": model.preset: a preset cannot name another preset"));
+      throw ConfigError(str_cat(out.source, ":", nested.Mark().line + 1, ": model.preset: a preset cannot name another preset"));
   }
-  schema.apply(node, source, "model.");
-  // A preset only sets model keys; the preset's name itself keeps the origin that chose it.
-  schema.set("model.preset", YAML::Node(name), origin);
+  return out;
+}
+
+// model.base, then model.preset, each setting model keys; the config file and --set come after. A preset
+// may name its base (an FDT preset names the CLIP it is built on); a base must be a CLIP preset and
+// names no further preset.
+void apply_presets(Schema& schema, std::string preset, const Origin& preset_origin, std::string base, Origin base_origin,
+                   const std::string& base_dir) {
+  std::optional<PresetFile> p;
+  if (!preset.empty()) {
+    p = read_preset("model.preset", preset, preset_origin, base_dir);
+    const YAML::Node own_base = p->node.IsMap() ? static_cast<const YAML::Node&>(p->node)["base"] : YAML::Node();
+    if (base.empty() && own_base && own_base.IsScalar())
+      base = own_base.Scalar(), base_origin = Origin{p->source, own_base.Mark().line + 1};
+  }
+  if (!base.empty()) {
+    const PresetFile b = read_preset("model.base", base, base_origin, base_dir);
+    if (b.node.IsMap()) {
+      const YAML::Node& m = b.node;
+      const YAML::Node name = m["name"];
+      if (name && name.IsScalar() && name.Scalar() != "clip")
+        throw ConfigError(str_cat(base_origin.str(), ": model.base: \"", base, "\" is a ", name.Scalar(),
+                                  " preset; a base must be a CLIP preset"));
+      if (const YAML::Node nested = m["base"])
+        throw ConfigError(str_cat(b.source, ":", nested.Mark().line + 1, ": model.base: a base preset cannot name another base"));
+    }
+    schema.apply(b.node, b.source, "model.");
+    schema.set("model.base", YAML::Node(base), base_origin);
+  }
+  if (p) {
+    schema.apply(p->node, p->source, "model.");
+    // A preset only sets model keys; the preset's name itself keeps the origin that chose it.
+    schema.set("model.preset", YAML::Node(preset), preset_origin);
+  }
 }
 
 void validate(const RunConfig& c, const Schema& schema) {
@@ -213,20 +251,23 @@ RunConfig resolve(const YAML::Node& root, const std::string& source, const std::
   Schema schema(config);
   const std::vector<Setting> settings = parse_sets(sets);
 
-  // The preset is applied first, so find which one the file or --set chose.
-  std::string preset;
-  Origin preset_origin;
+  // The presets are applied first, so find which ones the file or --set chose.
+  std::string preset, base;
+  Origin preset_origin, base_origin;
   if (root.IsMap()) {
     // Const lookups: a missing key gives an undefined node, which must be tested before use.
     const YAML::Node model = root["model"];
     if (model && model.IsMap()) {
-      const YAML::Node name = model["preset"];
-      if (name && name.IsScalar()) preset = name.Scalar(), preset_origin = Origin{source, name.Mark().line + 1};
+      const YAML::Node p = model["preset"], b = model["base"];
+      if (p && p.IsScalar()) preset = p.Scalar(), preset_origin = Origin{source, p.Mark().line + 1};
+      if (b && b.IsScalar()) base = b.Scalar(), base_origin = Origin{source, b.Mark().line + 1};
     }
   }
-  for (const Setting& s : settings)
+  for (const Setting& s : settings) {
     if (s.key == "model.preset" && s.value.IsScalar()) preset = s.value.Scalar(), preset_origin = Origin{"--set"};
-  if (user_config && !preset.empty()) apply_preset(schema, preset, preset_origin, base_dir);
+    if (s.key == "model.base" && s.value.IsScalar()) base = s.value.Scalar(), base_origin = Origin{"--set"};
+  }
+  if (user_config) apply_presets(schema, preset, preset_origin, base, base_origin, base_dir);
 
   schema.apply(root, source);
   for (const Setting& s : settings) schema.set(s.key, s.value, Origin{"--set"});

@@ -220,6 +220,9 @@ Schema::Schema(RunConfig& c) {
        "Model preset: a name from `mmcl list` (configs/models/), a path to a preset YAML, or a path to an open_clip "
        "model config (.json, e.g. ViT-B-32.json). Its keys are applied before the run file's own model keys.");
   choice("model.name", &c.model.name, names_of(model_catalog()), "Model family.");
+  text("model.base", &c.model.base,
+       "A CLIP preset (name or path, as for model.preset) applied before model.preset: the image and text towers an "
+       "FDT model is built on. A preset may name its base; the config's own model.base wins.");
   text("model.pretrained", &c.model.pretrained,
        "Weights to start from: a .safetensors file or a torch.save state dict (.bin/.pt, e.g. open_clip's), with "
        "open_clip tensor names. Pretrain and finetune start from them; evaluations use them when eval.checkpoint is empty.");
@@ -241,6 +244,12 @@ Schema::Schema(RunConfig& c) {
   integer("model.text.heads", &c.model.text.heads, 1, "Text attention heads.");
   integer("model.text.layers", &c.model.text.layers, 1, "Text transformer blocks.");
   number("model.text.mlp_ratio", &c.model.text.mlp_ratio, 0, false, inf, "MLP hidden width / width.");
+  integer("model.fdt.tokens", &c.model.fdt.tokens, 1, "FDT: tokens in the bank shared by images and texts (C).");
+  integer("model.fdt.dim", &c.model.fdt.dim, 1, "FDT: token dimension d, which is also the embedding dimension.");
+  choice("model.fdt.weighting", &c.model.fdt.weighting, {"sparsemax", "softmax"},
+         "FDT: how token relevances become weights; sparsemax gives exact zeros (the sparse activation constraint).");
+  number("model.fdt.temperature", &c.model.fdt.temperature, 0, false, inf,
+         "FDT: tau_fdt; relevances are <query, token> / sqrt(d) / tau_fdt (1000 in the official code).");
   // loss
   choice("loss.name", &c.loss.name, names_of(loss_catalog()), "Training objective.");
   // data

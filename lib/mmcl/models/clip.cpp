@@ -9,9 +9,9 @@
 namespace mmcl::models {
 namespace {
 Activation activation_of(const config::ModelConfig& c) { return c.quick_gelu ? Activation::kQuickGelu : Activation::kGelu; }
+}  // namespace
 
 at::Tensor l2_normalize(const at::Tensor& x) { return x / x.norm(2, -1, true).clamp_min(1e-12); }
-}  // namespace
 
 VisionTransformerImpl::VisionTransformerImpl(const config::VisionConfig& c, int64_t embed_dim, Activation activation) {
   MMCL_CHECK(c.image_size % c.patch_size == 0, "image size ", c.image_size, " is not a multiple of patch size ", c.patch_size);
@@ -29,13 +29,16 @@ VisionTransformerImpl::VisionTransformerImpl(const config::VisionConfig& c, int6
   transformer->init_parameters();
 }
 
-at::Tensor VisionTransformerImpl::forward(const at::Tensor& images) {
+at::Tensor VisionTransformerImpl::tokens(const at::Tensor& images) {
   at::Tensor x = conv1(images);                 // [B, W, g, g]
   x = x.flatten(2).transpose(1, 2);             // [B, g*g, W]
   const at::Tensor cls = class_embedding.to(x.dtype()).expand({x.size(0), 1, x.size(2)});
   x = at::cat({cls, x}, 1) + positional_embedding.to(x.dtype());
-  x = transformer(ln_pre(x));
-  return at::matmul(ln_post(x.select(1, 0)), proj);
+  return transformer(ln_pre(x));
+}
+
+at::Tensor VisionTransformerImpl::forward(const at::Tensor& images) {
+  return at::matmul(ln_post(tokens(images).select(1, 0)), proj);
 }
 
 ClipImpl::ClipImpl(const config::ModelConfig& c) : config_(c) {
@@ -62,14 +65,18 @@ at::Tensor ClipImpl::encode_image(const at::Tensor& images, bool normalize) {
   return normalize ? l2_normalize(features) : features;
 }
 
-at::Tensor ClipImpl::encode_text(const at::Tensor& ids, bool normalize) {
+at::Tensor ClipImpl::text_tokens(const at::Tensor& ids) {
   const int64_t length = ids.size(1);
   MMCL_CHECK(length <= positional_embedding.size(0), "text of ", length, " tokens exceeds the context length ",
              positional_embedding.size(0));
   at::Tensor x = token_embedding(ids) + positional_embedding.slice(0, 0, length);
   if (!mask_.defined() || mask_.size(0) != length || mask_.device() != x.device() || mask_.dtype() != x.dtype())
     mask_ = causal_mask(length, x.options());
-  x = ln_final(transformer(x, mask_));
+  return ln_final(transformer(x, mask_));
+}
+
+at::Tensor ClipImpl::encode_text(const at::Tensor& ids, bool normalize) {
+  const at::Tensor x = text_tokens(ids);
   const at::Tensor eot = ids.argmax(-1);
   const at::Tensor rows = at::arange(x.size(0), eot.options());
   at::Tensor features = at::matmul(x.index({rows, eot}), text_projection);

@@ -12,6 +12,9 @@
 
 namespace mmcl::models {
 
+// x / ||x|| along the last dimension (rows of norm 0 stay 0).
+at::Tensor l2_normalize(const at::Tensor& x);
+
 // Dosovitskiy et al. 2021, "An Image is Worth 16x16 Words": conv patch embedding, class token,
 // learned positions, pre-LN transformer, LN on the class token, linear projection.
 class VisionTransformerImpl : public torch::nn::Module {
@@ -19,6 +22,8 @@ class VisionTransformerImpl : public torch::nn::Module {
   VisionTransformerImpl(const config::VisionConfig& config, int64_t embed_dim, Activation activation);
   // images [B, 3, S, S] -> [B, embed_dim] (not normalised)
   at::Tensor forward(const at::Tensor& images);
+  // The transformer's outputs before ln_post: [B, 1 + patches, width], the class token first.
+  at::Tensor tokens(const at::Tensor& images);
 
   torch::nn::Conv2d conv1{nullptr};
   at::Tensor class_embedding, positional_embedding, proj;
@@ -34,9 +39,13 @@ class ClipImpl : public ContrastiveModel {
   at::Tensor encode_image(const at::Tensor& images, bool normalize = true);
   // ids [B, context_length]; the features are taken at the end-of-text token, the largest id.
   at::Tensor encode_text(const at::Tensor& ids, bool normalize = true);
+  // The text transformer's outputs after ln_final, before the projection: [B, L, width].
+  at::Tensor text_tokens(const at::Tensor& ids);
   Embeddings forward(const data::Batch& batch) override;
   void after_step() override;
   data::InputSpec input_spec() const override;
+  int64_t embedding_dim() const override { return config_.embed_dim; }
+  const config::ModelConfig& model_config() const { return config_; }
 
   VisionTransformer visual{nullptr};
   torch::nn::Embedding token_embedding{nullptr};

@@ -29,6 +29,11 @@ class ContrastiveModel : public torch::nn::Module {
   virtual void after_step() {}
   // What the model consumes, for sizing datasets.
   virtual data::InputSpec input_spec() const = 0;
+  // The dimension of the embeddings forward() returns.
+  virtual int64_t embedding_dim() const = 0;
+  // Whether the tensor `name` may be absent from pretrained weights and keep its initial value (the
+  // parts a method adds to the CLIP whose weights it starts from).
+  virtual bool may_start_fresh(const std::string& /*name*/) const { return false; }
 };
 
 using ModelPtr = std::shared_ptr<ContrastiveModel>;

@@ -27,7 +27,8 @@ bool is_ignored(const std::string& name) {
 
 }  // namespace
 
-WeightsReport load_weights_into(torch::nn::Module& module, const io::NamedTensors& weights, const std::string& source) {
+WeightsReport load_weights_into(torch::nn::Module& module, const io::NamedTensors& weights, const std::string& source,
+                                const std::function<bool(const std::string&)>& may_start_fresh) {
   std::map<std::string, at::Tensor> by_name;
   for (const auto& [name, t] : weights) {
     if (!by_name.emplace(name, t).second) throw Error(str_cat(source, ": tensor \"", name, "\" appears twice"));
@@ -37,6 +38,10 @@ WeightsReport load_weights_into(torch::nn::Module& module, const io::NamedTensor
   torch::NoGradGuard no_grad;
   auto fill = [&](const std::string& name, at::Tensor& target) {
     const auto it = by_name.find(name);
+    if (it == by_name.end() && may_start_fresh && may_start_fresh(name)) {
+      report.fresh.push_back(name);
+      return;
+    }
     if (it == by_name.end()) throw Error(str_cat(source, ": no tensor \"", name, "\", which the model needs (", shape_text(target.sizes()), ")"));
     if (it->second.sizes() != target.sizes())
       throw Error(str_cat(source, ": tensor \"", name, "\" has shape ", shape_text(it->second.sizes()), ", the model's is ",
@@ -54,9 +59,13 @@ WeightsReport load_weights_into(torch::nn::Module& module, const io::NamedTensor
   return report;
 }
 
-void load_pretrained(torch::nn::Module& module, const std::string& path) {
-  const WeightsReport r = load_weights_into(module, io::load_weights(path), path);
+void load_pretrained(ContrastiveModel& model, const std::string& path) {
+  const WeightsReport r = load_weights_into(model, io::load_weights(path), path,
+                                            [&model](const std::string& name) { return model.may_start_fresh(name); });
   spdlog::info("pretrained weights {}: {} tensors loaded", path, r.loaded);
+  if (!r.fresh.empty())
+    spdlog::info("{}: {} tensors of the model are not in it and start from their initial values ({}{})", path,
+                 r.fresh.size(), r.fresh.front(), r.fresh.size() > 1 ? ", ..." : "");
   if (!r.unused.empty()) {
     std::string names;
     for (size_t i = 0; i < r.unused.size() && i < 10; ++i) names += (i ? ", " : "") + r.unused[i];

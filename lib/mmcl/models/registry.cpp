@@ -4,6 +4,7 @@
 
 #include "mmcl/core/registry.h"
 #include "mmcl/models/clip.h"
+#include "mmcl/models/fdt.h"
 
 namespace mmcl::models {
 namespace {
@@ -15,6 +16,9 @@ const Registry<Factory>& registry() {
       {
           {"clip", "CLIP (Radford et al. 2021): ViT image tower + causal text transformer, open_clip parameter names",
            [](const config::ModelConfig& c) -> ModelPtr { return std::make_shared<ClipImpl>(c); }},
+          {"fdt", "FDT (Chen et al. 2023): CLIP towers whose patch and word outputs weigh a shared bank of tokens "
+                  "(model.fdt.*); the embedding is the weighted sum of the tokens",
+           [](const config::ModelConfig& c) -> ModelPtr { return std::make_shared<FdtImpl>(c); }},
       });
   return table;
 }

@@ -146,6 +146,8 @@ class ClipBpe : public Tokenizer {
     vocab.push_back("<|startoftext|>");
     vocab.push_back("<|endoftext|>");
     for (size_t i = 0; i < vocab.size(); ++i) encoder_[vocab[i]] = static_cast<int64_t>(i);
+    for (size_t b = 0; b < 256; ++b) byte_decoder_[byte_encoder_[b]] = static_cast<char>(b);
+    decoder_ = std::move(vocab);
     start_ = encoder_.at("<|startoftext|>");
     end_ = encoder_.at("<|endoftext|>");
   }
@@ -153,6 +155,26 @@ class ClipBpe : public Tokenizer {
   int64_t start_token() const override { return start_; }
   int64_t end_token() const override { return end_; }
   int64_t vocab_size() const override { return static_cast<int64_t>(encoder_.size()); }
+
+  std::string token_text(int64_t id) const override {
+    if (id < 0 || id >= static_cast<int64_t>(decoder_.size())) return "<" + std::to_string(id) + ">";
+    if (id == start_ || id == end_) return decoder_[static_cast<size_t>(id)];
+    std::string piece = decoder_[static_cast<size_t>(id)];
+    const std::string end_of_word = "</w>";
+    if (piece.size() >= end_of_word.size() && piece.compare(piece.size() - end_of_word.size(), end_of_word.size(), end_of_word) == 0)
+      piece.resize(piece.size() - end_of_word.size());
+    // Each mapped character (one UTF-8 sequence) stands for one byte.
+    std::string bytes;
+    for (size_t i = 0; i < piece.size();) {
+      size_t n = 1;
+      const auto lead = static_cast<unsigned char>(piece[i]);
+      if (lead >= 0xC0) n = lead >= 0xE0 ? 3 : 2;
+      const auto it = byte_decoder_.find(piece.substr(i, n));
+      bytes += it != byte_decoder_.end() ? it->second : '?';
+      i += n;
+    }
+    return bytes;
+  }
 
   std::vector<int64_t> encode(const std::string& text) const override {
     std::vector<int64_t> ids;
@@ -278,6 +300,8 @@ class ClipBpe : public Tokenizer {
 
   std::string byte_encoder_[256];
   std::unordered_map<std::string, int64_t> ranks_, encoder_;
+  std::unordered_map<std::string, char> byte_decoder_;
+  std::vector<std::string> decoder_;
   int64_t start_ = 0, end_ = 0;
   mutable std::mutex cache_mutex_;
   mutable std::unordered_map<std::string, std::vector<std::string>> cache_;

@@ -18,6 +18,8 @@ class Tokenizer {
   virtual int64_t start_token() const = 0;
   virtual int64_t end_token() const = 0;  // the largest id: CLIP pools the text at the argmax id
   virtual int64_t vocab_size() const = 0;
+  // The text of one id, for reports; a word-final BPE piece has its end-of-word marker removed.
+  virtual std::string token_text(int64_t id) const = 0;
   // open_clip's tokenize(): [start, ids..., end], cut to context_length keeping the end token last,
   // padded with 0.
   std::vector<int64_t> tokenize(const std::string& text, int64_t context_length) const;
@@ -45,6 +47,7 @@ class WordVocab : public Tokenizer {
   int64_t start_token() const override { return static_cast<int64_t>(words_.size()) + 2; }
   int64_t end_token() const override { return static_cast<int64_t>(words_.size()) + 3; }
   int64_t vocab_size() const override { return static_cast<int64_t>(words_.size()) + 4; }
+  std::string token_text(int64_t id) const override;
   const std::vector<std::string>& words() const { return words_; }
 
   static constexpr int64_t kUnknown = 1;

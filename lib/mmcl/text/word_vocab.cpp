@@ -84,6 +84,15 @@ std::vector<int64_t> WordVocab::encode(const std::string& text) const {
   return ids;
 }
 
+std::string WordVocab::token_text(int64_t id) const {
+  if (id == 0) return "<pad>";
+  if (id == kUnknown) return "<unk>";
+  if (id == start_token()) return "<start>";
+  if (id == end_token()) return "<end>";
+  if (id >= 2 && id < start_token()) return words_[static_cast<size_t>(id - 2)];
+  return "<" + std::to_string(id) + ">";
+}
+
 std::string WordVocab::to_json() const {
   return nlohmann::json{{"type", "words"}, {"words", words_}}.dump() + "\n";
 }

@@ -1,0 +1,75 @@
+#include "mmcl/models/fdt.h"
+
+#include <cmath>
+#include <limits>
+
+#include <ATen/ATen.h>
+
+#include "mmcl/core/error.h"
+#include "mmcl/models/sparsemax.h"
+
+namespace mmcl::models {
+
+QueryMapImpl::QueryMapImpl(int64_t width, int64_t dim) {
+  ln_1 = register_module("ln_1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width})));
+  fc_1 = register_module("fc_1", torch::nn::Linear(width, dim));
+  ln_2 = register_module("ln_2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+  fc_2 = register_module("fc_2", torch::nn::Linear(dim, dim));
+}
+
+at::Tensor QueryMapImpl::forward(const at::Tensor& x) { return fc_2(ln_2(at::gelu(fc_1(ln_1(x))))); }
+
+FdtHeadImpl::FdtHeadImpl(const config::FdtConfig& c, int64_t image_width, int64_t text_width) : config_(c) {
+  tokens = register_parameter("tokens", torch::randn({c.tokens, c.dim}));
+  image_query = register_module("image_query", QueryMap(image_width, c.dim));
+  text_query = register_module("text_query", QueryMap(text_width, c.dim));
+}
+
+TokenWeights FdtHeadImpl::weigh(QueryMap& query, const at::Tensor& features, const at::Tensor& valid) {
+  const at::Tensor q = query(features);  // [B, L, d]
+  const double scale = 1.0 / std::sqrt(static_cast<double>(config_.dim)) / config_.temperature;
+  TokenWeights out;
+  out.relevance = at::matmul(q, tokens.t()) * scale;  // [B, L, C]
+  if (valid.defined())
+    out.relevance = out.relevance.masked_fill(valid.logical_not().unsqueeze(-1), -std::numeric_limits<double>::infinity());
+  const at::Tensor pooled = std::get<0>(out.relevance.max(1));  // [B, C]
+  out.weights = config_.weighting == "softmax" ? at::softmax(pooled, -1) : sparsemax(pooled);
+  out.embedding = l2_normalize(at::matmul(out.weights, tokens));
+  return out;
+}
+
+TokenWeights FdtHeadImpl::image(const at::Tensor& features) { return weigh(image_query, features, {}); }
+
+TokenWeights FdtHeadImpl::text(const at::Tensor& features, const at::Tensor& valid) {
+  return weigh(text_query, features, valid);
+}
+
+FdtImpl::FdtImpl(const config::ModelConfig& c) : ClipImpl(c) {
+  MMCL_CHECK(c.fdt.weighting == "sparsemax" || c.fdt.weighting == "softmax", "model.fdt.weighting: unknown \"",
+             c.fdt.weighting, "\"");
+  fdt = register_module("fdt", FdtHead(c.fdt, c.vision.width, c.text.width));
+}
+
+TokenWeights FdtImpl::image_weights(const at::Tensor& images) {
+  // The patch outputs before ln_post; the class token (position 0) is not a patch.
+  const at::Tensor x = visual->tokens(images);
+  return fdt->image(x.slice(1, 1));
+}
+
+at::Tensor FdtImpl::text_positions(const at::Tensor& ids) {
+  const at::Tensor end = ids.argmax(-1, /*keepdim=*/true);  // [B, 1]
+  return at::arange(ids.size(1), ids.options()).unsqueeze(0).le(end);
+}
+
+TokenWeights FdtImpl::text_weights(const at::Tensor& ids) { return fdt->text(text_tokens(ids), text_positions(ids)); }
+
+Embeddings FdtImpl::forward(const data::Batch& batch) {
+  MMCL_CHECK(batch.image.defined() || batch.text.defined(), "FDT needs images or texts in a batch");
+  Embeddings out;
+  if (batch.image.defined()) out.by_modality["image"] = image_weights(batch.image).embedding;
+  if (batch.text.defined()) out.by_modality["text"] = text_weights(batch.text).embedding;
+  out.logit_scale = logit_scale.exp();
+  return out;
+}
+
+}  // namespace mmcl::models
