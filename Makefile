@@ -15,13 +15,14 @@ PACKAGES := build-essential cmake ninja-build ccache pkg-config zlib1g-dev \
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev \
   libstb-dev libturbojpeg0-dev nlohmann-json3-dev catch2 python3 dataset-fashion-mnist
 
-.PHONY: setup configure build test demo demo-emoji demo-synthetic bench config-docs clean help
+.PHONY: setup configure build test demo demo-emoji demo-synthetic bench reproduce-fdt config-docs clean help
 
 help:
 	@echo "make demo   install what is missing, build, train a tiny CLIP and report"
 	@echo "make test   install what is missing, build, run the test suite"
 	@echo "make demo-emoji  train on Google's emoji, evaluate on Twitter's (downloads 136 MB from npm)"
 	@echo "make bench  image pipeline throughput against torchvision + PIL (docs/BENCHMARKS.md)"
+	@echo "make reproduce-fdt  CLIP against CLIP+FDT, 3 seeds, two datasets (docs/REPRODUCTION.md, ~2 h)"
 	@echo "make build | setup | clean"
 
 setup:
@@ -101,6 +102,10 @@ BENCH_PACKAGES := python3-pil python3-torchvision mate-backgrounds
 bench: build
 	@$(MAKE) --no-print-directory setup PACKAGES="$(BENCH_PACKAGES)"
 	BUILD_DIR=$(BUILD_DIR) sh bench/run.sh
+
+# CLIP against CLIP+FDT, same data, steps and seeds (docs/REPRODUCTION.md; about 90 minutes on 2 cores).
+reproduce-fdt: build $(FASHION)/train_labels.csv $(EMOJI)/test.csv
+	BUILD_DIR=$(BUILD_DIR) sh bench/reproduce_fdt.sh
 
 # Regenerate the key reference at the end of docs/CONFIG.md from the schema.
 config-docs: build

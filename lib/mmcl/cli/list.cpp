@@ -26,6 +26,13 @@ std::string preset_summary(const config::EmbeddedPreset& p) {
          n["vision"]["patch_size"].Scalar() + " @ " + n["vision"]["image_size"].Scalar() + "px";
   if (n["text"] && n["text"]["width"])
     s += ", text " + n["text"]["width"].Scalar() + "w x " + n["text"]["layers"].Scalar() + "L";
+  if (n["fdt"]) {
+    const YAML::Node f = n["fdt"];
+    s += (s.empty() ? "" : ", ") + std::string("FDT on ") + (n["base"] ? n["base"].Scalar() : std::string("the defaults"));
+    if (f["tokens"] && f["dim"]) s += ": " + f["tokens"].Scalar() + " tokens x " + f["dim"].Scalar();
+    if (f["weighting"]) s += ", " + f["weighting"].Scalar();
+    if (f["temperature"]) s += ", tau " + f["temperature"].Scalar();
+  }
   return s;
 }
 
