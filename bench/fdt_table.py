@@ -22,16 +22,16 @@ def main(path):
     for r in rows:
         groups.setdefault(r["dataset"], collections.OrderedDict()).setdefault(r["variant"], []).append(r)
     for dataset, variants in groups.items():
-        seeds = sorted({r["seed"] for rs in variants.values() for r in rs})
-        print(f"\n#### {dataset} (seeds {', '.join(map(str, seeds))})\n")
-        print("| model | zero-shot top-1 | I→T R@1 | R@5 | R@10 | T→I R@1 | R@5 | R@10 | rsum |")
-        print("|---|---|---|---|---|---|---|---|---|")
+        print(f"\n#### {dataset}\n")
+        print("| model | seeds | zero-shot top-1 | I→T R@1 | R@5 | R@10 | T→I R@1 | R@5 | R@10 | rsum |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for variant, rs in variants.items():
             cols = [cell([r["zeroshot_top1"] for r in rs])]
             for side in ("i2t", "t2i"):
                 cols += [cell([r[side][k] for r in rs]) for k in ("R@1", "R@5", "R@10")]
             cols.append(cell([r["rsum"] for r in rs], scale=1.0))
-            print(f"| {NAMES.get(variant, variant)} | " + " | ".join(cols) + " |")
+            used = ", ".join(str(r["seed"]) for r in sorted(rs, key=lambda r: r["seed"]))
+            print(f"| {NAMES.get(variant, variant)} | {used} | " + " | ".join(cols) + " |")
         print("\n| model | step time (ms) | peak memory (MiB) | non-zero weights per image | per caption |")
         print("|---|---|---|---|---|")
         for variant, rs in variants.items():
