@@ -1,4 +1,5 @@
 #include "util.h"
+#include "cli/run_results.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -56,6 +57,13 @@ fs::path shared_dir() {
   const fs::path dir = MMCL_SHARED_DIR;
   std::error_code ec;
   return fs::is_directory(dir / "fixtures", ec) ? dir : fs::path();
+}
+
+nlohmann::json run_for_results(const std::string& args, const fs::path& cwd, const std::string& run_name) {
+  const CommandResult r = run_mmcl(args, cwd);
+  CATCH_CAPTURE(args, r.output);
+  CATCH_REQUIRE(r.exit_code == 0);
+  return nlohmann::json::parse(read_text(cwd / "runs" / run_name / "results.json"));
 }
 
 namespace {

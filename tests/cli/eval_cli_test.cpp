@@ -6,6 +6,7 @@
 #include "mmcl/eval/evaluate.h"
 #include "mmcl/io/safetensors.h"
 #include "mmcl/models/pretrained.h"
+#include "run_results.h"
 #include "util.h"
 
 using namespace mmcl::test;
@@ -46,11 +47,8 @@ CATCH_TEST_CASE("pretrain on a manifest, then zeroshot and retrieve from the che
   CATCH_CHECK(fs::exists(dir / "runs/zs/summary.txt"));
   CATCH_CHECK(!fs::exists(dir / "runs/zs/checkpoints"));
 
-  const auto rt = run_mmcl("retrieve --config run.yaml --set run.name=rt --set eval.checkpoint=runs/colours/checkpoints/step_40.pt "
-                           "--set eval.data=captions.csv --set eval.export_embeddings=true", dir.path());
-  CATCH_CAPTURE(rt.output);
-  CATCH_REQUIRE(rt.exit_code == 0);
-  const auto r = nlohmann::json::parse(read_text(dir / "runs/rt/results.json"));
+  const auto r = run_for_results("retrieve --config run.yaml --set run.name=rt --set eval.checkpoint=runs/colours/checkpoints/step_40.pt "
+                                 "--set eval.data=captions.csv --set eval.export_embeddings=true", dir.path(), "rt");
   CATCH_CHECK(r["images"] == 8);
   CATCH_CHECK(r["captions"] == 8);
   CATCH_CHECK(r["image_to_text"]["R@10"] == 1.0);  // only 8 candidates
@@ -110,23 +108,16 @@ CATCH_TEST_CASE("pretrain on a manifest, then zeroshot and retrieve from the che
   }
 
   // Linear probe: fit on the labelled test images themselves (tiny data), validated on a fixed split.
-  const auto lp = run_mmcl("linear-probe --config run.yaml --set run.name=lp --set eval.checkpoint=runs/colours "
-                           "--set eval.train=test.csv", dir.path());
-  CATCH_CAPTURE(lp.output);
-  CATCH_REQUIRE(lp.exit_code == 0);
-  const auto l = nlohmann::json::parse(read_text(dir / "runs/lp/results.json"));
+  const auto l = run_for_results("linear-probe --config run.yaml --set run.name=lp --set eval.checkpoint=runs/colours "
+                                 "--set eval.train=test.csv", dir.path(), "lp");
   CATCH_CHECK(l["samples"] == 8);
   CATCH_CHECK(l["sweep"]["l2"].size() == 11);
   CATCH_CHECK(l["top1"].get<double>() >= 0.0);
   CATCH_CHECK(l["top1"].get<double>() <= 1.0);
 
   // Fine-tuning a head on the frozen image tower, evaluated after each epoch.
-  const auto ft = run_mmcl("finetune --config run.yaml --set run.name=ft --set eval.checkpoint=runs/colours "
-                           "--set eval.train=test.csv --set train.steps=0 --set train.epochs=2 --set finetune.mode=linear",
-                           dir.path());
-  CATCH_CAPTURE(ft.output);
-  CATCH_REQUIRE(ft.exit_code == 0);
-  const auto f = nlohmann::json::parse(read_text(dir / "runs/ft/results.json"));
+  const auto f = run_for_results("finetune --config run.yaml --set run.name=ft --set eval.checkpoint=runs/colours "
+                                 "--set eval.train=test.csv --set train.steps=0 --set train.epochs=2 --set finetune.mode=linear", dir.path(), "ft");
   CATCH_CHECK(f["steps"] == 2);  // 9 listed, 1 unreadable -> one batch of 8 per epoch
   CATCH_CHECK(f["epoch_top1"].size() == 2);
   CATCH_CHECK(f["samples"] == 8);

@@ -10,6 +10,7 @@
 #include "mmcl/eval/evaluate.h"
 #include "mmcl/io/safetensors.h"
 #include "mmcl/models/pretrained.h"
+#include "run_results.h"
 #include "util.h"
 
 using namespace mmcl::test;
@@ -40,18 +41,13 @@ CATCH_TEST_CASE("FDT: pretrain, evaluate with every subcommand, export, inspect 
   CATCH_CHECK(pre.output.find("model fdt") != std::string::npos);
 
   // Two colours: the FDT embeddings must tell them apart.
-  const auto zs = run_mmcl("zeroshot --config run.yaml --set run.name=zs --set eval.checkpoint=runs/fdt", dir.path());
-  CATCH_CAPTURE(zs.output);
-  CATCH_REQUIRE(zs.exit_code == 0);
-  const auto z = nlohmann::json::parse(read_text(dir / "runs/zs/results.json"));
+  const auto z = run_for_results("zeroshot --config run.yaml --set run.name=zs --set eval.checkpoint=runs/fdt", dir.path(), "zs");
   CATCH_CHECK(z["samples"] == 8);
   CATCH_CHECK(z["top1"].get<double>() == 1.0);
 
-  const auto rt = run_mmcl("retrieve --config run.yaml --set run.name=rt --set eval.checkpoint=runs/fdt "
-                           "--set eval.data=captions.csv", dir.path());
-  CATCH_CAPTURE(rt.output);
-  CATCH_REQUIRE(rt.exit_code == 0);
-  CATCH_CHECK(nlohmann::json::parse(read_text(dir / "runs/rt/results.json"))["images"] == 8);
+  const auto rt = run_for_results("retrieve --config run.yaml --set run.name=rt --set eval.checkpoint=runs/fdt "
+                                  "--set eval.data=captions.csv", dir.path(), "rt");
+  CATCH_CHECK(rt["images"] == 8);
 
   // The embeddings are FDT's (model.fdt.dim 16), not the towers' projections (model.embed_dim 24).
   const auto em = run_mmcl("embed --config run.yaml --set run.name=em --set eval.checkpoint=runs/fdt "
@@ -63,17 +59,13 @@ CATCH_TEST_CASE("FDT: pretrain, evaluate with every subcommand, export, inspect 
   CATCH_CHECK(et.at("image_embeddings").sizes() == at::IntArrayRef({8, 16}));
   CATCH_CHECK(et.at("text_embeddings").sizes() == at::IntArrayRef({8, 16}));
 
-  const auto lp = run_mmcl("linear-probe --config run.yaml --set run.name=lp --set eval.checkpoint=runs/fdt "
-                           "--set eval.train=test.csv", dir.path());
-  CATCH_CAPTURE(lp.output);
-  CATCH_REQUIRE(lp.exit_code == 0);
-  CATCH_CHECK(nlohmann::json::parse(read_text(dir / "runs/lp/results.json"))["top1"].get<double>() == 1.0);
+  const auto lp = run_for_results("linear-probe --config run.yaml --set run.name=lp --set eval.checkpoint=runs/fdt "
+                                  "--set eval.train=test.csv", dir.path(), "lp");
+  CATCH_CHECK(lp["top1"].get<double>() == 1.0);
 
-  const auto ft = run_mmcl("finetune --config run.yaml --set run.name=ft --set eval.checkpoint=runs/fdt "
-                           "--set eval.train=test.csv --set train.steps=2 --set finetune.mode=full", dir.path());
-  CATCH_CAPTURE(ft.output);
-  CATCH_REQUIRE(ft.exit_code == 0);
-  CATCH_CHECK(nlohmann::json::parse(read_text(dir / "runs/ft/results.json"))["steps"] == 2);
+  const auto ft = run_for_results("finetune --config run.yaml --set run.name=ft --set eval.checkpoint=runs/fdt "
+                                  "--set eval.train=test.csv --set train.steps=2 --set finetune.mode=full", dir.path(), "ft");
+  CATCH_CHECK(ft["steps"] == 2);
 
   // export: safetensors plus an mmcl preset (FDT is not an open_clip model); the preset rebuilds the
   // model, the weights load strictly, and the embeddings are the checkpoint's.
@@ -101,11 +93,8 @@ CATCH_TEST_CASE("FDT: pretrain, evaluate with every subcommand, export, inspect 
   CATCH_CHECK(at::allclose(a.at("text"), o.at("text")));
 
   // inspect: sparsity, the words behind the most used tokens, heat maps a viewer opens.
-  const auto in = run_mmcl("inspect --config run.yaml --set run.name=in --set eval.checkpoint=runs/fdt "
-                           "--set eval.data=captions.csv --tokens 3 --examples 2", dir.path());
-  CATCH_CAPTURE(in.output);
-  CATCH_REQUIRE(in.exit_code == 0);
-  const auto r = nlohmann::json::parse(read_text(dir / "runs/in/results.json"));
+  const auto r = run_for_results("inspect --config run.yaml --set run.name=in --set eval.checkpoint=runs/fdt "
+                                 "--set eval.data=captions.csv --tokens 3 --examples 2", dir.path(), "in");
   CATCH_CHECK(r["pairs"] == 8);
   CATCH_CHECK(r["bank_tokens"] == 32);
   const double nonzero = r["nonzero_per_image"]["mean"];
