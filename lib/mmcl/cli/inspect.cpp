@@ -93,11 +93,11 @@ class Inspect : public EvalCommand {
     const data::ImageTextDataset images(rows, transform, nullptr, 0);
     const int64_t ctx = m.config.model.text.context_length;
 
-    // Pass 1: every pair's image and caption weights (its first caption).
+    // Pass 1: every pair's image and caption weights (its first caption), and for each caption the
+    // position where each token's relevance peaks.
     torch::NoGradGuard no_grad;
     std::vector<int64_t> kept;
-    std::vector<std::string> captions;
-    std::vector<at::Tensor> image_w, text_w;
+    std::vector<at::Tensor> image_w, text_w, caption_ids, caption_peaks;
     int64_t skipped = 0;
     std::vector<at::Tensor> batch;
     std::vector<int64_t> batch_rows;
@@ -106,8 +106,11 @@ class Inspect : public EvalCommand {
       image_w.push_back(fdt->image_weights(at::stack(batch).to(rt.device)).weights.to(at::kFloat).cpu());
       std::vector<std::string> texts;
       for (int64_t r : batch_rows) texts.push_back(rows.records[static_cast<size_t>(r)].captions.front());
-      text_w.push_back(fdt->text_weights(m.tokenizer->tokenize(texts, ctx).to(rt.device)).weights.to(at::kFloat).cpu());
-      captions.insert(captions.end(), texts.begin(), texts.end());
+      const at::Tensor ids = m.tokenizer->tokenize(texts, ctx);
+      const models::TokenWeights tw = fdt->text_weights(ids.to(rt.device));
+      text_w.push_back(tw.weights.to(at::kFloat).cpu());
+      caption_peaks.push_back(tw.peak.to(at::kShort).cpu());  // positions < context length
+      caption_ids.push_back(ids);
       kept.insert(kept.end(), batch_rows.begin(), batch_rows.end());
       batch.clear();
       batch_rows.clear();
@@ -139,20 +142,18 @@ class Inspect : public EvalCommand {
     const int64_t k = std::min<int64_t>(top_tokens_, bank);
     const at::Tensor top = std::get<1>(usage.topk(k)).contiguous();
 
-    // Pass 2, captions: the position where each top token's relevance peaks names the word that selects it.
+    // The word at the position where a top token's relevance peaks is the word that selects it.
+    const at::Tensor ids = at::cat(caption_ids);                                   // [N, L]
+    const at::Tensor peak = at::cat(caption_peaks).index_select(1, top).to(at::kLong);  // [N, k]
     std::vector<std::map<std::string, std::pair<double, int64_t>>> words(static_cast<size_t>(k));  // word -> (weight, count)
-    for (int64_t begin = 0; begin < n; begin += e.batch_size) {
-      const int64_t end = std::min(n, begin + e.batch_size);
-      const at::Tensor ids = m.tokenizer->tokenize(std::vector<std::string>(captions.begin() + begin, captions.begin() + end), ctx);
-      const models::TokenWeights tw = fdt->text_weights(ids.to(rt.device));
-      const at::Tensor peak = std::get<1>(tw.relevance.index_select(2, top.to(rt.device)).max(1)).cpu();  // [b, k]
+    {
       const auto pa = peak.accessor<int64_t, 2>();
       const auto ia = ids.accessor<int64_t, 2>();
       const auto wa = wt.accessor<float, 2>();
       const auto ta = top.accessor<int64_t, 1>();
-      for (int64_t i = 0; i < end - begin; ++i)
+      for (int64_t i = 0; i < n; ++i)
         for (int64_t j = 0; j < k; ++j) {
-          const float w = wa[begin + i][ta[j]];
+          const float w = wa[i][ta[j]];
           if (w <= 0) continue;
           auto& entry = words[static_cast<size_t>(j)][m.tokenizer->token_text(ia[i][pa[i][j]])];
           entry.first += w;

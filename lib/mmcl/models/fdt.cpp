@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <tuple>
 
 #include <ATen/ATen.h>
 
@@ -19,7 +20,9 @@ QueryMapImpl::QueryMapImpl(int64_t width, int64_t dim) {
 
 at::Tensor QueryMapImpl::forward(const at::Tensor& x) { return fc_2(ln_2(at::gelu(fc_1(ln_1(x))))); }
 
-FdtHeadImpl::FdtHeadImpl(const config::FdtConfig& c, int64_t image_width, int64_t text_width) : config_(c) {
+FdtHeadImpl::FdtHeadImpl(const config::FdtConfig& c, int64_t image_width, int64_t text_width)
+    : scale_(1.0 / std::sqrt(static_cast<double>(c.dim)) / c.temperature), softmax_(c.weighting == "softmax") {
+  MMCL_CHECK(c.weighting == "sparsemax" || c.weighting == "softmax", "model.fdt.weighting: unknown \"", c.weighting, "\"");
   tokens = register_parameter("tokens", torch::randn({c.tokens, c.dim}));
   image_query = register_module("image_query", QueryMap(image_width, c.dim));
   text_query = register_module("text_query", QueryMap(text_width, c.dim));
@@ -27,13 +30,13 @@ FdtHeadImpl::FdtHeadImpl(const config::FdtConfig& c, int64_t image_width, int64_
 
 TokenWeights FdtHeadImpl::weigh(QueryMap& query, const at::Tensor& features, const at::Tensor& valid) {
   const at::Tensor q = query(features);  // [B, L, d]
-  const double scale = 1.0 / std::sqrt(static_cast<double>(config_.dim)) / config_.temperature;
   TokenWeights out;
-  out.relevance = at::matmul(q, tokens.t()) * scale;  // [B, L, C]
+  out.relevance = at::matmul(q, tokens.t()) * scale_;  // [B, L, C]
   if (valid.defined())
     out.relevance = out.relevance.masked_fill(valid.logical_not().unsqueeze(-1), -std::numeric_limits<double>::infinity());
-  const at::Tensor pooled = std::get<0>(out.relevance.max(1));  // [B, C]
-  out.weights = config_.weighting == "softmax" ? at::softmax(pooled, -1) : sparsemax(pooled);
+  at::Tensor pooled;  // [B, C]
+  std::tie(pooled, out.peak) = out.relevance.max(1);
+  out.weights = softmax_ ? at::softmax(pooled, -1) : sparsemax(pooled);
   out.embedding = l2_normalize(at::matmul(out.weights, tokens));
   return out;
 }
@@ -45,8 +48,6 @@ TokenWeights FdtHeadImpl::text(const at::Tensor& features, const at::Tensor& val
 }
 
 FdtImpl::FdtImpl(const config::ModelConfig& c) : ClipImpl(c) {
-  MMCL_CHECK(c.fdt.weighting == "sparsemax" || c.fdt.weighting == "softmax", "model.fdt.weighting: unknown \"",
-             c.fdt.weighting, "\"");
   fdt = register_module("fdt", FdtHead(c.fdt, c.vision.width, c.text.width));
 }
 
