@@ -10,6 +10,7 @@
 #include "mmcl/core/error.h"
 #include "mmcl/core/log.h"
 #include "mmcl/core/runtime.h"
+#include "mmcl/dist/slurm.h"
 
 namespace mmcl::cli {
 namespace {
@@ -70,6 +71,14 @@ void RunCommand::add_options(CLI::App& app) {
       ->type_name("DIR");
   app.add_flag("--resume", options_.resume, "Continue the run in an existing run directory from its latest checkpoint");
   app.add_flag("--dump-config", options_.dump_config, "Print the resolved configuration as YAML and exit");
+}
+
+RunCommand::TrainingPlan RunCommand::plan_training(const config::RunConfig& config) const {
+  const dist::Env env = dist::resolve_env(config.dist);
+  if (env.distributed() && config.run.name.empty() && options_.run_dir.empty())
+    throw ConfigError(str_cat("run.name: empty, which names the run directory after the time it starts; the ",
+                              env.world_size, " processes of a distributed run need one name: set run.name or --run-dir"));
+  return {env, plan_run_dir(run_dir_path(config, options_.run_dir), options_.resume || dist::slurm_restarted())};
 }
 
 int RunCommand::run() {

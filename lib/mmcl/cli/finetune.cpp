@@ -17,6 +17,8 @@
 #include "mmcl/core/runtime.h"
 #include "mmcl/core/signals.h"
 #include "mmcl/data/image_text.h"
+#include "mmcl/dist/group.h"
+#include "mmcl/dist/launch.h"
 #include "mmcl/eval/evaluate.h"
 #include "mmcl/eval/metrics.h"
 #include "mmcl/models/classifier.h"
@@ -36,7 +38,7 @@ class Finetune : public RunCommand {
 
   int execute(const config::RunConfig& c) override {
     const c10::Device device = select_device(c.runtime.device);
-    const RunDir dir = plan_run_dir(run_dir_path(c, options_.run_dir), options_.resume);
+    const auto [env, dir] = plan_training(c);
     seed_everything(static_cast<uint64_t>(c.run.seed));
     eval::EvalModel base = eval::load_for_eval(c.eval.checkpoint, c, device);
     const auto& mc = base.config.model;
@@ -53,10 +55,13 @@ class Finetune : public RunCommand {
     auto test_set = std::make_shared<data::ImageTextDataset>(
         test, data::image_transform(c.data.image, mc.vision.image_size, /*train=*/false), nullptr, 0);
 
+    // Every check has passed on this rank: meet the others (several processes), then rank 0 writes.
+    const Runtime runtime = dist::setup_training_runtime(c, env);
+    const bool main = runtime.group->is_main();
     models::ImageClassifier model(base.model, base.model->embedding_dim(), classes, c.finetune.mode == "linear");
-    model->to(device);
+    model->to(runtime.device);
     auto optimizer = train::make_optimizer(*model, c.optim);
-    data::Loader loader(train_set, train::loader_options(c));
+    data::Loader loader(train_set, train::loader_options(c, runtime));
 
     auto evaluate = [&] {
       model->eval();
@@ -73,7 +78,7 @@ class Finetune : public RunCommand {
       std::set<int64_t> seen;
       int64_t row = 0;
       while (auto b = test_loader.next()) {
-        logits.push_back(model->forward(b->image.to(device)).cpu());
+        logits.push_back(model->forward(b->image.to(runtime.device)).cpu());
         labels.push_back(b->label);
         for (int64_t index : b->indices) {
           if (seen.insert(index).second) keep.push_back(row);
@@ -84,9 +89,8 @@ class Finetune : public RunCommand {
       return eval::classification_metrics(at::cat(logits).index_select(0, rows), at::cat(labels).index_select(0, rows));
     };
 
-    open_run_dir(dir, c);
-    spdlog::info("{} | run directory {}", version_text(), dir.root.string());
-    const Runtime runtime = setup_runtime(c.runtime);
+    if (main) open_run_dir(dir, c);
+    spdlog::info("{} | run directory {} | {}", version_text(), dir.root.string(), dist::describe_runtime(runtime));
     std::vector<double> history;
     train::TrainingJob job;
     job.module = model.ptr().get();
@@ -114,6 +118,8 @@ class Finetune : public RunCommand {
     const train::TrainResult result =
         train::run_training(c, job, {config::dump_config(c), ""}, dir, runtime);
 
+    const int code = result.stop_signal != 0 ? kExitRuntime : kExitOk;
+    if (!main) return code;
     const auto m = evaluate();
     nlohmann::json results = {{"subcommand", "finetune"}, {"checkpoint", c.eval.checkpoint},
                               {"train", c.eval.train}, {"data", c.eval.data}, {"mode", c.finetune.mode},
@@ -128,7 +134,7 @@ class Finetune : public RunCommand {
     write_file_atomic(dir.root / "summary.txt", buf);
     std::cout << buf << std::flush;
     log::remove_files();
-    return stop_requested() ? kExitRuntime : kExitOk;
+    return code;
   }
 };
 

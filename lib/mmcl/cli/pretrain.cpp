@@ -9,6 +9,8 @@
 #include "mmcl/core/run_dir.h"
 #include "mmcl/core/runtime.h"
 #include "mmcl/core/signals.h"
+#include "mmcl/dist/group.h"
+#include "mmcl/dist/launch.h"
 #include "mmcl/train/trainer.h"
 
 namespace mmcl::cli {
@@ -21,25 +23,28 @@ class Pretrain : public RunCommand {
 
  protected:
   int execute(const config::RunConfig& loaded) override {
-    // Everything that can refuse the run (device, run directory, tokenizer, manifests) is checked
-    // before anything is written.
+    // Everything that can refuse the run (launcher environment, device, run directory, tokenizer,
+    // manifests) is checked on every rank before anything is written; rank 0 writes only after the
+    // rendezvous, which waits for every rank's checks.
     config::RunConfig config = loaded;
     select_device(config.runtime.device);
-    const RunDir dir = plan_run_dir(run_dir_path(config, options_.run_dir), options_.resume);
+    const auto [env, dir] = plan_training(config);
     const text::TrainingTokenizer tokenizer = text::training_tokenizer(config);
     data::InputSpec spec{config.model.vision.image_size, config.model.text.context_length,
                          config.model.text.vocab_size, tokenizer.tokenizer};
     auto dataset = data::make_dataset(config.data, spec, static_cast<uint64_t>(config.run.seed));
 
-    open_run_dir(dir, config);
-    if (!tokenizer.state.empty()) write_file_atomic(dir.root / "tokenizer.json", tokenizer.state);
-    spdlog::info("{} | run directory {}", version_text(), dir.root.string());
-    const Runtime runtime = setup_runtime(config.runtime);
+    const Runtime runtime = dist::setup_training_runtime(config, env);
+    if (runtime.group->is_main()) {
+      open_run_dir(dir, config);
+      if (!tokenizer.state.empty()) write_file_atomic(dir.root / "tokenizer.json", tokenizer.state);
+    }
+    spdlog::info("{} | run directory {} | {}", version_text(), dir.root.string(), dist::describe_runtime(runtime));
     const train::TrainResult result = train::pretrain(config, dataset, tokenizer.state, dir, runtime);
     spdlog::info("done: step {}/{}, last loss {:.4f}, run directory {}", result.step, result.total_steps,
                  result.last_loss, dir.root.string());
     log::remove_files();
-    return stop_requested() ? kExitRuntime : kExitOk;
+    return result.stop_signal != 0 ? kExitRuntime : kExitOk;
   }
 };
 

@@ -4,6 +4,8 @@
 
 #include "mmcl/cli/command.h"
 #include "mmcl/config/config.h"
+#include "mmcl/core/run_dir.h"
+#include "mmcl/dist/env.h"
 
 namespace mmcl::cli {
 
@@ -24,6 +26,14 @@ class RunCommand : public Command {
   virtual int execute(const config::RunConfig& config) = 0;
   // Config keys that must name existing files for this subcommand.
   virtual std::vector<std::string> required_keys() const { return {}; }
+  // For the training subcommands, on every rank before anything is written: which process this is
+  // (launcher environment) and the run directory (--resume, or implied when SLURM restarts a
+  // requeued job). Several processes need a run directory named in advance.
+  struct TrainingPlan {
+    dist::Env env;
+    RunDir dir;
+  };
+  TrainingPlan plan_training(const config::RunConfig& config) const;
   RunOptions options_;
 };
 

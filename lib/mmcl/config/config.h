@@ -64,6 +64,8 @@ struct ModelConfig {
 
 struct LossConfig {
   std::string name = "infonce";
+  bool local_loss = false;        // with several processes: each computes only its own rows of the logits
+  bool gather_with_grad = false;  // with several processes: gradients flow back through the gathered features
 };
 
 struct SyntheticDataConfig {
@@ -139,6 +141,20 @@ struct TrainConfig {
   int64_t log_every = 10;
   int64_t checkpoint_every = 0;     // 0: only at the end (and when interrupted)
   int64_t keep_checkpoints = 3;
+  bool requeue = true;              // under SLURM, a SIGUSR1 stop requeues the job after its checkpoint
+};
+
+// Several processes training one model (c10d). The launcher's environment (torchrun, then SLURM)
+// wins over these keys.
+struct DistConfig {
+  int64_t world_size = 1;
+  int64_t rank = 0;
+  int64_t local_rank = -1;               // -1: the rank
+  std::string master_addr = "127.0.0.1";
+  int64_t master_port = 29500;
+  std::string backend = "auto";          // auto | gloo | nccl
+  double timeout_s = 300;                // rendezvous and every collective
+  double bucket_mb = 25;                 // gradient all-reduce bucket size
 };
 
 struct RunConfig {
@@ -150,6 +166,7 @@ struct RunConfig {
   TokenizerConfig tokenizer;
   OptimConfig optim;
   TrainConfig train;
+  DistConfig dist;
   FinetuneConfig finetune;
   EvalConfig eval;
 };

@@ -252,6 +252,13 @@ Schema::Schema(RunConfig& c) {
          "FDT: tau_fdt; relevances are <query, token> / sqrt(d) / tau_fdt (1000 in the official code).");
   // loss
   choice("loss.name", &c.loss.name, names_of(loss_catalog()), "Training objective.");
+  boolean("loss.local_loss", &c.loss.local_loss,
+          "Several processes: each computes the logits of its own rows against the global batch only (open_clip's "
+          "--local-loss); the loss is the same, the logits take 1/world of the memory. Use with loss.gather_with_grad.");
+  boolean("loss.gather_with_grad", &c.loss.gather_with_grad,
+          "Several processes: gradients flow back through the gathered features to the process that made them "
+          "(open_clip's --gather-with-grad). Needed for an exact gradient with loss.local_loss; without local_loss the "
+          "gradient is exact either way.");
   // data
   choice("data.type", &c.data.type, names_of(dataset_catalog()), "Training data source.");
   text("data.train", &c.data.train,
@@ -305,6 +312,24 @@ Schema::Schema(RunConfig& c) {
   integer("train.log_every", &c.train.log_every, 1, "Steps between metric lines.");
   integer("train.checkpoint_every", &c.train.checkpoint_every, 0, "Steps between checkpoints; 0: only at the end.");
   integer("train.keep_checkpoints", &c.train.keep_checkpoints, 1, "How many of the newest step checkpoints to keep.");
+  boolean("train.requeue", &c.train.requeue,
+          "Under SLURM (SLURM_JOB_ID set): after a SIGUSR1 stop and its checkpoint, rank 0 runs `scontrol requeue "
+          "$SLURM_JOB_ID`; the requeued job resumes from the latest checkpoint.");
+  // dist
+  integer("dist.world_size", &c.dist.world_size, 1,
+          "Processes in the run, when no launcher says (torchrun's WORLD_SIZE, then SLURM's SLURM_NTASKS win).");
+  integer("dist.rank", &c.dist.rank, 0, "This process's rank, when no launcher says (RANK, then SLURM_PROCID win).");
+  integer("dist.local_rank", &c.dist.local_rank, -1,
+          "Rank on this machine, which picks the GPU (LOCAL_RANK, then SLURM_LOCALID win); -1: the rank.");
+  text("dist.master_addr", &c.dist.master_addr,
+       "Host of rank 0, where the rendezvous store listens (MASTER_ADDR, then the first host of SLURM_JOB_NODELIST win).");
+  integer("dist.master_port", &c.dist.master_port, 1, "Port of the rendezvous store (MASTER_PORT wins; also used under SLURM).");
+  choice("dist.backend", &c.dist.backend, {"auto", "gloo", "nccl"},
+         "Process group: auto takes NCCL on CUDA devices (when LibTorch has it) and Gloo on the CPU.");
+  number("dist.timeout_s", &c.dist.timeout_s, 0, false, inf,
+         "Seconds the rendezvous and each collective may wait: a peer that died or never came ends every process "
+         "with an error within this time.");
+  number("dist.bucket_mb", &c.dist.bucket_mb, 0, false, inf, "Size of the flat buffers gradients are all-reduced in (MiB).");
   // finetune
   choice("finetune.mode", &c.finetune.mode, {"full", "linear"},
          "finetune: train the image tower with the head (full) or the head alone on frozen features (linear).");

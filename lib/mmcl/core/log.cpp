@@ -7,7 +7,7 @@
 
 namespace mmcl::log {
 namespace {
-constexpr const char* kPattern = "[%Y-%m-%d %H:%M:%S.%e] [%l] %v";
+std::string g_pattern = "[%Y-%m-%d %H:%M:%S.%e] [%l] %v";
 }
 
 void init_console() {
@@ -16,7 +16,7 @@ void init_console() {
   done = true;
   auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
   auto logger = std::make_shared<spdlog::logger>("mmcl", console);
-  logger->set_pattern(kPattern);
+  logger->set_pattern(g_pattern);
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
 }
@@ -24,8 +24,16 @@ void init_console() {
 void add_file(const std::string& path) {
   init_console();
   auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path, /*truncate=*/false);
-  file->set_pattern(kPattern);
+  file->set_pattern(g_pattern);
   spdlog::default_logger()->sinks().push_back(file);
+}
+
+void set_rank(int64_t rank, int64_t world_size) {
+  init_console();
+  if (world_size <= 1) return;
+  g_pattern = "[%Y-%m-%d %H:%M:%S.%e] [rank " + std::to_string(rank) + "] [%l] %v";
+  spdlog::default_logger()->set_pattern(g_pattern);
+  if (rank != 0) spdlog::default_logger()->set_level(spdlog::level::warn);
 }
 
 void remove_files() {

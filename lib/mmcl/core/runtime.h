@@ -2,12 +2,16 @@
 // Device, threads and seeding: the process-wide settings a run starts with.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <c10/core/Device.h>
 
 #include "mmcl/config/config.h"
 
+namespace mmcl::dist {
+class Group;
+}
 namespace mmcl {
 
 // cpu | cuda | auto -> a device. "cuda" without a usable GPU is a ConfigError naming runtime.device.
@@ -23,6 +27,7 @@ void seed_everything(uint64_t seed);
 struct Runtime {
   c10::Device device = c10::Device("cpu");
   int threads = 1;
+  std::shared_ptr<dist::Group> group;  // the processes of a distributed run; null: this process alone
 };
 // Applies config.runtime and logs LibTorch version, device, threads and BLAS once.
 Runtime setup_runtime(const config::RuntimeConfig& config);

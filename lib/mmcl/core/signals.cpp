@@ -16,6 +16,7 @@ void install_stop_handlers() {
   g_signal = 0;
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
+  std::signal(SIGUSR1, on_stop_signal);
 }
 
 bool stop_requested() { return g_signal != 0; }

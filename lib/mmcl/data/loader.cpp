@@ -14,15 +14,19 @@ Loader::Loader(std::shared_ptr<const Dataset> dataset, LoaderOptions options)
     : dataset_(std::move(dataset)), options_(options) {
   MMCL_CHECK(dataset_ && dataset_->size() > 0, "the dataset is empty");
   MMCL_CHECK(options_.batch_size > 0, "batch size must be positive");
-  MMCL_CHECK(!options_.drop_last || dataset_->size() >= options_.batch_size, "the dataset has ", dataset_->size(),
-             " samples, fewer than one batch of ", options_.batch_size);
+  MMCL_CHECK(options_.world >= 1 && options_.rank >= 0 && options_.rank < options_.world, "loader: rank ",
+             options_.rank, " outside a world of ", options_.world);
+  MMCL_CHECK(options_.world == 1 || options_.drop_last, "loader: several processes need drop_last");
+  MMCL_CHECK(!options_.drop_last || dataset_->size() >= options_.batch_size * options_.world, "the dataset has ",
+             dataset_->size(), " samples, fewer than one batch of ", options_.batch_size,
+             options_.world > 1 ? str_cat(" per process x ", options_.world, " processes") : std::string());
 }
 
 Loader::~Loader() { stop_workers(); }
 
 int64_t Loader::batches_per_epoch() const {
   const int64_t n = dataset_->size(), b = options_.batch_size;
-  return options_.drop_last ? n / b : (n + b - 1) / b;
+  return options_.drop_last ? n / (b * options_.world) : (n + b - 1) / b;
 }
 
 int64_t Loader::skipped() const {
@@ -102,7 +106,7 @@ std::optional<Batch> Loader::next() {
 
 Batch Loader::load_batch(int64_t batch) const {
   const int64_t n = dataset_->size();
-  const int64_t begin = batch * options_.batch_size;
+  const int64_t begin = (batch * options_.world + options_.rank) * options_.batch_size;
   const int64_t end = std::min(begin + options_.batch_size, n);
   std::vector<Sample> samples;
   samples.reserve(static_cast<size_t>(end - begin));

@@ -4,7 +4,12 @@
 // Determinism: the order of an epoch is a shuffle seeded by (seed, epoch); sample i of the epoch is
 // loaded with seed mix(seed, epoch, index); batch b is built by worker (b - first) % workers and handed
 // out in order. So the batches depend only on (seed, epoch, batch), never on thread timing, and an epoch can
-// start at any batch (resume). A sample that fails to load is skipped, counted, logged once with
+// start at any batch (resume).
+//
+// With several processes (world > 1) every rank draws the same epoch order and global batch b covers
+// positions [b * B * world, (b + 1) * B * world); rank r takes the r-th block of B of them. So the ranks
+// read disjoint samples, together visit each sample once per epoch, and their batches concatenated in
+// rank order are the batch of B * world a single process would take. A sample that fails to load is skipped, counted, logged once with
 // its name, and replaced by another sample of the epoch.
 
 #include <condition_variable>
@@ -29,6 +34,8 @@ struct LoaderOptions {
   uint64_t seed = 0;
   bool shuffle = true;
   bool drop_last = true;
+  int64_t rank = 0;   // this process's shard of every global batch
+  int64_t world = 1;  // processes sharing the epoch
 };
 
 class Loader {

@@ -15,6 +15,20 @@ at::Tensor infonce(const at::Tensor& a, const at::Tensor& b, const at::Tensor& s
   return (at::cross_entropy_loss(logits, labels) + at::cross_entropy_loss(logits.t(), labels)) / 2;
 }
 
+at::Tensor infonce_rows(const at::Tensor& a, const at::Tensor& b, const at::Tensor& scale, int64_t begin,
+                        int64_t end) {
+  MMCL_CHECK(a.dim() == 2 && a.sizes() == b.sizes(), "infonce: expected two [N, D] tensors of equal shape, got ",
+             a.sizes(), " and ", b.sizes());
+  MMCL_CHECK(0 <= begin && begin < end && end <= a.size(0), "infonce: rows [", begin, ", ", end, ") outside [0, ",
+             a.size(0), ")");
+  const auto dtype = at::promote_types(a.scalar_type(), at::kFloat);
+  const at::Tensor a32 = a.to(dtype), b32 = b.to(dtype), s = scale.to(dtype);
+  const at::Tensor labels = at::arange(begin, end, a32.options().dtype(at::kLong));
+  const at::Tensor a_to_b = s * at::matmul(a32.slice(0, begin, end), b32.t());
+  const at::Tensor b_to_a = s * at::matmul(b32.slice(0, begin, end), a32.t());
+  return (at::cross_entropy_loss(a_to_b, labels) + at::cross_entropy_loss(b_to_a, labels)) / 2;
+}
+
 namespace {
 
 class InfoNce : public Loss {
@@ -22,6 +36,11 @@ class InfoNce : public Loss {
   LossOutput operator()(const models::Embeddings& e) const override {
     LossOutput out;
     out.total = infonce(e.at("image"), e.at("text"), e.logit_scale);
+    return out;
+  }
+  LossOutput local(const models::Embeddings& e, int64_t begin, int64_t end) const override {
+    LossOutput out;
+    out.total = infonce_rows(e.at("image"), e.at("text"), e.logit_scale, begin, end);
     return out;
   }
 };

@@ -20,6 +20,10 @@ class Loss {
  public:
   virtual ~Loss() = default;
   virtual LossOutput operator()(const models::Embeddings& embeddings) const = 0;
+  // The loss of rows [begin, end) of a global batch against all of it (open_clip's local_loss): the
+  // mean of these over equal row blocks is the loss of the whole batch. Throws Error if the loss has
+  // no such form.
+  virtual LossOutput local(const models::Embeddings& global, int64_t begin, int64_t end) const;
 };
 
 using LossPtr = std::shared_ptr<const Loss>;
@@ -30,5 +34,8 @@ LossPtr make_loss(const config::LossConfig& config);
 //   logits = scale * A B^T,  L = (CE(logits, diag) + CE(logits^T, diag)) / 2
 // for L2-normalised A [N, D], B [N, D] whose row i is a positive pair.
 at::Tensor infonce(const at::Tensor& a, const at::Tensor& b, const at::Tensor& scale);
+// The same for rows [begin, end) only: rows of A against all of B and rows of B against all of A,
+// labels begin..end-1.
+at::Tensor infonce_rows(const at::Tensor& a, const at::Tensor& b, const at::Tensor& scale, int64_t begin, int64_t end);
 
 }  // namespace mmcl::losses

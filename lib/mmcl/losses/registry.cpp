@@ -2,6 +2,7 @@
 
 #include <functional>
 
+#include "mmcl/core/error.h"
 #include "mmcl/core/registry.h"
 #include "mmcl/losses/loss.h"
 
@@ -22,6 +23,10 @@ const Registry<Factory>& registry() {
   return table;
 }
 }  // namespace
+
+LossOutput Loss::local(const models::Embeddings&, int64_t, int64_t) const {
+  throw Error("this loss has no local form; set loss.local_loss: false");
+}
 
 LossPtr make_loss(const config::LossConfig& config) { return registry().get(config.name)(config); }
 

@@ -35,8 +35,8 @@ void MetricsLog::write(const nlohmann::json& record) {
   out_.flush();
 }
 
-Progress::Progress(int64_t first_step, int64_t total_steps)
-    : tty_(::isatty(STDERR_FILENO) == 1), first_(first_step), total_(total_steps),
+Progress::Progress(int64_t first_step, int64_t total_steps, bool show)
+    : tty_(show && ::isatty(STDERR_FILENO) == 1), first_(first_step), total_(total_steps),
       start_(std::chrono::steady_clock::now()) {}
 
 std::string Progress::eta(int64_t step) const {

@@ -27,7 +27,7 @@ class MetricsLog {
 // pipes): nothing here; the trainer's periodic log lines carry the same figures.
 class Progress {
  public:
-  Progress(int64_t first_step, int64_t total_steps);
+  Progress(int64_t first_step, int64_t total_steps, bool show = true);  // show: false draws nothing
   bool interactive() const { return tty_; }
   void update(int64_t step, double loss, double samples_per_s);
   // Clears the line so a log line can be printed, and redraws it after.

@@ -2,6 +2,9 @@
 
 #include <chrono>
 #include <cmath>
+#include <csignal>
+#include <cstdlib>
+#include <optional>
 
 #include <torch/nn/utils/clip_grad.h>
 
@@ -9,6 +12,9 @@
 #include "mmcl/core/log.h"
 #include "mmcl/core/signals.h"
 #include "mmcl/data/loader.h"
+#include "mmcl/dist/ddp.h"
+#include "mmcl/dist/group.h"
+#include "mmcl/dist/slurm.h"
 #include "mmcl/models/pretrained.h"
 #include "mmcl/train/checkpoint.h"
 #include "mmcl/train/metrics.h"
@@ -37,12 +43,28 @@ models::Embeddings concat_with(const std::vector<models::Embeddings>& cached, si
 }  // namespace
 
 StepStats forward_backward(models::ContrastiveModel& model, const losses::Loss& loss,
-                           const std::vector<data::Batch>& micro_batches) {
+                           const std::vector<data::Batch>& micro_batches, const GlobalBatch& global) {
   MMCL_CHECK(!micro_batches.empty(), "no batch to train on");
+  auto loss_of = [&](const models::Embeddings& local) {
+    if (!global.group || global.group->world_size() == 1) return loss(local);
+    dist::Group& group = *global.group;
+    // Without gather_with_grad every rank computes the same whole-batch loss, but each rank's rows get
+    // their gradient only on that rank: scaling it by the world size makes the averaged gradient exact.
+    const double scale = !global.gather_with_grad && !global.local_loss ? static_cast<double>(group.world_size()) : 1.0;
+    models::Embeddings all;
+    int64_t rows = 0;
+    for (const auto& [modality, tensor] : local.by_modality) {
+      all.by_modality[modality] = dist::gather_rows(tensor, group, global.gather_with_grad, scale);
+      rows = tensor.size(0);
+    }
+    all.logit_scale = local.logit_scale;
+    if (!global.local_loss) return loss(all);
+    return loss.local(all, group.rank() * rows, (group.rank() + 1) * rows);
+  };
   StepStats stats;
   if (micro_batches.size() == 1) {
     const models::Embeddings e = model.forward(micro_batches.front());
-    losses::LossOutput out = loss(e);
+    losses::LossOutput out = loss_of(e);
     out.total.backward();
     stats.loss = out.total.item<double>();
     stats.logit_scale = e.logit_scale.item<double>();
@@ -55,7 +77,7 @@ StepStats forward_backward(models::ContrastiveModel& model, const losses::Loss& 
   }
   for (size_t j = 0; j < micro_batches.size(); ++j) {
     const models::Embeddings all = concat_with(cached, j, model.forward(micro_batches[j]));
-    losses::LossOutput out = loss(all);
+    losses::LossOutput out = loss_of(all);
     out.total.backward();
     if (j == 0) {
       stats.loss = out.total.item<double>();
@@ -73,7 +95,8 @@ TrainResult pretrain(const config::RunConfig& cfg, std::shared_ptr<const data::D
   model->to(runtime.device);
   losses::LossPtr loss = losses::make_loss(cfg.loss);
   auto optimizer = make_optimizer(*model, cfg.optim);
-  data::Loader loader(dataset, loader_options(cfg));
+  data::Loader loader(dataset, loader_options(cfg, runtime));
+  const GlobalBatch global{runtime.group.get(), cfg.loss.local_loss, cfg.loss.gather_with_grad};
 
   int64_t params = 0;
   for (const auto& p : model->parameters()) params += p.numel();
@@ -81,15 +104,19 @@ TrainResult pretrain(const config::RunConfig& cfg, std::shared_ptr<const data::D
   job.module = model.get();
   job.optimizer = optimizer.get();
   job.loader = &loader;
-  job.step = [&](const std::vector<data::Batch>& micro) { return forward_backward(*model, *loss, micro); };
+  job.step = [&](const std::vector<data::Batch>& micro) { return forward_backward(*model, *loss, micro, global); };
   job.after_step = [&] { model->after_step(); };
   job.description = str_cat("model ", cfg.model.name, " (", static_cast<double>(params) / 1e6, " M parameters), loss ",
                             cfg.loss.name, ", ", dataset->size(), " samples");
   return run_training(cfg, job, {config::dump_config(cfg), tokenizer_state}, dir, runtime);
 }
 
-data::LoaderOptions loader_options(const config::RunConfig& cfg) {
+data::LoaderOptions loader_options(const config::RunConfig& cfg, const Runtime& runtime) {
   data::LoaderOptions lo;
+  if (runtime.group) {
+    lo.rank = runtime.group->rank();
+    lo.world = runtime.group->world_size();
+  }
   lo.batch_size = cfg.data.batch_size;
   lo.workers = cfg.data.workers;
   lo.prefetch = cfg.data.prefetch;
@@ -101,13 +128,17 @@ TrainResult run_training(const config::RunConfig& cfg, const TrainingJob& job, c
                          const RunDir& dir, const Runtime& runtime) {
   const auto& tc = cfg.train;
   data::Loader& loader = *job.loader;
+  const std::shared_ptr<dist::Group> group = runtime.group ? runtime.group : dist::single_process();
+  const bool main = group->is_main();
+  const int64_t world = group->world_size();
   const int64_t accum = cfg.optim.accum_steps;
+  const int64_t step_samples = accum * cfg.data.batch_size * world;  // the global batch of one step
   const int64_t steps_per_epoch = loader.batches_per_epoch() / accum;
-  MMCL_CHECK(steps_per_epoch > 0, "one step needs ", accum * cfg.data.batch_size, " samples (data.batch_size x ",
-             "optim.accum_steps) but an epoch has ", loader.batches_per_epoch(), " batches");
+  MMCL_CHECK(steps_per_epoch > 0, "one step needs ", step_samples, " samples (data.batch_size x optim.accum_steps",
+             world > 1 ? " x processes" : "", ") but an epoch has ", loader.batches_per_epoch(), " batches");
   const int64_t total = tc.steps > 0 ? tc.steps : tc.epochs * steps_per_epoch;
-  spdlog::info("{}, {} steps/epoch, {} steps, batch {} x {} accum", job.description, steps_per_epoch, total,
-               cfg.data.batch_size, accum);
+  spdlog::info("{}, {} steps/epoch, {} steps, batch {} x {} accum{}", job.description, steps_per_epoch, total,
+               cfg.data.batch_size, accum, world > 1 ? str_cat(" x ", world, " processes") : "");
 
   CheckpointDir checkpoints(dir.checkpoints());
   TrainState state;
@@ -123,13 +154,20 @@ TrainResult run_training(const config::RunConfig& cfg, const TrainingJob& job, c
       spdlog::info("--resume: no checkpoint in {}, starting from step 0", dir.checkpoints().string());
     }
   }
-  MetricsLog metrics(dir.metrics_file(), dir.resuming ? state.step : -1);
+  std::unique_ptr<dist::GradientReducer> reducer;
+  if (world > 1) {
+    // Every rank starts from rank 0's parameters, fresh or resumed.
+    dist::broadcast_state(*group, *job.module);
+    reducer = std::make_unique<dist::GradientReducer>(group, job.module->parameters(), cfg.dist.bucket_mb);
+  }
+  std::optional<MetricsLog> metrics;
+  if (main) metrics.emplace(dir.metrics_file(), dir.resuming ? state.step : -1);
 
   TrainResult result;
   result.total_steps = total;
   result.step = state.step;
   install_stop_handlers();
-  Progress progress(state.step, total);
+  Progress progress(state.step, total, main);
   const int64_t first_step = state.step;
   int64_t loaded_epoch = -1;
   double data_wait = 0;
@@ -137,11 +175,13 @@ TrainResult run_training(const config::RunConfig& cfg, const TrainingJob& job, c
   double recent_rate = 0;  // samples/s, smoothed over recent steps
   Clock::time_point log_start = Clock::now();
   int64_t last_saved = state.step;
+  int stopped_by = 0;  // the stop signal, agreed by all ranks
 
   auto save = [&] {
+    last_saved = state.step;
+    if (!main) return;
     state.epoch = state.step / steps_per_epoch;
     const auto file = checkpoints.save(*job.module, job.optimizer, state, meta, tc.keep_checkpoints);
-    last_saved = state.step;
     progress.clear();
     spdlog::info("checkpoint {}", file.string());
     progress.redraw();
@@ -149,7 +189,8 @@ TrainResult run_training(const config::RunConfig& cfg, const TrainingJob& job, c
 
   job.module->train();
   while (state.step < total) {
-    if (stop_requested()) break;
+    if (world == 1) stopped_by = stop_signal();
+    if (stopped_by != 0) break;
     if (tc.stop_after > 0 && state.step - first_step >= tc.stop_after) break;
 
     // Which batches this step takes follows from the step alone, so resume lands on the same data.
@@ -171,7 +212,21 @@ TrainResult run_training(const config::RunConfig& cfg, const TrainingJob& job, c
     set_learning_rate(*job.optimizer, lr);
     job.optimizer->zero_grad();
     const StepStats stats = job.step(micro);
-    const double loss_value = stats.loss;
+    double loss_value = stats.loss;
+    if (world > 1) {
+      reducer->reduce();
+      // One small all-reduce per step: the mean loss, and whether any rank was asked to stop (by
+      // which signal), so every rank stops after the same step.
+      const int sig = stop_signal();
+      at::Tensor agree = at::tensor({stats.loss, sig == SIGINT ? 1.0 : 0.0, sig == SIGTERM ? 1.0 : 0.0,
+                                     sig == SIGUSR1 ? 1.0 : 0.0},
+                                    at::TensorOptions().dtype(at::kDouble).device(runtime.device));
+      group->all_reduce_sum(agree);
+      agree = agree.cpu();
+      const double* a = agree.data_ptr<double>();
+      loss_value = a[0] / static_cast<double>(world);
+      stopped_by = a[3] > 0 ? SIGUSR1 : a[2] > 0 ? SIGTERM : a[1] > 0 ? SIGINT : 0;
+    }
     if (!std::isfinite(loss_value))
       throw Error(str_cat("the loss is ", loss_value, " at step ", state.step + 1,
                           "; the last checkpoint is intact (try a lower optim.lr or optim.grad_clip)"));
@@ -180,10 +235,10 @@ TrainResult run_training(const config::RunConfig& cfg, const TrainingJob& job, c
     if (job.after_step) job.after_step();
     ++state.step;
     result.last_loss = loss_value;
-    samples_since_log += accum * cfg.data.batch_size;
+    samples_since_log += step_samples;
 
     // The console line follows every step; the log and metrics every train.log_every steps.
-    const double step_rate = static_cast<double>(accum * cfg.data.batch_size) / seconds_since(step_start);
+    const double step_rate = static_cast<double>(step_samples) / seconds_since(step_start);
     recent_rate = recent_rate > 0 ? 0.9 * recent_rate + 0.1 * step_rate : step_rate;
     progress.update(state.step, loss_value, recent_rate);
 
@@ -205,7 +260,7 @@ TrainResult run_training(const config::RunConfig& cfg, const TrainingJob& job, c
         job.at_epoch_end(state.step / steps_per_epoch, record);
         job.module->train();
       }
-      metrics.write(record);
+      if (metrics) metrics->write(record);
       progress.clear();
       spdlog::info("step {}/{} | epoch {:.2f} | loss {:.4f} | lr {:.3g}{} | {:.1f} samples/s | data wait {:.2f} s | ETA {}",
                    state.step, total, record["epoch"].get<double>(), loss_value, lr,
@@ -218,15 +273,20 @@ TrainResult run_training(const config::RunConfig& cfg, const TrainingJob& job, c
     }
     if (tc.checkpoint_every > 0 && state.step % tc.checkpoint_every == 0) save();
   }
-  if (state.step != last_saved || !checkpoints.latest()) save();
+  if (state.step != last_saved || (main && !checkpoints.latest())) save();
   progress.finish();
+  // Rank 0 serves the rendezvous store: every rank leaves together, after the last checkpoint.
+  group->barrier();
   result.step = state.step;
   result.finished = state.step >= total;
-  if (stop_requested())
-    spdlog::warn("stopped by signal {} at step {}/{}; continue with --resume", stop_signal(), state.step, total);
-  else if (!result.finished)
+  result.stop_signal = stopped_by;
+  if (stopped_by != 0) {
+    spdlog::warn("stopped by signal {} at step {}/{}; continue with --resume", stopped_by, state.step, total);
+    if (main && stopped_by == SIGUSR1 && tc.requeue && std::getenv("SLURM_JOB_ID")) dist::requeue_slurm_job();
+  } else if (!result.finished) {
     spdlog::info("stopped after {} steps (train.stop_after) at step {}/{}; continue with --resume", tc.stop_after,
                  state.step, total);
+  }
   return result;
 }
 

@@ -20,6 +20,9 @@
 
 #include "mmcl/data/loader.h"
 
+namespace mmcl::dist {
+class Group;
+}
 namespace mmcl::train {
 
 // Forward and backward for one optimiser step over `micro_batches`, accumulating into .grad.
@@ -27,12 +30,23 @@ namespace mmcl::train {
 // a no-grad pass caches every micro-batch's embeddings, then each micro-batch is recomputed with
 // grad and the loss over all is back-propagated through it alone. The summed gradient equals that
 // of one batch holding every micro-batch (the logit scale's term is counted once).
+//
+// With a process group of several ranks the loss sees the global batch: every rank's embeddings are
+// gathered (dist::gather_rows) and each rank computes the loss over all of them, or with `local_loss`
+// only its own rows against all. Gradients are then exact once averaged over ranks, as one process
+// with the whole batch would compute them, except with local_loss and without gather_with_grad
+// (open_clip's approximation: the other ranks' terms of this rank's rows are dropped).
 struct StepStats {
   double loss = 0;
   double logit_scale = 0;  // the (exponentiated) scale the loss used
 };
+struct GlobalBatch {
+  dist::Group* group = nullptr;  // null or one rank: the local batch is the whole batch
+  bool local_loss = false;
+  bool gather_with_grad = false;
+};
 StepStats forward_backward(models::ContrastiveModel& model, const losses::Loss& loss,
-                        const std::vector<data::Batch>& micro_batches);
+                           const std::vector<data::Batch>& micro_batches, const GlobalBatch& global = {});
 
 // What the training loop trains: the module whose state is checkpointed, its optimiser, its data,
 // and how one step computes gradients. pretrain and finetune each fill one in.
@@ -52,6 +66,7 @@ struct TrainResult {
   int64_t total_steps = 0;
   double last_loss = 0;
   bool finished = false;    // reached total_steps (not stopped early)
+  int stop_signal = 0;      // the signal that stopped the run (on any rank), 0 if none
 };
 
 // Runs (or resumes) pretraining on `dataset` in `dir`. Stops early on SIGINT/SIGTERM or
@@ -60,9 +75,15 @@ struct TrainResult {
 TrainResult pretrain(const config::RunConfig& config, std::shared_ptr<const data::Dataset> dataset,
                      const std::string& tokenizer_state, const RunDir& dir, const Runtime& runtime);
 
-data::LoaderOptions loader_options(const config::RunConfig& config);  // from data.*, shuffled by run.seed
+// From data.*, shuffled by run.seed; this rank's shard when runtime.group has several ranks.
+data::LoaderOptions loader_options(const config::RunConfig& config, const Runtime& runtime = {});
 
 // The loop itself: schedule, clipping, logging, checkpoints (with `meta`), stop signals, resume.
+// With several ranks (runtime.group): rank 0's parameters are broadcast at the start and after a
+// resume (every rank loads the checkpoint), gradients are averaged over ranks after each backward,
+// the ranks agree after every step on the loss (their mean) and on whether any of them was signalled
+// to stop, and rank 0 alone writes metrics and checkpoints. After a SIGUSR1 stop under SLURM with
+// train.requeue, rank 0 requeues the job.
 TrainResult run_training(const config::RunConfig& config, const TrainingJob& job, const CheckpointMeta& meta,
                          const RunDir& dir, const Runtime& runtime);
 
