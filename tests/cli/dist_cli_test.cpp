@@ -241,3 +241,44 @@ CATCH_TEST_CASE("the SLURM templates train on the CPU under stand-ins for srun a
     }
   }
 }
+
+CATCH_TEST_CASE("finetune on 2 ranks x batch 4 gives the head and results of 1 rank x batch 8", "[cli][dist]") {
+  test::TempDir dir;
+  test::write_colour_squares(dir.path());
+  test::write_text(dir / "run.yaml",
+                   "run: {name: colours, seed: 1}\n"
+                   "runtime: {device: cpu, threads: 1}\n"
+                   "model:\n  preset: clip-vit-tiny\n  embed_dim: 16\n"
+                   "  vision: {image_size: 16, patch_size: 8, width: 32, layers: 1, head_width: 16}\n"
+                   "  text: {context_length: 8, width: 32, heads: 2, layers: 1}\n"
+                   "data: {type: manifest, train: train.csv, batch_size: 8, workers: 2}\n"
+                   "tokenizer: {name: words}\n"
+                   "optim: {lr: 0.01, warmup_steps: 0}\n"
+                   "train: {steps: 4, log_every: 1}\n"
+                   "eval: {checkpoint: runs/colours, train: test.csv, data: test.csv}\n"
+                   "finetune: {mode: linear}\n");
+  const auto pre = test::run_mmcl("pretrain --config run.yaml", dir.path());
+  CATCH_INFO(pre.output);
+  CATCH_REQUIRE(pre.exit_code == 0);
+
+  // test.csv: 9 rows, one unreadable and replaced -> one batch of 8 per epoch.
+  const std::string ft = "finetune --config run.yaml --set train.steps=0 --set train.epochs=3";
+  const auto one = test::run_mmcl(ft + " --set run.name=ft1", dir.path());
+  CATCH_INFO(one.output);
+  CATCH_REQUIRE(one.exit_code == 0);
+  const auto codes = wait_all(launch(2, ft + " --set run.name=ft2 --set data.batch_size=4", dir.path(), "ft"), 120);
+  CATCH_INFO(test::read_text(dir / "ft0.log") + test::read_text(dir / "ft1.log"));
+  CATCH_REQUIRE(codes == std::vector<int>{0, 0});
+
+  const auto r1 = nlohmann::json::parse(test::read_text(dir / "runs/ft1/results.json"));
+  const auto r2 = nlohmann::json::parse(test::read_text(dir / "runs/ft2/results.json"));
+  CATCH_CHECK(r2["steps"] == 3);
+  CATCH_CHECK(r1["epoch_top1"] == r2["epoch_top1"]);
+  CATCH_CHECK(r1["top1"] == r2["top1"]);
+  CATCH_CHECK(test::read_text(dir / "ft0.log").find("fine-tuned (linear) for 3 steps") != std::string::npos);
+  CATCH_CHECK(test::read_text(dir / "ft1.log").find("fine-tuned") == std::string::npos);  // rank 0 reports
+  const auto a = losses_of(dir / "runs/ft1/metrics.jsonl"), b = losses_of(dir / "runs/ft2/metrics.jsonl");
+  CATCH_REQUIRE(a.size() == 3);
+  CATCH_REQUIRE(b.size() == 3);
+  for (size_t i = 0; i < a.size(); ++i) CATCH_CHECK(std::abs(a[i] - b[i]) < 1e-5);
+}

@@ -106,3 +106,48 @@ CATCH_TEST_CASE("synthetic pairs are fixed per index and sized to the model", "[
   CATCH_CHECK(a.text.max().item<int64_t>() == 29);
   CATCH_CHECK((a.text == 29).sum().item<int64_t>() == 1);
 }
+
+CATCH_TEST_CASE("ranks read disjoint shards that together are the single-process epoch", "[data][dist]") {
+  auto dataset = std::make_shared<ProbeDataset>(50);
+  LoaderOptions one;
+  one.batch_size = 8;
+  one.seed = 9;
+  Loader single(dataset, one);
+  const auto whole = epoch_labels(single, 2);  // 6 batches of 8 (2 samples left over)
+
+  std::vector<std::vector<std::vector<int64_t>>> shards;
+  for (int64_t rank = 0; rank < 2; ++rank) {
+    LoaderOptions o = one;
+    o.batch_size = 4;
+    o.rank = rank;
+    o.world = 2;
+    o.workers = 2;  // each worker builds whole batches of this rank's share
+    Loader loader(dataset, o);
+    CATCH_CHECK(loader.batches_per_epoch() == 6);
+    shards.push_back(epoch_labels(loader, 2));
+  }
+  std::set<int64_t> seen;
+  int64_t count = 0;
+  for (size_t b = 0; b < whole.size(); ++b) {
+    // Global batch b is rank 0's batch b followed by rank 1's.
+    std::vector<int64_t> joined = shards[0][b];
+    joined.insert(joined.end(), shards[1][b].begin(), shards[1][b].end());
+    CATCH_CHECK(joined == whole[b]);
+    for (const auto& shard : {shards[0][b], shards[1][b]})
+      for (int64_t i : shard) {
+        seen.insert(i);
+        ++count;
+      }
+  }
+  CATCH_CHECK(count == 48);
+  CATCH_CHECK(seen.size() == 48);  // no sample twice in the epoch
+
+  LoaderOptions bad = one;
+  bad.rank = 2;
+  bad.world = 2;
+  CATCH_CHECK_THROWS_AS(Loader(dataset, bad), mmcl::Error);
+  LoaderOptions big = one;
+  big.batch_size = 30;
+  big.world = 2;
+  CATCH_CHECK_THROWS_WITH(Loader(dataset, big), Catch::Contains("per process x 2 processes"));
+}

@@ -72,3 +72,34 @@ CATCH_TEST_CASE("the infonce loss reads image and text embeddings by name", "[lo
   e.by_modality.erase("text");
   CATCH_CHECK_THROWS_WITH((*loss)(e), "the model produced no text embeddings");
 }
+
+CATCH_TEST_CASE("infonce over row blocks (local_loss): hand-computed rows, and the block mean is the whole loss",
+                "[loss]") {
+  using mmcl::losses::infonce_rows;
+  // The hand-computed case above: row 1 alone is its image->text and text->image terms for row 1.
+  const at::Tensor a = at::tensor({1.0, 0.0, 0.0, 1.0}, at::kDouble).view({2, 2});
+  const at::Tensor b = at::tensor({1.0, 0.0, 0.6, 0.8}, at::kDouble).view({2, 2});
+  const at::Tensor two = at::tensor(2.0, at::kDouble);
+  using std::exp, std::log;
+  const double row1 = (-log(exp(1.6) / (exp(0.0) + exp(1.6))) - log(exp(1.6) / (exp(1.2) + exp(1.6)))) / 2;
+  CATCH_CHECK(infonce_rows(a, b, two, 1, 2).item<double>() == Approx(row1).epsilon(1e-12));
+
+  // Four blocks of 3 rows of a batch of 12: their mean equals the loss of the whole batch, in value and gradient.
+  torch::manual_seed(3);
+  const at::Tensor x = at::randn({12, 5}, at::kDouble), y = at::randn({12, 5}, at::kDouble);
+  const at::Tensor scale = at::tensor(4.0, at::kDouble);
+  auto leaves = [&] {
+    return std::make_pair(torch::autograd::make_variable(x.clone(), true), torch::autograd::make_variable(y.clone(), true));
+  };
+  auto [x1, y1] = leaves();
+  const at::Tensor whole = infonce(x1, y1, scale);
+  whole.backward();
+  auto [x2, y2] = leaves();
+  at::Tensor blocks = at::zeros({}, at::kDouble);
+  for (int64_t r = 0; r < 4; ++r) blocks = blocks + infonce_rows(x2, y2, scale, 3 * r, 3 * r + 3) / 4;
+  blocks.backward();
+  CATCH_CHECK(blocks.item<double>() == Approx(whole.item<double>()).epsilon(1e-12));
+  CATCH_CHECK((x1.grad() - x2.grad()).abs().max().item<double>() < 1e-12);
+  CATCH_CHECK((y1.grad() - y2.grad()).abs().max().item<double>() < 1e-12);
+  CATCH_CHECK_THROWS_AS(infonce_rows(x, y, scale, 10, 13), mmcl::Error);
+}
