@@ -13,7 +13,8 @@ export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_f
 PACKAGES := build-essential cmake ninja-build ccache pkg-config zlib1g-dev \
   libtorch-dev libopenblas0-openmp libgloo-dev libcli11-dev libyaml-cpp-dev libspdlog-dev \
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev \
-  libstb-dev libturbojpeg0-dev nlohmann-json3-dev catch2 python3 dataset-fashion-mnist
+  libstb-dev libturbojpeg0-dev nlohmann-json3-dev catch2 python3 dataset-fashion-mnist \
+  ffmpeg espeak-ng python3-numpy
 
 .PHONY: setup configure build test demo demo-emoji demo-synthetic bench reproduce-fdt config-docs clean help
 
