@@ -32,6 +32,9 @@ class Pretrain : public RunCommand {
     const text::TrainingTokenizer tokenizer = text::training_tokenizer(config);
     data::InputSpec spec{config.model.vision.image_size, config.model.text.context_length,
                          config.model.text.vocab_size, tokenizer.tokenizer};
+    spec.video_frames = config.model.video.frames;
+    spec.video_size = config.model.video.size;
+    if (config.model.name == "cvrl") spec.video_views = 2;  // two clips of each video
     auto dataset = data::make_dataset(config.data, spec, static_cast<uint64_t>(config.run.seed));
 
     const Runtime runtime = dist::setup_training_runtime(config, env);

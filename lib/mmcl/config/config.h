@@ -48,6 +48,20 @@ struct FdtConfig {
   double temperature = 1000;           // tau_fdt: relevances are <q, c> / sqrt(d) / tau_fdt
 };
 
+// The video tower (CVRL): a 3D ResNet over clips of `frames` frames of size x size pixels.
+struct VideoModelConfig {
+  std::string backbone = "r3d18";  // r3d18 | r3d50
+  int64_t width = 64;              // channels of the first stage (64 in R3D; smaller for CPU runs)
+  int64_t frames = 16;
+  int64_t size = 112;
+};
+
+struct CvrlConfig {
+  int64_t hidden = 2048;  // projection head
+  int64_t dim = 128;
+  int64_t head_layers = 3;
+};
+
 struct ModelConfig {
   std::string preset;            // a name from configs/models/ or a path to a preset YAML
   std::string base;              // a CLIP preset applied before `preset` (the towers of an FDT model)
@@ -60,12 +74,15 @@ struct ModelConfig {
   VisionConfig vision;
   TextConfig text;
   FdtConfig fdt;
+  VideoModelConfig video;
+  CvrlConfig cvrl;
 };
 
 struct LossConfig {
   std::string name = "infonce";
   bool local_loss = false;        // with several processes: each computes only its own rows of the logits
   bool gather_with_grad = false;  // with several processes: gradients flow back through the gathered features
+  double temperature = 0.1;       // ntxent
 };
 
 struct SyntheticDataConfig {
@@ -77,6 +94,21 @@ struct ImageAugmentConfig {
   bool flip = false;
   std::array<double, 3> mean = {0.48145466, 0.4578275, 0.40821073};  // CLIP's normalisation
   std::array<double, 3> std = {0.26862954, 0.26130258, 0.27577711};
+};
+
+// Video clips and CVRL's augmentations (data.video).
+struct VideoDataConfig {
+  int64_t stride = 2;                    // decoded frames between the frames of a clip
+  std::string interval = "decreasing";   // CVRL's temporal interval between two views: decreasing | uniform | increasing | none
+  bool spatial = true;                   // random resized crop, flip, colour jitter, grayscale (training)
+  bool consistent = true;                // the same spatial parameters for every frame of a clip
+  std::array<double, 2> crop_scale = {0.3, 1.0};
+  double jitter_prob = 0.8;
+  double jitter_strength = 1.0;          // brightness/contrast/saturation 0.4 s, hue 0.1 s
+  double grayscale_prob = 0.2;
+  double blur_prob = 0.0;
+  double solarize_prob = 0.0;
+  double time_budget_s = 10;             // a clip that takes longer to decode is skipped
 };
 
 struct DataConfig {
@@ -91,6 +123,7 @@ struct DataConfig {
   int64_t prefetch = 2;
   int64_t shuffle_buffer = 2000;     // webdataset: samples in the shuffle buffer
   ImageAugmentConfig image;
+  VideoDataConfig video;
   SyntheticDataConfig synthetic;
 };
 

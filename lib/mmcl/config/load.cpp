@@ -212,6 +212,13 @@ void validate(const RunConfig& c, const Schema& schema) {
                                                   schema.value_text("model.max_logit_scale"), ")"));
   if (c.optim.min_lr > c.optim.lr)
     schema.fail("optim.min_lr", str_cat("must not exceed optim.lr (", schema.value_text("optim.lr"), ")"));
+  if (c.model.name == "cvrl") {
+    // CVRL learns from two clips of each video; nothing else feeds it.
+    if (c.loss.name != "ntxent")
+      schema.fail("loss.name", str_cat("model.name cvrl trains with ntxent, not \"", c.loss.name, "\""));
+    if (c.data.type != "video")
+      schema.fail("data.type", str_cat("model.name cvrl trains on video, not \"", c.data.type, "\""));
+  }
   for (const std::string& t : c.eval.templates)
     if (t.find("{}") == std::string::npos)
       schema.fail("eval.templates", str_cat("template \"", t, "\" has no {} for the class name"));
@@ -276,9 +283,11 @@ RunConfig resolve(const YAML::Node& root, const std::string& source, const std::
   // not checked against the file system: its data and weights were where the run was, not necessarily
   // where it is evaluated or exported.
   if (!user_config) return config;
-  if (config.data.type == "manifest") require_file(schema, "data.train", source, "when data.type is manifest");
+  if (config.data.type == "manifest" || config.data.type == "video")
+    require_file(schema, "data.train", source, str_cat("when data.type is ", config.data.type));
   if (config.data.type == "webdataset") require_shards(schema, config.data.train, source);
-  if (config.data.type != "synthetic" && config.tokenizer.name == "clip_bpe")
+  // CVRL reads no text.
+  if (config.data.type != "synthetic" && config.model.name != "cvrl" && config.tokenizer.name == "clip_bpe")
     require_file(schema, "tokenizer.vocab", source, "for tokenizer.name clip_bpe");
   if (!config.model.pretrained.empty()) require_file(schema, "model.pretrained", source, "");
   for (const std::string& key : required_files) {

@@ -250,6 +250,15 @@ Schema::Schema(RunConfig& c) {
          "FDT: how token relevances become weights; sparsemax gives exact zeros (the sparse activation constraint).");
   number("model.fdt.temperature", &c.model.fdt.temperature, 0, false, inf,
          "FDT: tau_fdt; relevances are <query, token> / sqrt(d) / tau_fdt (1000 in the official code).");
+  choice("model.video.backbone", &c.model.video.backbone, {"r3d18", "r3d50"},
+         "Video tower: 3D ResNet-18 (basic blocks) or -50 (bottlenecks, CVRL's).");
+  integer("model.video.width", &c.model.video.width, 1, "Channels of the video tower's first stage (64 in R3D).");
+  integer("model.video.frames", &c.model.video.frames, 1, "Frames per clip (T).");
+  integer("model.video.size", &c.model.video.size, 8, "Clip frame side in pixels after cropping.");
+  integer("model.cvrl.hidden", &c.model.cvrl.hidden, 1, "CVRL: hidden width of the projection head.");
+  integer("model.cvrl.dim", &c.model.cvrl.dim, 1, "CVRL: output dimension of the projection head (the NT-Xent space).");
+  integer("model.cvrl.head_layers", &c.model.cvrl.head_layers, 1,
+          "CVRL: linear layers in the projection head (BatchNorm and ReLU between them).");
   // loss
   choice("loss.name", &c.loss.name, names_of(loss_catalog()), "Training objective.");
   boolean("loss.local_loss", &c.loss.local_loss,
@@ -259,6 +268,7 @@ Schema::Schema(RunConfig& c) {
           "Several processes: gradients flow back through the gathered features to the process that made them "
           "(open_clip's --gather-with-grad). Needed for an exact gradient with loss.local_loss; without local_loss the "
           "gradient is exact either way.");
+  number("loss.temperature", &c.loss.temperature, 0, false, inf, "ntxent: temperature tau of the NT-Xent loss.");
   // data
   choice("data.type", &c.data.type, names_of(dataset_catalog()), "Training data source.");
   text("data.train", &c.data.train,
@@ -280,6 +290,24 @@ Schema::Schema(RunConfig& c) {
   boolean("data.image.flip", &c.data.image.flip, "Random horizontal flip at training.");
   numbers<3>("data.image.mean", &c.data.image.mean, 0, 1, true, "Per-channel mean subtracted after scaling to [0, 1] (CLIP's).");
   numbers<3>("data.image.std", &c.data.image.std, 0, 1, true, "Per-channel standard deviation divided by (CLIP's).");
+  integer("data.video.stride", &c.data.video.stride, 1, "Video: decoded frames between the frames of a clip.");
+  choice("data.video.interval", &c.data.video.interval, {"decreasing", "uniform", "increasing", "none"},
+         "CVRL: distribution of the time between a video's two clips on [0, c] (c: video length - clip span): "
+         "P(t) = 2(c - t)/c^2 (decreasing, the paper's), uniform, 2t/c^2 (increasing); none: both clips start together.");
+  boolean("data.video.spatial", &c.data.video.spatial,
+          "Video training: random resized crop and flip, colour jitter and grayscale per clip; false: a centre crop.");
+  boolean("data.video.consistent", &c.data.video.consistent,
+          "Video training: the same crop, flip and colours for every frame of a clip (CVRL's temporally consistent "
+          "augmentation); false: drawn per frame.");
+  numbers<2>("data.video.crop_scale", &c.data.video.crop_scale, 0, 1, true, "Video: random resized crop area range.");
+  number("data.video.jitter_prob", &c.data.video.jitter_prob, 0, true, 1, "Video: probability of colour jitter.");
+  number("data.video.jitter_strength", &c.data.video.jitter_strength, 0, true, inf,
+         "Video: colour jitter strength s (brightness, contrast, saturation 0.4 s; hue 0.1 s).");
+  number("data.video.grayscale_prob", &c.data.video.grayscale_prob, 0, true, 1, "Video: probability of grayscale.");
+  number("data.video.blur_prob", &c.data.video.blur_prob, 0, true, 1, "Video: probability of a Gaussian blur.");
+  number("data.video.solarize_prob", &c.data.video.solarize_prob, 0, true, 1, "Video: probability of solarisation.");
+  number("data.video.time_budget_s", &c.data.video.time_budget_s, 0, false, inf,
+         "Video: a clip taking longer than this to decode is skipped and counted.");
   integer("data.synthetic.size", &c.data.synthetic.size, 2, "Number of synthetic image-text pairs.");
   // tokenizer
   choice("tokenizer.name", &c.tokenizer.name, {"clip_bpe", "words"},

@@ -24,6 +24,9 @@ struct InputSpec {
   int64_t context_length = 77;
   int64_t vocab_size = 49408;
   std::shared_ptr<const text::Tokenizer> tokenizer;  // turns captions into ids (datasets with captions)
+  int64_t video_frames = 16;  // clips: frames and frame side
+  int64_t video_size = 112;
+  int64_t video_views = 1;    // clips per sample (CVRL's two views)
 };
 
 // A sample that cannot be loaded (missing, unreadable, corrupt). The loader skips, counts and logs it.

@@ -6,6 +6,7 @@
 #include "mmcl/data/dataset.h"
 #include "mmcl/data/image_text.h"
 #include "mmcl/data/synthetic.h"
+#include "mmcl/data/video.h"
 #include "mmcl/data/webdataset.h"
 
 namespace mmcl::data {
@@ -36,6 +37,14 @@ const Registry<DatasetFactory>& registry() {
              return std::make_shared<ImageTextDataset>(read_manifest(c.train, manifest_columns(c)),
                                                        image_transform(c.image, spec.image_size, /*train=*/true),
                                                        spec.tokenizer, spec.context_length);
+           }},
+          {"video",
+           "video clips listed in a manifest (data.train, the data.image_key column), decoded with FFmpeg; two views "
+           "per video for CVRL",
+           [](const config::DataConfig& c, const InputSpec& spec, uint64_t) -> std::shared_ptr<Dataset> {
+             return std::make_shared<VideoDataset>(
+                 read_manifest(c.train, ManifestColumns{c.image_key, "", "", c.separator, c.root}),
+                 video_transform(c, spec, /*train=*/true));
            }},
           {"webdataset",
            "image-text pairs in webdataset .tar shards (data.train: a list or brace pattern), streamed through a "

@@ -9,6 +9,7 @@
 #include "mmcl/config/load.h"
 #include "mmcl/core/log.h"
 #include "mmcl/data/image_text.h"
+#include "mmcl/data/video.h"
 #include "mmcl/data/loader.h"
 #include "mmcl/models/pretrained.h"
 #include "mmcl/text/factory.h"
@@ -40,7 +41,7 @@ EvalModel load_for_eval(const std::string& path, const config::RunConfig& curren
     models::load_pretrained(*out.model, current.model.pretrained);
     out.model->to(device);
     out.model->eval();
-    out.tokenizer = text::restore_tokenizer(current.tokenizer, "", current.tokenizer.vocab);
+    if (out.model->reads_text()) out.tokenizer = text::restore_tokenizer(current.tokenizer, "", current.tokenizer.vocab);
     return out;
   }
   const std::string checkpoint = resolve_checkpoint(path);
@@ -51,7 +52,8 @@ EvalModel load_for_eval(const std::string& path, const config::RunConfig& curren
   const train::CheckpointInfo info = train::load_checkpoint(checkpoint, *out.model, nullptr);
   out.model->to(device);
   out.model->eval();
-  out.tokenizer = text::restore_tokenizer(out.config.tokenizer, meta.tokenizer, current.tokenizer.vocab);
+  if (out.model->reads_text())
+    out.tokenizer = text::restore_tokenizer(out.config.tokenizer, meta.tokenizer, current.tokenizer.vocab);
   spdlog::info("loaded {} (step {}, model {})", checkpoint, info.state.step, out.config.model.name);
   return out;
 }
@@ -62,9 +64,17 @@ data::Manifest read_labelled(const config::RunConfig& c, const std::string& path
 
 LabelledEmbeddings embed_labelled(const config::RunConfig& c, EvalModel& m, const data::Manifest& manifest,
                                   const c10::Device& device) {
-  auto images = std::make_shared<data::ImageTextDataset>(
-      manifest, data::image_transform(c.data.image, m.config.model.vision.image_size, /*train=*/false), nullptr, 0);
-  const ImageEmbeddings emb = embed_images(*m.model, images, c.eval.batch_size, c.data.workers, device);
+  std::shared_ptr<const data::Dataset> inputs;
+  const std::string modality = m.model->input_modality();
+  if (modality == "video") {
+    data::InputSpec spec = m.model->input_spec();
+    spec.video_views = 1;  // one centre clip per video
+    inputs = std::make_shared<data::VideoDataset>(manifest, data::video_transform(c.data, spec, /*train=*/false));
+  } else {
+    inputs = std::make_shared<data::ImageTextDataset>(
+        manifest, data::image_transform(c.data.image, m.config.model.vision.image_size, /*train=*/false), nullptr, 0);
+  }
+  const ImageEmbeddings emb = embed_images(*m.model, inputs, c.eval.batch_size, c.data.workers, device, modality);
   std::vector<int64_t> labels;
   for (const int64_t i : emb.indices) labels.push_back(manifest.records[static_cast<size_t>(i)].label);
   spdlog::info("{}: {} images embedded", manifest.path, emb.embeddings.size(0));
@@ -72,7 +82,8 @@ LabelledEmbeddings embed_labelled(const config::RunConfig& c, EvalModel& m, cons
 }
 
 ImageEmbeddings embed_images(models::ContrastiveModel& model, std::shared_ptr<const data::Dataset> images,
-                             int64_t batch_size, int64_t workers, const c10::Device& device) {
+                             int64_t batch_size, int64_t workers, const c10::Device& device,
+                             const std::string& modality) {
   data::LoaderOptions o;
   o.batch_size = batch_size;
   o.workers = workers;
@@ -85,9 +96,10 @@ ImageEmbeddings embed_images(models::ContrastiveModel& model, std::shared_ptr<co
   std::vector<int64_t> indices;
   while (auto batch = loader.next()) {
     data::Batch b;
-    b.image = batch->image.to(device);
+    if (modality == "video") b.video = batch->video.to(device);
+    else b.image = batch->image.to(device);
     b.indices = batch->indices;
-    parts.push_back(model.forward(b).at("image").to(at::kFloat).cpu());
+    parts.push_back(model.forward(b).at(modality).to(at::kFloat).cpu());
     indices.insert(indices.end(), batch->indices.begin(), batch->indices.end());
   }
   // The loader stands a later sample in for an unreadable one; keep each sample once, in order.

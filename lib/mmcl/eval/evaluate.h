@@ -36,8 +36,10 @@ struct ImageEmbeddings {
 };
 // Normalised embeddings of the readable samples of `images`, in dataset order. An unreadable image
 // is left out (and counted in the log), never replaced: indices says which samples the rows are.
+// `modality` "video" embeds the dataset's clips instead.
 ImageEmbeddings embed_images(models::ContrastiveModel& model, std::shared_ptr<const data::Dataset> images,
-                             int64_t batch_size, int64_t workers, const c10::Device& device);
+                             int64_t batch_size, int64_t workers, const c10::Device& device,
+                             const std::string& modality = "image");
 // A labelled image set named by an eval key (eval.image_key and eval.label_key columns, or class folders).
 data::Manifest read_labelled(const config::RunConfig& config, const std::string& path);
 // The normalised embeddings of a labelled set's readable images and their labels.

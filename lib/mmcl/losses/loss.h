@@ -38,4 +38,10 @@ at::Tensor infonce(const at::Tensor& a, const at::Tensor& b, const at::Tensor& s
 // labels begin..end-1.
 at::Tensor infonce_rows(const at::Tensor& a, const at::Tensor& b, const at::Tensor& scale, int64_t begin, int64_t end);
 
+// SimCLR's NT-Xent over 2N views (Chen et al. 2020; CVRL's loss): z = [A; B] (L2-normalised, row i of A
+// and of B are two views of one sample), s = z z^T / tau with the diagonal removed, and
+//   L = mean over the 2N rows of CE(s_i, partner(i)),  partner(i) = i + N (i < N), i - N (i >= N).
+// `begin`/`end` keep rows [begin, end) of A and of B (against all 2N), for a local loss.
+at::Tensor ntxent(const at::Tensor& a, const at::Tensor& b, double temperature, int64_t begin = 0, int64_t end = -1);
+
 }  // namespace mmcl::losses

@@ -8,7 +8,8 @@
 
 namespace mmcl::losses {
 
-std::shared_ptr<const Loss> make_infonce();  // infonce.cpp
+std::shared_ptr<const Loss> make_infonce();               // infonce.cpp
+std::shared_ptr<const Loss> make_ntxent(double temperature);  // ntxent.cpp
 
 namespace {
 using Factory = std::function<LossPtr(const config::LossConfig&)>;
@@ -19,6 +20,8 @@ const Registry<Factory>& registry() {
       {
           {"infonce", "symmetric InfoNCE over image-text pairs (CLIP): mean of image->text and text->image cross-entropy",
            [](const config::LossConfig&) { return make_infonce(); }},
+          {"ntxent", "NT-Xent between two views of each sample (SimCLR, CVRL) at loss.temperature; reads video and video_2",
+           [](const config::LossConfig& c) { return make_ntxent(c.temperature); }},
       });
   return table;
 }

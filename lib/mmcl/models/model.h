@@ -31,6 +31,10 @@ class ContrastiveModel : public torch::nn::Module {
   virtual data::InputSpec input_spec() const = 0;
   // The dimension of the embeddings forward() returns.
   virtual int64_t embedding_dim() const = 0;
+  // What the evaluation subcommands feed it: "image" (a Batch's image) or "video" (its video); and
+  // whether it embeds captions (a tokenizer is needed).
+  virtual std::string input_modality() const { return "image"; }
+  virtual bool reads_text() const { return true; }
   // Whether the tensor `name` may be absent from pretrained weights and keep its initial value (the
   // parts a method adds to the CLIP whose weights it starts from).
   virtual bool may_start_fresh(const std::string& /*name*/) const { return false; }

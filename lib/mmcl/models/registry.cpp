@@ -3,6 +3,7 @@
 #include <functional>
 
 #include "mmcl/core/registry.h"
+#include "mmcl/models/cvrl.h"
 #include "mmcl/models/clip.h"
 #include "mmcl/models/fdt.h"
 
@@ -16,6 +17,9 @@ const Registry<Factory>& registry() {
       {
           {"clip", "CLIP (Radford et al. 2021): ViT image tower + causal text transformer, open_clip parameter names",
            [](const config::ModelConfig& c) -> ModelPtr { return std::make_shared<ClipImpl>(c); }},
+          {"cvrl", "CVRL (Qian et al. 2021): a 3D ResNet video tower with an MLP projection head, trained by NT-Xent "
+                   "between two clips of a video (loss.name ntxent, data.type video)",
+           [](const config::ModelConfig& c) -> ModelPtr { return std::make_shared<CvrlImpl>(c); }},
           {"fdt", "FDT (Chen et al. 2023): CLIP towers whose patch and word outputs weigh a shared bank of tokens "
                   "(model.fdt.*); the embedding is the weighted sum of the tokens",
            [](const config::ModelConfig& c) -> ModelPtr { return std::make_shared<FdtImpl>(c); }},

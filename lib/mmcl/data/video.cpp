@@ -1,0 +1,192 @@
+#include "mmcl/data/video.h"
+
+#include <cmath>
+#include <list>
+#include <memory>
+
+#include <ATen/ATen.h>
+
+#include "mmcl/data/image.h"
+#include "mmcl/media/video.h"
+
+namespace mmcl::data {
+namespace {
+
+// Readers stay open per loader thread, so several clips of one file reuse its demuxer and decoder.
+media::VideoReader& reader_for(const std::string& path) {
+  constexpr size_t kOpen = 4;
+  thread_local std::list<std::unique_ptr<media::VideoReader>> open;
+  for (auto it = open.begin(); it != open.end(); ++it)
+    if ((*it)->path() == path) {
+      open.splice(open.begin(), open, it);
+      return *open.front();
+    }
+  open.push_front(std::make_unique<media::VideoReader>(path, 1));
+  if (open.size() > kOpen) open.pop_back();
+  return *open.front();
+}
+
+double uniform(std::mt19937_64& rng, double lo, double hi) {
+  return hi > lo ? std::uniform_real_distribution<double>(lo, hi)(rng) : lo;
+}
+bool chance(std::mt19937_64& rng, double p) { return p > 0 && std::uniform_real_distribution<double>(0, 1)(rng) < p; }
+
+at::Tensor gray(const at::Tensor& x) {  // [.., 3, H, W] -> [.., 1, H, W] luma
+  return (x.select(-3, 0) * 0.299 + x.select(-3, 1) * 0.587 + x.select(-3, 2) * 0.114).unsqueeze(-3);
+}
+
+struct SpatialParams {
+  std::array<int64_t, 4> box;  // top, left, height, width
+  bool flip = false;
+  bool jitter = false;
+  double brightness = 1, contrast = 1, saturation = 1, hue = 0;
+  bool grayscale = false, blur = false, solarize = false;
+  double sigma = 1;
+};
+
+SpatialParams draw(int64_t h, int64_t w, const VideoTransform& t, std::mt19937_64& rng) {
+  ImageTransform crop;
+  crop.scale = t.video.crop_scale;
+  SpatialParams p;
+  p.box = random_resized_crop_box(h, w, crop, rng);
+  p.flip = chance(rng, 0.5);
+  const double s = t.video.jitter_strength;
+  p.jitter = chance(rng, t.video.jitter_prob);
+  if (p.jitter) {
+    p.brightness = uniform(rng, std::max(0.0, 1 - 0.4 * s), 1 + 0.4 * s);
+    p.contrast = uniform(rng, std::max(0.0, 1 - 0.4 * s), 1 + 0.4 * s);
+    p.saturation = uniform(rng, std::max(0.0, 1 - 0.4 * s), 1 + 0.4 * s);
+    p.hue = uniform(rng, -0.1 * s, 0.1 * s);
+  }
+  p.grayscale = chance(rng, t.video.grayscale_prob);
+  p.blur = chance(rng, t.video.blur_prob);
+  p.sigma = uniform(rng, 0.1, 2.0);
+  p.solarize = chance(rng, t.video.solarize_prob);
+  return p;
+}
+
+// Applies `p` to frames [N, 3, H, W] in [0, 1]: -> [N, 3, size, size].
+at::Tensor apply(const at::Tensor& frames, const SpatialParams& p, int64_t size) {
+  const auto& b = p.box;
+  at::Tensor x = frames.slice(2, b[0], b[0] + b[2]).slice(3, b[1], b[1] + b[3]);
+  x = at::upsample_bilinear2d(x, {size, size}, /*align_corners=*/false);
+  if (p.flip) x = x.flip({3});
+  if (p.jitter) {
+    x = x * p.brightness;
+    const at::Tensor mean = gray(x).mean({-3, -2, -1}, /*keepdim=*/true);
+    x = (x - mean) * p.contrast + mean;
+    const at::Tensor g = gray(x);
+    x = (x - g) * p.saturation + g;
+    if (p.hue != 0) {
+      // A rotation of the chroma plane (YIQ) by hue x 2 pi.
+      const double a = p.hue * 2 * M_PI, c = std::cos(a), s = std::sin(a);
+      const at::Tensor to_yiq = at::tensor({0.299, 0.587, 0.114, 0.596, -0.274, -0.322, 0.211, -0.523, 0.312}, x.options()).view({3, 3});
+      const at::Tensor rot = at::tensor({1.0, 0.0, 0.0, 0.0, c, -s, 0.0, s, c}, x.options()).view({3, 3});
+      const at::Tensor m = at::matmul(at::inverse(to_yiq), at::matmul(rot, to_yiq));
+      x = at::einsum("ij,njhw->nihw", {m, x});
+    }
+    x = x.clamp(0, 1);
+  }
+  if (p.grayscale) x = gray(x).expand({-1, 3, -1, -1}).contiguous();
+  if (p.blur) {
+    const int64_t k = std::max<int64_t>(3, (size / 10) | 1);
+    const at::Tensor r = at::arange(k, x.options()) - static_cast<double>(k / 2);
+    at::Tensor g = at::exp(-(r * r) / (2 * p.sigma * p.sigma));
+    g = g / g.sum();
+    const at::Tensor kernel = at::outer(g, g).expand({3, 1, k, k}).contiguous();
+    x = at::conv2d(at::reflection_pad2d(x, {k / 2, k / 2, k / 2, k / 2}), kernel, at::Tensor(), at::IntArrayRef{1, 1},
+                   at::IntArrayRef{0, 0}, at::IntArrayRef{1, 1}, 3);
+  }
+  if (p.solarize) x = at::where(x < 0.5, x, 1 - x);
+  return x;
+}
+
+}  // namespace
+
+std::array<double, 2> sample_clip_starts(double c, const std::string& interval, std::mt19937_64& rng) {
+  c = std::max(0.0, c);
+  const double u = uniform(rng, 0, 1);
+  double t = 0;
+  if (interval == "decreasing") t = c * (1 - std::sqrt(1 - u));  // inverse CDF of 2(c - t)/c^2
+  else if (interval == "increasing") t = c * std::sqrt(u);       // of 2t/c^2
+  else if (interval == "uniform") t = c * u;
+  else MMCL_CHECK(interval == "none", "data.video.interval: unknown \"", interval, "\"");
+  const double first = uniform(rng, 0, c - t);
+  return {first, first + t};
+}
+
+at::Tensor augment_clip(const at::Tensor& clip, const VideoTransform& t, bool train, std::mt19937_64& rng) {
+  const int64_t h = clip.size(2), w = clip.size(3);
+  at::Tensor out;
+  if (!train || !t.video.spatial) {
+    SpatialParams centre;
+    const int64_t side = std::min(h, w);
+    centre.box = {(h - side) / 2, (w - side) / 2, side, side};
+    out = apply(clip, centre, t.size);
+  } else if (t.video.consistent) {
+    out = apply(clip, draw(h, w, t, rng), t.size);
+  } else {
+    std::vector<at::Tensor> frames;
+    for (int64_t i = 0; i < clip.size(0); ++i) frames.push_back(apply(clip.slice(0, i, i + 1), draw(h, w, t, rng), t.size));
+    out = at::cat(frames, 0);
+  }
+  const at::Tensor mean = at::tensor(std::vector<double>(t.mean.begin(), t.mean.end()), out.options()).view({1, 3, 1, 1});
+  const at::Tensor std = at::tensor(std::vector<double>(t.std.begin(), t.std.end()), out.options()).view({1, 3, 1, 1});
+  return ((out - mean) / std).contiguous();
+}
+
+VideoDataset::VideoDataset(Manifest manifest, VideoTransform transform)
+    : manifest_(std::move(manifest)), transform_(std::move(transform)) {}
+
+std::string VideoDataset::describe(int64_t index) const { return manifest_.records.at(static_cast<size_t>(index)).image; }
+
+Sample VideoDataset::get(int64_t index, uint64_t seed) const {
+  const Record& r = manifest_.records.at(static_cast<size_t>(index));
+  std::mt19937_64 rng(seed);
+  const VideoTransform& t = transform_;
+  try {
+    media::VideoReader& reader = reader_for(r.image);
+    const media::VideoInfo& info = reader.info();
+    const double fps = info.fps > 0 ? info.fps : 25.0;
+    const double span = static_cast<double>(t.frames * t.stride) / fps;
+    const double c = std::max(0.0, info.duration - span);
+    std::vector<double> starts;
+    if (t.views == 2) {
+      const auto s = sample_clip_starts(c, t.train ? t.video.interval : "none", rng);
+      starts = {s[0], s[1]};
+    } else {
+      starts = {t.train ? uniform(rng, 0, c) : c / 2};
+    }
+    media::ClipSpec spec;
+    spec.frames = t.frames;
+    spec.stride = t.stride;
+    spec.short_side = t.size;
+    spec.time_budget_s = t.video.time_budget_s;
+    std::vector<at::Tensor> views;
+    for (double start : starts) {
+      spec.start = start;
+      views.push_back(augment_clip(reader.read(spec).to_float(), t, t.train, rng));
+    }
+    Sample s;
+    s.video = t.views == 2 ? at::stack(views) : views.front();
+    s.label = r.label;
+    return s;
+  } catch (const media::DecodeError& e) {
+    throw SampleError(e.what());
+  }
+}
+
+VideoTransform video_transform(const config::DataConfig& c, const InputSpec& spec, bool train) {
+  VideoTransform t;
+  t.frames = spec.video_frames;
+  t.size = spec.video_size;
+  t.stride = c.video.stride;
+  t.train = train;
+  t.views = spec.video_views;
+  t.video = c.video;
+  t.mean = c.image.mean;
+  t.std = c.image.std;
+  return t;
+}
+
+}  // namespace mmcl::data

@@ -1,0 +1,54 @@
+#pragma once
+// Video datasets: clips decoded with media::VideoReader from a manifest's files, augmented as CVRL
+// does. A sample holds one clip [T, 3, S, S] or, for CVRL pretraining, two views [2, T, 3, S, S] of
+// the same video at two times drawn by temporal interval sampling.
+
+#include <array>
+#include <cstdint>
+#include <random>
+#include <string>
+
+#include <ATen/core/Tensor.h>
+
+#include "mmcl/config/config.h"
+#include "mmcl/data/dataset.h"
+#include "mmcl/data/manifest.h"
+
+namespace mmcl::data {
+
+// CVRL's temporal interval sampling over a video whose two clips can start up to `c` seconds apart:
+// the interval t in [0, c] follows P(t) = 2(c - t)/c^2 (decreasing), 1/c (uniform), 2t/c^2 (increasing)
+// or is 0 (none); the first clip starts uniformly in [0, c - t], the second t later. Returns the starts.
+std::array<double, 2> sample_clip_starts(double c, const std::string& interval, std::mt19937_64& rng);
+
+struct VideoTransform {
+  int64_t frames = 16, size = 112, stride = 2;
+  bool train = false;          // random start and augmentation; else the centre clip, centre crop
+  int64_t views = 1;
+  config::VideoDataConfig video;
+  std::array<double, 3> mean = {0.45, 0.45, 0.45};
+  std::array<double, 3> std = {0.225, 0.225, 0.225};
+};
+
+// One clip's augmentation: float [T, 3, H, W] in [0, 1] -> [T, 3, size, size], normalised. With
+// `video.consistent` every frame gets the same crop, flip and colour changes; otherwise each frame
+// draws its own. Without `video.spatial` (or at evaluation): a centre crop.
+at::Tensor augment_clip(const at::Tensor& clip, const VideoTransform& t, bool train, std::mt19937_64& rng);
+
+class VideoDataset : public Dataset {
+ public:
+  VideoDataset(Manifest manifest, VideoTransform transform);
+  int64_t size() const override { return static_cast<int64_t>(manifest_.records.size()); }
+  Sample get(int64_t index, uint64_t seed) const override;
+  std::string describe(int64_t index) const override;
+  const Manifest& manifest() const { return manifest_; }
+
+ private:
+  Manifest manifest_;
+  VideoTransform transform_;
+};
+
+// The transform data.video and data.image (normalisation) ask for, at the spec's clip size.
+VideoTransform video_transform(const config::DataConfig& config, const InputSpec& spec, bool train);
+
+}  // namespace mmcl::data

@@ -1,0 +1,50 @@
+#include <ATen/ATen.h>
+
+#include "mmcl/core/error.h"
+#include "mmcl/losses/loss.h"
+
+namespace mmcl::losses {
+
+at::Tensor ntxent(const at::Tensor& a, const at::Tensor& b, double temperature, int64_t begin, int64_t end) {
+  MMCL_CHECK(a.dim() == 2 && a.sizes() == b.sizes(), "ntxent: expected two [N, D] tensors of equal shape, got ",
+             a.sizes(), " and ", b.sizes());
+  const int64_t n = a.size(0);
+  if (end < 0) end = n;
+  MMCL_CHECK(0 <= begin && begin < end && end <= n, "ntxent: rows [", begin, ", ", end, ") outside [0, ", n, ")");
+  MMCL_CHECK(temperature > 0, "ntxent: the temperature must be positive");
+  const auto dtype = at::promote_types(a.scalar_type(), at::kFloat);
+  const at::Tensor z = at::cat({a, b}, 0).to(dtype);  // [2N, D]
+  const at::Tensor rows = at::cat({at::arange(begin, end, at::kLong), at::arange(n + begin, n + end, at::kLong)})
+                              .to(z.device());
+  at::Tensor logits = at::matmul(z.index_select(0, rows), z.t()) / temperature;  // [2R, 2N]
+  // A view is not its own negative.
+  logits = logits.index_put({at::arange(rows.size(0), rows.options()), rows}, at::tensor(-INFINITY, logits.options()));
+  const at::Tensor partner = at::where(rows < n, rows + n, rows - n);
+  return at::cross_entropy_loss(logits, partner);
+}
+
+namespace {
+
+class NtXent : public Loss {
+ public:
+  explicit NtXent(double temperature) : temperature_(temperature) {}
+  LossOutput operator()(const models::Embeddings& e) const override {
+    LossOutput out;
+    out.total = ntxent(e.at("video"), e.at("video_2"), temperature_);
+    return out;
+  }
+  LossOutput local(const models::Embeddings& e, int64_t begin, int64_t end) const override {
+    LossOutput out;
+    out.total = ntxent(e.at("video"), e.at("video_2"), temperature_, begin, end);
+    return out;
+  }
+
+ private:
+  double temperature_;
+};
+
+}  // namespace
+
+std::shared_ptr<const Loss> make_ntxent(double temperature) { return std::make_shared<NtXent>(temperature); }
+
+}  // namespace mmcl::losses
