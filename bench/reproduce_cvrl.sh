@@ -7,13 +7,13 @@
 #   consistent different times and spatial augmentation shared by a clip's frames (CVRL)
 # Each run is pretrained, then evaluated by a linear probe on the 12 motion classes. One JSON line per run
 # goes to $OUT/results.jsonl; the table (mean +- std over seeds) is printed at the end.
-#   BUILD_DIR (build)  OUT (datasets/reproduce-cvrl)  SEEDS ("0 1 2")  VARIANTS  STEPS (300)
+#   BUILD_DIR (build)  OUT (datasets/reproduce-cvrl)  SEEDS ("0 1 2")  VARIANTS  STEPS (150)
 set -eu
 BUILD_DIR=${BUILD_DIR:-build}
 OUT=${OUT:-datasets/reproduce-cvrl}
 SEEDS=${SEEDS:-0 1 2}
 VARIANTS=${VARIANTS:-temporal spatial both consistent}
-STEPS=${STEPS:-300}
+STEPS=${STEPS:-150}
 MMCL="$BUILD_DIR/mmcl"
 config=configs/runs/moving-fashion-mnist-cvrl.yaml
 
