@@ -76,7 +76,7 @@ void StreamDecoder::seek(double start) {
 }
 
 int64_t StreamDecoder::decode(const std::function<bool(const AVFrame*, double)>& on_frame,
-                              std::chrono::steady_clock::time_point deadline) {
+                              std::chrono::steady_clock::time_point deadline, double skip_before) {
   fresh_ = false;
   int64_t corrupt = 0;
   bool draining = false;
@@ -96,6 +96,12 @@ int64_t StreamDecoder::decode(const std::function<bool(const AVFrame*, double)>&
         av_packet_unref(packet_.get());
         continue;
       } else {
+        if (skip_before > 0) {
+          const int64_t ts = packet_->pts != AV_NOPTS_VALUE ? packet_->pts : packet_->dts;
+          // A frame interval of margin: a packet's timestamp may be its decoding time.
+          const bool early = ts != AV_NOPTS_VALUE && seconds(ts) < skip_before - 2 * std::max(interval, 0.05);
+          codec_->skip_frame = early ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
+        }
         const int s = avcodec_send_packet(codec_.get(), packet_.get());
         av_packet_unref(packet_.get());
         if (s < 0 && s != AVERROR(EAGAIN)) {

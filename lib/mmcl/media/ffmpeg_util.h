@@ -49,9 +49,11 @@ class StreamDecoder {
   // for start 0).
   void seek(double start);
   // Decodes frames in presentation order, calling on_frame(frame, seconds) until it returns false or
-  // the stream ends. Returns the number of corrupt packets or frames skipped.
+  // the stream ends. Returns the number of corrupt packets or frames skipped. Packets shown before
+  // `skip_before` seconds are decoded only if other frames refer to them (non-reference frames there
+  // are discarded unseen: the pre-roll from a key frame costs less).
   int64_t decode(const std::function<bool(const AVFrame*, double)>& on_frame,
-                 std::chrono::steady_clock::time_point deadline);
+                 std::chrono::steady_clock::time_point deadline, double skip_before = -1);
 
  private:
   std::string path_;

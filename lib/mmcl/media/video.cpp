@@ -96,7 +96,7 @@ Clip VideoReader::read(const ClipSpec& spec) {
           }
           return k < spec.frames;
         },
-        deadline);
+        deadline, start);
   } else {
     // Target k is start + k / fps; it shows the latest frame at or before it (the first frame after
     // the seek when none is earlier).
