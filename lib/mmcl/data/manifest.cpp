@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -48,6 +50,18 @@ void skip_line(Manifest& m, int64_t line, const std::string& why) {
   spdlog::warn("{}:{}: skipping line: {}", m.path, line, why);
 }
 
+// "start"/"end" as seconds (empty: not given); false when malformed or not 0 <= start < end.
+bool parse_window(const std::string& start, const std::string& end, Record& r) {
+  auto number = [](const std::string& text, double& out) {
+    if (text.empty()) return true;
+    char* stop = nullptr;
+    out = std::strtod(text.c_str(), &stop);
+    return stop == text.c_str() + text.size() && std::isfinite(out) && out >= 0;
+  };
+  if (!number(start, r.start) || !number(end, r.end)) return false;
+  return !(r.start >= 0 && r.end >= 0 && r.end <= r.start);
+}
+
 void read_delimited(Manifest& m, std::istream& in, const ManifestColumns& c, const fs::path& base,
                     std::vector<std::string>& raw_labels) {
   const char sep = !c.separator.empty() ? c.separator[0] : (ends_with(m.path, ".tsv") ? '\t' : ',');
@@ -69,6 +83,12 @@ void read_delimited(Manifest& m, std::istream& in, const ManifestColumns& c, con
   const int64_t image_col = column(c.image, "data.image_key");
   const int64_t caption_col = column(c.caption, "data.caption_key");
   const int64_t label_col = column(c.label, "data.label_key");
+  // Optional: the part of a video to use, in seconds.
+  auto optional_column = [&](const char* name) -> int64_t {
+    const auto it = std::find(header.begin(), header.end(), name);
+    return it == header.end() ? -1 : it - header.begin();
+  };
+  const int64_t start_col = optional_column("start"), end_col = optional_column("end");
   std::vector<std::string> fields;
   for (int64_t n = 2; std::getline(in, line); ++n) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -91,6 +111,10 @@ void read_delimited(Manifest& m, std::istream& in, const ManifestColumns& c, con
     }
     Record r;
     r.image = resolve(fields[image_col], base);
+    if (!parse_window(start_col >= 0 ? fields[start_col] : "", end_col >= 0 ? fields[end_col] : "", r)) {
+      skip_line(m, n, "start/end: expected seconds with 0 <= start < end");
+      continue;
+    }
     if (caption_col >= 0) r.captions.push_back(fields[caption_col]);
     if (label_col >= 0) raw_labels.push_back(fields[label_col]);
     m.records.push_back(std::move(r));
@@ -113,6 +137,11 @@ void read_jsonl(Manifest& m, std::istream& in, const ManifestColumns& c, const f
     }
     Record r;
     r.image = resolve(j[c.image].get<std::string>(), base);
+    auto seconds = [&](const char* key) { return j.contains(key) && j[key].is_number() ? j[key].dump() : std::string(); };
+    if (!parse_window(seconds("start"), seconds("end"), r)) {
+      skip_line(m, n, "start/end: expected seconds with 0 <= start < end");
+      continue;
+    }
     if (!c.caption.empty()) {
       const auto cap = j.contains(c.caption) ? j[c.caption] : nlohmann::json();
       if (cap.is_string()) r.captions.push_back(cap.get<std::string>());

@@ -20,6 +20,7 @@ struct Record {
   std::string image;                  // resolved path
   std::vector<std::string> captions;  // one or more (JSONL may give a list)
   int64_t label = -1;
+  double start = -1, end = -1;        // video: the part to use, in seconds (optional "start"/"end" columns); -1: all
 };
 
 struct Manifest {

@@ -149,7 +149,10 @@ Sample VideoDataset::get(int64_t index, uint64_t seed) const {
     const media::VideoInfo& info = reader.info();
     const double fps = info.fps > 0 ? info.fps : 25.0;
     const double span = static_cast<double>(t.frames * t.stride) / fps;
-    const double c = std::max(0.0, info.duration - span);
+    // The manifest's window (start/end columns), else the whole video.
+    const double from = r.start >= 0 ? r.start : 0.0;
+    const double to = r.end >= 0 && (info.duration <= 0 || r.end < info.duration) ? r.end : info.duration;
+    const double c = std::max(0.0, to - from - span);
     std::vector<double> starts;
     if (t.views == 2) {
       const auto s = sample_clip_starts(c, t.train ? t.video.interval : "none", rng);
@@ -164,7 +167,7 @@ Sample VideoDataset::get(int64_t index, uint64_t seed) const {
     spec.time_budget_s = t.video.time_budget_s;
     std::vector<at::Tensor> views;
     for (double start : starts) {
-      spec.start = start;
+      spec.start = from + start;
       views.push_back(augment_clip(reader.read(spec).to_float(), t, t.train, rng));
     }
     Sample s;
