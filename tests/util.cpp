@@ -1,4 +1,6 @@
 #include "util.h"
+
+#include "dist/processes.h"
 #include "cli/run_results.h"
 
 #include <sys/wait.h>
@@ -120,14 +122,7 @@ std::string tiny_run_yaml(const std::string& name, int steps) {
 namespace mmcl::test {
 
 pid_t spawn_mmcl(const std::string& args, const fs::path& cwd, const fs::path& log) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const std::string command =
-        "cd '" + cwd.string() + "' && exec '" MMCL_BINARY "' " + args + " > '" + log.string() + "' 2>&1";
-    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  return pid;
+  return spawn_process(MMCL_BINARY, args, "", cwd, log);
 }
 
 int wait_exit(pid_t pid) {
