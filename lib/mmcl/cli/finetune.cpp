@@ -1,4 +1,4 @@
-// mmcl finetune: a classification head on the image tower of a checkpoint, trained with
+// mmcl finetune: a classification head on the input tower (images, or video clips) of a checkpoint, trained with
 // cross-entropy on eval.train (the tower too, or frozen with finetune.mode: linear), evaluated on
 // eval.data after every epoch; checkpoints, logs and resume as for pretrain.
 
@@ -16,7 +16,7 @@
 #include "mmcl/core/run_dir.h"
 #include "mmcl/core/runtime.h"
 #include "mmcl/core/signals.h"
-#include "mmcl/data/image_text.h"
+#include "mmcl/data/dataset.h"
 #include "mmcl/dist/group.h"
 #include "mmcl/dist/launch.h"
 #include "mmcl/eval/evaluate.h"
@@ -31,7 +31,7 @@ namespace {
 class Finetune : public RunCommand {
  public:
   std::string name() const override { return "finetune"; }
-  std::string summary() const override { return "Fine-tune a classifier on the image tower of a checkpoint"; }
+  std::string summary() const override { return "Fine-tune a classifier on the image (or video) tower of a checkpoint"; }
 
  protected:
   std::vector<std::string> required_keys() const override { return {"eval.checkpoint", "eval.train", "eval.data"}; }
@@ -41,7 +41,6 @@ class Finetune : public RunCommand {
     const auto [env, dir] = plan_training(c);
     seed_everything(static_cast<uint64_t>(c.run.seed));
     eval::EvalModel base = eval::load_for_eval(c.eval.checkpoint, c, device);
-    const auto& mc = base.config.model;
 
     const data::Manifest train = eval::read_labelled(c, c.eval.train);
     const data::Manifest test = eval::read_labelled(c, c.eval.data);
@@ -50,16 +49,16 @@ class Finetune : public RunCommand {
     int64_t classes = 0;
     for (const auto* m : {&train, &test})
       for (const auto& r : m->records) classes = std::max(classes, r.label + 1);
-    auto train_set = std::make_shared<data::ImageTextDataset>(
-        train, data::image_transform(c.data.image, mc.vision.image_size, /*train=*/true), nullptr, 0);
-    auto test_set = std::make_shared<data::ImageTextDataset>(
-        test, data::image_transform(c.data.image, mc.vision.image_size, /*train=*/false), nullptr, 0);
+    const auto train_set = eval::labelled_inputs(c, base, train, /*train=*/true);
+    const auto test_set = eval::labelled_inputs(c, base, test, /*train=*/false);
 
     // Every check has passed on this rank: meet the others (several processes), then rank 0 writes.
     const Runtime runtime = dist::setup_training_runtime(c, env);
     const bool main = runtime.group->is_main();
-    models::ImageClassifier model(base.model, base.model->embedding_dim(), classes, c.finetune.mode == "linear");
+    models::Classifier model(base.model, base.model->embedding_dim(), classes, c.finetune.mode == "linear");
     model->to(runtime.device);
+    const bool video = model->modality() == "video";
+    const auto inputs = [video](const data::Batch& b) -> const at::Tensor& { return video ? b.video : b.image; };
     auto optimizer = train::make_optimizer(*model, c.optim);
     data::Loader loader(train_set, train::loader_options(c, runtime));
 
@@ -78,7 +77,7 @@ class Finetune : public RunCommand {
       std::set<int64_t> seen;
       int64_t row = 0;
       while (auto b = test_loader.next()) {
-        logits.push_back(model->forward(b->image.to(runtime.device)).cpu());
+        logits.push_back(model->forward(inputs(*b).to(runtime.device)).cpu());
         labels.push_back(b->label);
         for (int64_t index : b->indices) {
           if (seen.insert(index).second) keep.push_back(row);
@@ -99,7 +98,7 @@ class Finetune : public RunCommand {
     job.step = [&](const std::vector<data::Batch>& micro) {
       train::StepStats stats;
       for (const data::Batch& b : micro) {
-        const at::Tensor loss = at::cross_entropy_loss(model->forward(b.image), b.label, {}, at::Reduction::Mean, -100,
+        const at::Tensor loss = at::cross_entropy_loss(model->forward(inputs(b)), b.label, {}, at::Reduction::Mean, -100,
                                                        c.finetune.label_smoothing) /
                                 static_cast<double>(micro.size());
         loss.backward();
@@ -114,7 +113,7 @@ class Finetune : public RunCommand {
       spdlog::info("epoch {}: test top-1 {:.2f}%", epoch, 100 * m.top1);
     };
     job.description = str_cat("fine-tuning (", c.finetune.mode, ") a ", classes, "-class head on ",
-                              c.eval.checkpoint, ", ", train_set->size(), " training images");
+                              c.eval.checkpoint, ", ", train_set->size(), video ? " training videos" : " training images");
     const train::TrainResult result =
         train::run_training(c, job, {config::dump_config(c), ""}, dir, runtime);
 
@@ -128,9 +127,9 @@ class Finetune : public RunCommand {
                               {"confusion", m.confusion}};
     write_file_atomic(dir.results_file(), results.dump(2) + "\n");
     char buf[300];
-    std::snprintf(buf, sizeof buf, "fine-tuned (%s) for %lld steps: test top-1 %.2f%%  top-5 %.2f%% on %lld images\n",
+    std::snprintf(buf, sizeof buf, "fine-tuned (%s) for %lld steps: test top-1 %.2f%%  top-5 %.2f%% on %lld %s\n",
                   c.finetune.mode.c_str(), static_cast<long long>(result.step), 100 * m.top1, 100 * m.top5,
-                  static_cast<long long>(m.samples));
+                  static_cast<long long>(m.samples), video ? "videos" : "images");
     write_file_atomic(dir.root / "summary.txt", buf);
     std::cout << buf << std::flush;
     log::remove_files();

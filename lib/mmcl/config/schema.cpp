@@ -360,7 +360,7 @@ Schema::Schema(RunConfig& c) {
   number("dist.bucket_mb", &c.dist.bucket_mb, 0, false, inf, "Size of the flat buffers gradients are all-reduced in (MiB).");
   // finetune
   choice("finetune.mode", &c.finetune.mode, {"full", "linear"},
-         "finetune: train the image tower with the head (full) or the head alone on frozen features (linear).");
+         "finetune: train the input tower (images, or video for video models) with the head (full) or the head alone on frozen features (linear).");
   number("finetune.label_smoothing", &c.finetune.label_smoothing, 0, true, 1, "finetune: label smoothing of the cross-entropy.");
   // eval
   text("eval.checkpoint", &c.eval.checkpoint, "Checkpoint the evaluation subcommands load (its config rebuilds the model), or a run directory: its latest checkpoint.");

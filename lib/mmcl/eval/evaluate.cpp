@@ -62,18 +62,21 @@ data::Manifest read_labelled(const config::RunConfig& c, const std::string& path
   return data::read_manifest(path, data::ManifestColumns{c.eval.image_key, "", c.eval.label_key, c.data.separator, ""});
 }
 
+std::shared_ptr<const data::Dataset> labelled_inputs(const config::RunConfig& c, const EvalModel& m,
+                                                     const data::Manifest& manifest, bool train) {
+  if (m.model->input_modality() == "video") {
+    data::InputSpec spec = m.model->input_spec();
+    spec.video_views = 1;
+    return std::make_shared<data::VideoDataset>(manifest, data::video_transform(c.data, spec, train));
+  }
+  return std::make_shared<data::ImageTextDataset>(
+      manifest, data::image_transform(c.data.image, m.config.model.vision.image_size, train), nullptr, 0);
+}
+
 LabelledEmbeddings embed_labelled(const config::RunConfig& c, EvalModel& m, const data::Manifest& manifest,
                                   const c10::Device& device) {
-  std::shared_ptr<const data::Dataset> inputs;
   const std::string modality = m.model->input_modality();
-  if (modality == "video") {
-    data::InputSpec spec = m.model->input_spec();
-    spec.video_views = 1;  // one centre clip per video
-    inputs = std::make_shared<data::VideoDataset>(manifest, data::video_transform(c.data, spec, /*train=*/false));
-  } else {
-    inputs = std::make_shared<data::ImageTextDataset>(
-        manifest, data::image_transform(c.data.image, m.config.model.vision.image_size, /*train=*/false), nullptr, 0);
-  }
+  const auto inputs = labelled_inputs(c, m, manifest, /*train=*/false);
   const ImageEmbeddings emb = embed_images(*m.model, inputs, c.eval.batch_size, c.data.workers, device, modality);
   std::vector<int64_t> labels;
   for (const int64_t i : emb.indices) labels.push_back(manifest.records[static_cast<size_t>(i)].label);

@@ -42,6 +42,10 @@ ImageEmbeddings embed_images(models::ContrastiveModel& model, std::shared_ptr<co
                              const std::string& modality = "image");
 // A labelled image set named by an eval key (eval.image_key and eval.label_key columns, or class folders).
 data::Manifest read_labelled(const config::RunConfig& config, const std::string& path);
+// The samples of a labelled set as `m` reads them: images, or one clip per video (the centre clip at
+// evaluation, a random one when training) for video models; train-time augmentation when `train`.
+std::shared_ptr<const data::Dataset> labelled_inputs(const config::RunConfig& config, const EvalModel& m,
+                                                     const data::Manifest& manifest, bool train);
 // The normalised embeddings of a labelled set's readable images and their labels.
 struct LabelledEmbeddings {
   at::Tensor x;  // [N, D]

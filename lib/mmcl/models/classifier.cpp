@@ -2,10 +2,14 @@
 
 #include <torch/nn/init.h>
 
+#include "mmcl/core/error.h"
+
 namespace mmcl::models {
 
-ImageClassifierImpl::ImageClassifierImpl(ModelPtr backbone_, int64_t embed_dim, int64_t classes, bool freeze)
+ClassifierImpl::ClassifierImpl(ModelPtr backbone_, int64_t embed_dim, int64_t classes, bool freeze)
     : backbone(register_module("backbone", std::move(backbone_))), frozen(freeze) {
+  modality_ = backbone->input_modality();
+  MMCL_CHECK(modality_ == "image" || modality_ == "video", "a classifier reads images or video, not ", modality_);
   head = register_module("head", torch::nn::Linear(embed_dim, classes));
   torch::NoGradGuard no_grad;
   head->weight.zero_();
@@ -14,20 +18,20 @@ ImageClassifierImpl::ImageClassifierImpl(ModelPtr backbone_, int64_t embed_dim, 
     for (auto& p : backbone->parameters()) p.requires_grad_(false);
 }
 
-at::Tensor ImageClassifierImpl::forward(const at::Tensor& images) {
+at::Tensor ClassifierImpl::forward(const at::Tensor& inputs) {
   data::Batch batch;
-  batch.image = images;
+  (modality_ == "video" ? batch.video : batch.image) = inputs;
   at::Tensor features;
   if (frozen) {
     torch::NoGradGuard no_grad;
-    features = backbone->forward(batch).at("image");
+    features = backbone->forward(batch).at(modality_);
   } else {
-    features = backbone->forward(batch).at("image");
+    features = backbone->forward(batch).at(modality_);
   }
   return head(features);
 }
 
-void ImageClassifierImpl::train(bool on) {
+void ClassifierImpl::train(bool on) {
   torch::nn::Module::train(on);
   if (frozen) backbone->eval();
 }
