@@ -55,10 +55,12 @@ class Finetune : public RunCommand {
     // Every check has passed on this rank: meet the others (several processes), then rank 0 writes.
     const Runtime runtime = dist::setup_training_runtime(c, env);
     const bool main = runtime.group->is_main();
-    models::Classifier model(base.model, base.model->embedding_dim(), classes, c.finetune.mode == "linear");
+    const std::string modality = eval::eval_modality(c, *base.model);
+    models::Classifier model(base.model, modality, classes, c.finetune.mode == "linear");
     model->to(runtime.device);
-    const bool video = model->modality() == "video";
-    const auto inputs = [video](const data::Batch& b) -> const at::Tensor& { return video ? b.video : b.image; };
+    const auto inputs = [&modality](const data::Batch& b) -> const at::Tensor& {
+      return modality == "video" ? b.video : modality == "audio" ? b.audio : b.image;
+    };
     auto optimizer = train::make_optimizer(*model, c.optim);
     data::Loader loader(train_set, train::loader_options(c, runtime));
 
@@ -113,7 +115,7 @@ class Finetune : public RunCommand {
       spdlog::info("epoch {}: test top-1 {:.2f}%", epoch, 100 * m.top1);
     };
     job.description = str_cat("fine-tuning (", c.finetune.mode, ") a ", classes, "-class head on ",
-                              c.eval.checkpoint, ", ", train_set->size(), video ? " training videos" : " training images");
+                              c.eval.checkpoint, ", ", train_set->size(), " training ", modality == "audio" ? "recordings" : modality + "s");
     const train::TrainResult result =
         train::run_training(c, job, {config::dump_config(c), ""}, dir, runtime);
 
@@ -129,7 +131,7 @@ class Finetune : public RunCommand {
     char buf[300];
     std::snprintf(buf, sizeof buf, "fine-tuned (%s) for %lld steps: test top-1 %.2f%%  top-5 %.2f%% on %lld %s\n",
                   c.finetune.mode.c_str(), static_cast<long long>(result.step), 100 * m.top1, 100 * m.top5,
-                  static_cast<long long>(m.samples), video ? "videos" : "images");
+                  static_cast<long long>(m.samples), modality == "audio" ? "recordings" : (modality + "s").c_str());
     write_file_atomic(dir.root / "summary.txt", buf);
     std::cout << buf << std::flush;
     log::remove_files();

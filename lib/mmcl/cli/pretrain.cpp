@@ -35,6 +35,10 @@ class Pretrain : public RunCommand {
     spec.video_frames = config.model.video.frames;
     spec.video_size = config.model.video.size;
     if (config.model.name == "cvrl") spec.video_views = 2;  // two clips of each video
+    if (config.model.name == "vatt") {                       // the soundtrack of each clip
+      spec.audio_samples = config.model.vatt.audio_samples;
+      spec.audio_rate = config.model.vatt.audio_rate;
+    }
     auto dataset = data::make_dataset(config.data, spec, static_cast<uint64_t>(config.run.seed));
 
     const Runtime runtime = dist::setup_training_runtime(config, env);

@@ -1,5 +1,7 @@
 // mmcl retrieve: image -> text and text -> image retrieval over eval.data (each image with one or
-// more captions: repeated rows of a CSV/TSV, or a list of captions in JSONL).
+// more captions: repeated rows of a CSV/TSV, or a list of captions in JSONL); video <-> text for
+// models that read video (the centre clip of each video), and with eval.retrieval: audio, video <->
+// audio (each video's centre clip against the centre of every soundtrack; VATT's video-audio space).
 
 #include <cstdio>
 #include <map>
@@ -9,7 +11,7 @@
 
 #include "mmcl/cli/eval_command.h"
 #include "mmcl/core/error.h"
-#include "mmcl/data/image_text.h"
+#include "mmcl/eval/evaluate.h"
 #include "mmcl/eval/metrics.h"
 
 namespace mmcl::cli {
@@ -18,7 +20,7 @@ namespace {
 class Retrieve : public EvalCommand {
  public:
   std::string name() const override { return "retrieve"; }
-  std::string summary() const override { return "Image-text retrieval R@1/5/10 over eval.data with a checkpoint"; }
+  std::string summary() const override { return "Image-text (or video-text) retrieval R@1/5/10 over eval.data with a checkpoint"; }
 
  protected:
   EvalOutput evaluate(const config::RunConfig& c, eval::EvalModel& m, const Runtime& rt) override {
@@ -36,11 +38,12 @@ class Retrieve : public EvalCommand {
       if (fresh) images.records.push_back({r.image, {}, -1});
       for (const auto& cap : r.captions) captions.push_back(cap), owner.push_back(it->second);
     }
+    const std::string modality = m.model->input_modality();  // "image" or "video"
+    if (e.retrieval == "audio") return video_audio(c, m, rt, images);
     MMCL_CHECK(m.tokenizer, "the checkpoint has no tokenizer to embed captions with");
     const int64_t ctx = m.config.model.text.context_length;
-    auto dataset = std::make_shared<data::ImageTextDataset>(
-        images, data::image_transform(c.data.image, m.config.model.vision.image_size, false), nullptr, ctx);
-    const eval::ImageEmbeddings img = eval::embed_images(*m.model, dataset, e.batch_size, c.data.workers, rt.device);
+    const eval::ImageEmbeddings img = eval::embed_images(*m.model, eval::labelled_inputs(c, m, images, /*train=*/false),
+                                                         e.batch_size, c.data.workers, rt.device, modality);
     const at::Tensor txt = eval::embed_texts(*m.model, *m.tokenizer, captions, ctx, e.batch_size, rt.device);
 
     // Images that could not be read leave the evaluation with their captions.
@@ -55,21 +58,23 @@ class Retrieve : public EvalCommand {
     const auto r = eval::retrieval_metrics(similarity, kept_owner);
 
     EvalOutput out;
-    out.results = {{"images", img.indices.size()},
+    // Keys name the modality: images/image_to_text/text_to_image, or videos/video_to_text/text_to_video.
+    out.results = {{modality + "s", img.indices.size()},
                    {"captions", kept_captions.size()},
-                   {"image_to_text", {{"R@1", r.image_to_text_r1}, {"R@5", r.image_to_text_r5},
-                                      {"R@10", r.image_to_text_r10}, {"median_rank", r.image_to_text_median_rank}}},
-                   {"text_to_image", {{"R@1", r.text_to_image_r1}, {"R@5", r.text_to_image_r5},
-                                      {"R@10", r.text_to_image_r10}, {"median_rank", r.text_to_image_median_rank}}},
+                   {modality + "_to_text", {{"R@1", r.image_to_text_r1}, {"R@5", r.image_to_text_r5},
+                                            {"R@10", r.image_to_text_r10}, {"median_rank", r.image_to_text_median_rank}}},
+                   {"text_to_" + modality, {{"R@1", r.text_to_image_r1}, {"R@5", r.text_to_image_r5},
+                                            {"R@10", r.text_to_image_r10}, {"median_rank", r.text_to_image_median_rank}}},
                    {"rsum", r.rsum}};
     char buf[512];
+    const char* name = modality.c_str();
     std::snprintf(buf, sizeof buf,
-                  "retrieval on %s: %zu images, %zu captions\n"
-                  "image->text  R@1 %.2f%%  R@5 %.2f%%  R@10 %.2f%%  median rank %.1f\n"
-                  "text->image  R@1 %.2f%%  R@5 %.2f%%  R@10 %.2f%%  median rank %.1f\n"
+                  "retrieval on %s: %zu %ss, %zu captions\n"
+                  "%s->text  R@1 %.2f%%  R@5 %.2f%%  R@10 %.2f%%  median rank %.1f\n"
+                  "text->%s  R@1 %.2f%%  R@5 %.2f%%  R@10 %.2f%%  median rank %.1f\n"
                   "rsum %.2f\n",
-                  e.data.c_str(), img.indices.size(), kept_captions.size(), 100 * r.image_to_text_r1,
-                  100 * r.image_to_text_r5, 100 * r.image_to_text_r10, r.image_to_text_median_rank,
+                  e.data.c_str(), img.indices.size(), name, kept_captions.size(), name, 100 * r.image_to_text_r1,
+                  100 * r.image_to_text_r5, 100 * r.image_to_text_r10, r.image_to_text_median_rank, name,
                   100 * r.text_to_image_r1, 100 * r.text_to_image_r5, 100 * r.text_to_image_r10,
                   r.text_to_image_median_rank, r.rsum);
     out.summary = buf;
@@ -87,6 +92,53 @@ class Retrieve : public EvalCommand {
                               {"checkpoint", c.eval.checkpoint},
                               {"model", m.config.model.name}};
     }
+    return out;
+  }
+
+ private:
+  // Video <-> audio: the i-th video's match is its own soundtrack.
+  static EvalOutput video_audio(const config::RunConfig& c, eval::EvalModel& m, const Runtime& rt,
+                                const data::Manifest& videos) {
+    const auto& e = c.eval;
+    const data::InputSpec spec = m.model->input_spec();
+    if (m.model->input_modality() != "video" || spec.audio_samples <= 0)
+      throw ConfigError(str_cat("eval.retrieval: audio needs a model of video and audio (vatt), not ", m.config.model.name));
+    config::RunConfig as_video = c, as_audio = c;
+    as_video.eval.modality = "video";
+    as_audio.eval.modality = "audio";
+    const eval::ImageEmbeddings v = eval::embed_images(*m.model, eval::labelled_inputs(as_video, m, videos, false),
+                                                       e.batch_size, c.data.workers, rt.device, "video", "video_va");
+    const eval::ImageEmbeddings a = eval::embed_images(*m.model, eval::labelled_inputs(as_audio, m, videos, false),
+                                                       e.batch_size, c.data.workers, rt.device, "audio");
+    // Only videos whose clip and soundtrack were both readable take part.
+    std::vector<int64_t> audio_row(videos.records.size(), -1), vrows, arows;
+    for (size_t r = 0; r < a.indices.size(); ++r) audio_row[static_cast<size_t>(a.indices[r])] = static_cast<int64_t>(r);
+    for (size_t r = 0; r < v.indices.size(); ++r)
+      if (audio_row[static_cast<size_t>(v.indices[r])] >= 0)
+        vrows.push_back(static_cast<int64_t>(r)), arows.push_back(audio_row[static_cast<size_t>(v.indices[r])]);
+    MMCL_CHECK(!vrows.empty(), e.data, ": no video with a readable clip and soundtrack");
+    const at::Tensor vv = v.embeddings.index_select(0, at::tensor(vrows, at::kLong));
+    const at::Tensor aa = a.embeddings.index_select(0, at::tensor(arows, at::kLong));
+    std::vector<int64_t> owner(vrows.size());
+    for (size_t i = 0; i < owner.size(); ++i) owner[i] = static_cast<int64_t>(i);
+    const auto r = eval::retrieval_metrics(at::matmul(vv, aa.t()), owner);
+    EvalOutput out;
+    out.results = {{"videos", vrows.size()},
+                   {"video_to_audio", {{"R@1", r.image_to_text_r1}, {"R@5", r.image_to_text_r5},
+                                       {"R@10", r.image_to_text_r10}, {"median_rank", r.image_to_text_median_rank}}},
+                   {"audio_to_video", {{"R@1", r.text_to_image_r1}, {"R@5", r.text_to_image_r5},
+                                       {"R@10", r.text_to_image_r10}, {"median_rank", r.text_to_image_median_rank}}},
+                   {"rsum", r.rsum}};
+    char buf[512];
+    std::snprintf(buf, sizeof buf,
+                  "retrieval on %s: %zu videos and their soundtracks\n"
+                  "video->audio  R@1 %.2f%%  R@5 %.2f%%  R@10 %.2f%%  median rank %.1f\n"
+                  "audio->video  R@1 %.2f%%  R@5 %.2f%%  R@10 %.2f%%  median rank %.1f\n"
+                  "rsum %.2f\n",
+                  e.data.c_str(), vrows.size(), 100 * r.image_to_text_r1, 100 * r.image_to_text_r5,
+                  100 * r.image_to_text_r10, r.image_to_text_median_rank, 100 * r.text_to_image_r1,
+                  100 * r.text_to_image_r5, 100 * r.text_to_image_r10, r.text_to_image_median_rank, r.rsum);
+    out.summary = buf;
     return out;
   }
 };

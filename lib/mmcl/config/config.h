@@ -62,6 +62,25 @@ struct CvrlConfig {
   int64_t head_layers = 3;
 };
 
+// VATT (Akbari et al., NeurIPS 2021): transformers over video patches, raw-audio patches and words, with
+// DropToken; video and audio meet in a va_dim space, video (through ReLU -> Linear -> BatchNorm) and
+// text in a vt_dim space. Clip frames and size come from `video`, the word context from `text`.
+struct VattConfig {
+  std::string backbone = "specific";          // specific (a transformer per modality) | agnostic (one shared: VATT-MA)
+  int64_t width = 768;                        // d, every transformer's width
+  int64_t layers = 12;
+  int64_t heads = 12;
+  double mlp_ratio = 4.0;
+  std::array<int64_t, 3> video_patch = {4, 16, 16};  // t x h x w voxels per video token
+  int64_t audio_patch = 128;                  // waveform samples per audio token
+  int64_t audio_samples = 51200;              // the waveform window: 3.2 s at 16 kHz (a multiple of audio_patch)
+  int64_t audio_rate = 16000;                 // Hz, the waveform is resampled to
+  double video_droptoken = 0.5;               // fraction of video tokens dropped while training
+  double audio_droptoken = 0.5;
+  int64_t va_dim = 512;
+  int64_t vt_dim = 256;
+};
+
 struct ModelConfig {
   std::string preset;            // a name from configs/models/ or a path to a preset YAML
   std::string base;              // a CLIP preset applied before `preset` (the towers of an FDT model)
@@ -76,13 +95,15 @@ struct ModelConfig {
   FdtConfig fdt;
   VideoModelConfig video;
   CvrlConfig cvrl;
+  VattConfig vatt;
 };
 
 struct LossConfig {
   std::string name = "infonce";
   bool local_loss = false;        // with several processes: each computes only its own rows of the logits
   bool gather_with_grad = false;  // with several processes: gradients flow back through the gathered features
-  double temperature = 0.1;       // ntxent
+  double temperature = 0;         // ntxent and vatt's fixed temperature; 0: the method's (0.1 ntxent, 0.07 vatt)
+  double mil_weight = 1.0;        // vatt: L = NCE(video, audio) + mil_weight * MIL-NCE(video, its captions)
 };
 
 struct SyntheticDataConfig {
@@ -122,6 +143,7 @@ struct DataConfig {
   int64_t workers = 2;
   int64_t prefetch = 2;
   int64_t shuffle_buffer = 2000;     // webdataset: samples in the shuffle buffer
+  int64_t max_captions = 4;          // video with captions: up to this many captions of a sample (MIL-NCE's positives)
   ImageAugmentConfig image;
   VideoDataConfig video;
   SyntheticDataConfig synthetic;
@@ -160,6 +182,8 @@ struct EvalConfig {
   std::vector<std::string> templates = {"a photo of a {}."};
   int64_t batch_size = 256;
   bool export_embeddings = false;    // retrieve: also write the embeddings (embeddings.safetensors)
+  std::string modality = "auto";     // what eval files hold: auto (the model's input) | image | video | audio
+  std::string retrieval = "text";    // retrieve: match each image/video with its captions (text) or its soundtrack (audio)
 };
 
 struct FinetuneConfig {

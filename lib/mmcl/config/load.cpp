@@ -219,6 +219,27 @@ void validate(const RunConfig& c, const Schema& schema) {
     if (c.data.type != "video")
       schema.fail("data.type", str_cat("model.name cvrl trains on video, not \"", c.data.type, "\""));
   }
+  if (c.model.name == "vatt") {
+    const auto& m = c.model.vatt;
+    if (c.loss.name != "vatt")
+      schema.fail("loss.name", str_cat("model.name vatt trains with the vatt loss, not \"", c.loss.name, "\""));
+    if (c.data.type != "video")
+      schema.fail("data.type", str_cat("model.name vatt trains on video (with audio and captions), not \"", c.data.type, "\""));
+    if (c.model.video.frames % m.video_patch[0] != 0)
+      schema.fail("model.vatt.video_patch", str_cat("model.video.frames (", c.model.video.frames,
+                                                    ") is not a multiple of its ", m.video_patch[0], " frames"));
+    if (c.model.video.size % m.video_patch[1] != 0 || c.model.video.size % m.video_patch[2] != 0)
+      schema.fail("model.vatt.video_patch", str_cat("model.video.size (", c.model.video.size, ") is not a multiple of its ",
+                                                    m.video_patch[1], " x ", m.video_patch[2], " pixels"));
+    if (m.audio_samples % m.audio_patch != 0)
+      schema.fail("model.vatt.audio_samples", str_cat(m.audio_samples, " is not a multiple of model.vatt.audio_patch (",
+                                                      m.audio_patch, ")"));
+    if (m.width % m.heads != 0)
+      schema.fail("model.vatt.width", str_cat(m.width, " is not a multiple of model.vatt.heads (", m.heads, ")"));
+  }
+  if (c.loss.name == "vatt" && c.model.name != "vatt")
+    schema.fail("loss.name", str_cat("the vatt loss reads VATT's video, audio and text spaces; model.name is \"",
+                                     c.model.name, "\""));
   for (const std::string& t : c.eval.templates)
     if (t.find("{}") == std::string::npos)
       schema.fail("eval.templates", str_cat("template \"", t, "\" has no {} for the class name"));

@@ -186,6 +186,28 @@ void Schema::numbers(const std::string& key, std::array<double, N>* target, doub
   };
 }
 
+template <size_t N>
+void Schema::integers(const std::string& key, std::array<int64_t, N>* target, int64_t min, const std::string& doc) {
+  const std::string expect = str_cat(N == 2 ? "two" : N == 3 ? "three" : std::to_string(N).c_str(), " integers >= ", min);
+  add<std::array<int64_t, N>>(key, target, str_cat("list of ", N, " integers"), expect, doc,
+                              [=](const YAML::Node& n) -> std::optional<std::array<int64_t, N>> {
+                                if (!n.IsSequence() || n.size() != N) return std::nullopt;
+                                std::array<int64_t, N> out{};
+                                for (size_t i = 0; i < N; ++i) {
+                                  auto v = parse_int(n[i]);
+                                  if (!v || *v < min) return std::nullopt;
+                                  out[i] = *v;
+                                }
+                                return out;
+                              });
+  fields_.back().value = [target] {
+    YAML::Node n(YAML::NodeType::Sequence);
+    n.SetStyle(YAML::EmitterStyle::Flow);
+    for (int64_t b : *target) n.push_back(b);
+    return n;
+  };
+}
+
 void Schema::strings(const std::string& key, std::vector<std::string>* target, const std::string& doc) {
   add<std::vector<std::string>>(key, target, "list of strings", "a list of strings", doc,
                                 [](const YAML::Node& n) -> std::optional<std::vector<std::string>> {
@@ -255,6 +277,24 @@ Schema::Schema(RunConfig& c) {
   integer("model.video.width", &c.model.video.width, 1, "Channels of the video tower's first stage (64 in R3D).");
   integer("model.video.frames", &c.model.video.frames, 1, "Frames per clip (T).");
   integer("model.video.size", &c.model.video.size, 8, "Clip frame side in pixels after cropping.");
+  choice("model.vatt.backbone", &c.model.vatt.backbone, {"specific", "agnostic"},
+         "VATT: a transformer per modality (specific) or one shared by video, audio and text (agnostic, VATT-MA).");
+  integer("model.vatt.width", &c.model.vatt.width, 1, "VATT: transformer width d.");
+  integer("model.vatt.layers", &c.model.vatt.layers, 1, "VATT: transformer layers.");
+  integer("model.vatt.heads", &c.model.vatt.heads, 1, "VATT: attention heads.");
+  number("model.vatt.mlp_ratio", &c.model.vatt.mlp_ratio, 0, false, inf, "VATT: MLP hidden width / d.");
+  integers<3>("model.vatt.video_patch", &c.model.vatt.video_patch, 1,
+              "VATT: frames x height x width of a video token (the clip's frames and side must be multiples).");
+  integer("model.vatt.audio_patch", &c.model.vatt.audio_patch, 1, "VATT: waveform samples per audio token.");
+  integer("model.vatt.audio_samples", &c.model.vatt.audio_samples, 1,
+          "VATT: waveform samples per clip, from the clip's start (a multiple of model.vatt.audio_patch).");
+  integer("model.vatt.audio_rate", &c.model.vatt.audio_rate, 1000, "VATT: sample rate (Hz) the audio is resampled to.");
+  number("model.vatt.video_droptoken", &c.model.vatt.video_droptoken, 0, true, 1,
+         "VATT: DropToken, the fraction of video tokens dropped at random while training (none at evaluation).");
+  number("model.vatt.audio_droptoken", &c.model.vatt.audio_droptoken, 0, true, 1,
+         "VATT: DropToken, the fraction of audio tokens dropped at random while training.");
+  integer("model.vatt.va_dim", &c.model.vatt.va_dim, 1, "VATT: dimension of the video-audio space.");
+  integer("model.vatt.vt_dim", &c.model.vatt.vt_dim, 1, "VATT: dimension of the video-text space (the embedding dimension).");
   integer("model.cvrl.hidden", &c.model.cvrl.hidden, 1, "CVRL: hidden width of the projection head.");
   integer("model.cvrl.dim", &c.model.cvrl.dim, 1, "CVRL: output dimension of the projection head (the NT-Xent space).");
   integer("model.cvrl.head_layers", &c.model.cvrl.head_layers, 1,
@@ -268,7 +308,10 @@ Schema::Schema(RunConfig& c) {
           "Several processes: gradients flow back through the gathered features to the process that made them "
           "(open_clip's --gather-with-grad). Needed for an exact gradient with loss.local_loss; without local_loss the "
           "gradient is exact either way.");
-  number("loss.temperature", &c.loss.temperature, 0, false, inf, "ntxent: temperature tau of the NT-Xent loss.");
+  number("loss.temperature", &c.loss.temperature, 0, true, inf,
+         "ntxent and vatt: the fixed temperature tau; 0: the method's (0.1 for ntxent, 0.07 for vatt).");
+  number("loss.mil_weight", &c.loss.mil_weight, 0, true, inf,
+         "vatt: weight lambda of MIL-NCE(video, captions) in L = NCE(video, audio) + lambda MIL-NCE.");
   // data
   choice("data.type", &c.data.type, names_of(dataset_catalog()), "Training data source.");
   text("data.train", &c.data.train,
@@ -290,6 +333,8 @@ Schema::Schema(RunConfig& c) {
   boolean("data.image.flip", &c.data.image.flip, "Random horizontal flip at training.");
   numbers<3>("data.image.mean", &c.data.image.mean, 0, 1, true, "Per-channel mean subtracted after scaling to [0, 1] (CLIP's).");
   numbers<3>("data.image.std", &c.data.image.std, 0, 1, true, "Per-channel standard deviation divided by (CLIP's).");
+  integer("data.max_captions", &c.data.max_captions, 1,
+          "Video with captions: captions per sample, at most (MIL-NCE's positives; random ones when a sample has more).");
   integer("data.video.stride", &c.data.video.stride, 1, "Video: decoded frames between the frames of a clip.");
   choice("data.video.interval", &c.data.video.interval, {"decreasing", "uniform", "increasing", "none"},
          "CVRL: distribution of the time between a video's two clips on [0, c] (c: video length - clip span): "
@@ -369,6 +414,12 @@ Schema::Schema(RunConfig& c) {
   text("eval.val", &c.eval.val,
        "linear-probe: labelled manifest that chooses the regularisation; empty: a fixed 20% of eval.train.");
   text("eval.image_key", &c.eval.image_key, "Evaluation manifest column or field with the image path.");
+  choice("eval.modality", &c.eval.modality, {"auto", "image", "video", "audio"},
+         "What the evaluation files are: auto (what the model reads: images, or video for video models), or image, "
+         "video, audio (audio files, or the soundtracks of videos; VATT's audio tower) for linear-probe and finetune.");
+  choice("eval.retrieval", &c.eval.retrieval, {"text", "audio"},
+         "retrieve: match each image or video with its captions (text), or each video with its own soundtrack (audio: "
+         "video <-> audio retrieval, VATT).");
   text("eval.caption_key", &c.eval.caption_key, "Evaluation manifest column or field with the caption(s) (retrieve).");
   text("eval.label_key", &c.eval.label_key, "Evaluation manifest column or field with the label (zeroshot): an integer or a class name.");
   strings("eval.classnames", &c.eval.classnames, "Zero-shot class names in label order; empty: the manifest's label names.");

@@ -73,6 +73,8 @@ class Schema {
   template <size_t N>
   void numbers(const std::string& key, std::array<double, N>* target, double min, double max, bool max_inclusive,
                const std::string& doc);
+  template <size_t N>
+  void integers(const std::string& key, std::array<int64_t, N>* target, int64_t min, const std::string& doc);
   void strings(const std::string& key, std::vector<std::string>* target, const std::string& doc);
   void walk(const YAML::Node& node, const std::string& source, const std::string& prefix);
   std::string suggest(const std::string& key) const;

@@ -27,6 +27,8 @@ struct InputSpec {
   int64_t video_frames = 16;  // clips: frames and frame side
   int64_t video_size = 112;
   int64_t video_views = 1;    // clips per sample (CVRL's two views)
+  int64_t audio_samples = 0;  // > 0: each video sample also holds this many waveform samples from the clip's start
+  int64_t audio_rate = 16000; // Hz, the waveform's sample rate
 };
 
 // A sample that cannot be loaded (missing, unreadable, corrupt). The loader skips, counts and logs it.

@@ -40,10 +40,12 @@ const Registry<DatasetFactory>& registry() {
            }},
           {"video",
            "video clips listed in a manifest (data.train, the data.image_key column), decoded with FFmpeg; two views "
-           "per video for CVRL",
+           "per video for CVRL; with the soundtrack and the captions (data.caption_key) for VATT",
            [](const config::DataConfig& c, const InputSpec& spec, uint64_t) -> std::shared_ptr<Dataset> {
+             // Captions only for a model that reads them (a tokenizer was made).
+             const std::string captions = spec.tokenizer ? c.caption_key : "";
              return std::make_shared<VideoDataset>(
-                 read_manifest(c.train, ManifestColumns{c.image_key, "", "", c.separator, c.root}),
+                 read_manifest(c.train, ManifestColumns{c.image_key, captions, "", c.separator, c.root}),
                  video_transform(c, spec, /*train=*/true));
            }},
           {"webdataset",
@@ -64,7 +66,7 @@ std::shared_ptr<Dataset> make_dataset(const config::DataConfig& config, const In
 
 std::vector<std::string> training_captions(const config::DataConfig& c) {
   std::vector<std::string> captions;
-  if (c.type == "manifest") {
+  if (c.type == "manifest" || c.type == "video") {
     for (const Record& r : read_manifest(c.train, manifest_columns(c)).records)
       captions.insert(captions.end(), r.captions.begin(), r.captions.end());
   } else if (c.type == "webdataset") {

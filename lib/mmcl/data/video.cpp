@@ -1,29 +1,33 @@
 #include "mmcl/data/video.h"
 
+#include <algorithm>
 #include <cmath>
-#include <list>
 #include <memory>
 
 #include <ATen/ATen.h>
 
 #include "mmcl/data/image.h"
+#include "mmcl/data/readers.h"
+#include "mmcl/media/audio.h"
 #include "mmcl/media/video.h"
+#include "mmcl/text/tokenizer.h"
 
 namespace mmcl::data {
 namespace {
 
-// Readers stay open per loader thread, so several clips of one file reuse its demuxer and decoder.
-media::VideoReader& reader_for(const std::string& path) {
-  constexpr size_t kOpen = 4;
-  thread_local std::list<std::unique_ptr<media::VideoReader>> open;
-  for (auto it = open.begin(); it != open.end(); ++it)
-    if ((*it)->path() == path) {
-      open.splice(open.begin(), open, it);
-      return *open.front();
-    }
-  open.push_front(std::make_unique<media::VideoReader>(path, 1));
-  if (open.size() > kOpen) open.pop_back();
-  return *open.front();
+// Up to `k` of the non-empty captions (a random choice of them when training and there are more),
+// tokenised: [k, context], rows of zeros for the missing ones.
+at::Tensor caption_ids(const std::vector<std::string>& captions, const VideoTransform& t, std::mt19937_64& rng) {
+  std::vector<size_t> order;
+  for (size_t i = 0; i < captions.size(); ++i)
+    if (!captions[i].empty()) order.push_back(i);
+  if (t.train && static_cast<int64_t>(order.size()) > t.max_captions) std::shuffle(order.begin(), order.end(), rng);
+  at::Tensor ids = at::zeros({t.max_captions, t.context_length}, at::kLong);
+  for (int64_t k = 0; k < t.max_captions && k < static_cast<int64_t>(order.size()); ++k) {
+    const std::vector<int64_t> row = t.tokenizer->tokenize(captions[order[static_cast<size_t>(k)]], t.context_length);
+    ids[k].copy_(at::tensor(row, at::kLong));
+  }
+  return ids;
 }
 
 double uniform(std::mt19937_64& rng, double lo, double hi) {
@@ -145,7 +149,7 @@ Sample VideoDataset::get(int64_t index, uint64_t seed) const {
   std::mt19937_64 rng(seed);
   const VideoTransform& t = transform_;
   try {
-    media::VideoReader& reader = reader_for(r.image);
+    media::VideoReader& reader = detail::reader_for<media::VideoReader>(r.image);
     const media::VideoInfo& info = reader.info();
     const double fps = info.fps > 0 ? info.fps : 25.0;
     const double span = static_cast<double>(t.frames * t.stride) / fps;
@@ -166,11 +170,29 @@ Sample VideoDataset::get(int64_t index, uint64_t seed) const {
     spec.short_side = t.size;
     spec.time_budget_s = t.video.time_budget_s;
     std::vector<at::Tensor> views;
+    double first_frame = 0;
     for (double start : starts) {
       spec.start = from + start;
-      views.push_back(augment_clip(reader.read(spec).to_float(), t, t.train, rng));
+      const media::Clip clip = reader.read(spec);
+      if (views.empty()) first_frame = clip.times.front();
+      views.push_back(augment_clip(clip.to_float(), t, t.train, rng));
     }
     Sample s;
+    if (t.audio_samples > 0) {
+      // The soundtrack from the first frame of the (first) clip: a fixed number of samples, zero-padded
+      // where the stream ends first.
+      media::AudioSpec a;
+      a.start = first_frame;
+      a.sample_rate = t.audio_rate;
+      a.duration = static_cast<double>(t.audio_samples) / static_cast<double>(t.audio_rate);
+      a.time_budget_s = t.video.time_budget_s;
+      at::Tensor wave = detail::reader_for<media::AudioReader>(r.image).read(a).wave;
+      const int64_t n = t.audio_samples;
+      if (wave.size(0) > n) wave = wave.slice(0, 0, n);
+      if (wave.size(0) < n) wave = at::constant_pad_nd(wave, {0, n - wave.size(0)});
+      s.audio = wave;
+    }
+    if (t.tokenizer) s.text = caption_ids(r.captions, t, rng);
     s.video = t.views == 2 ? at::stack(views) : views.front();
     s.label = r.label;
     return s;
@@ -186,6 +208,11 @@ VideoTransform video_transform(const config::DataConfig& c, const InputSpec& spe
   t.stride = c.video.stride;
   t.train = train;
   t.views = spec.video_views;
+  t.audio_samples = spec.audio_samples;
+  t.audio_rate = spec.audio_rate;
+  t.tokenizer = spec.tokenizer;
+  t.context_length = spec.context_length;
+  t.max_captions = c.max_captions;
   t.video = c.video;
   t.mean = c.image.mean;
   t.std = c.image.std;

@@ -1,7 +1,9 @@
 #pragma once
 // Video datasets: clips decoded with media::VideoReader from a manifest's files, augmented as CVRL
 // does. A sample holds one clip [T, 3, S, S] or, for CVRL pretraining, two views [2, T, 3, S, S] of
-// the same video at two times drawn by temporal interval sampling.
+// the same video at two times drawn by temporal interval sampling. For VATT it also holds the
+// soundtrack from the clip's first frame on (mono waveform [audio_samples]) and up to max_captions
+// tokenised captions [K, context] (rows of zeros where a sample has fewer).
 
 #include <array>
 #include <cstdint>
@@ -25,6 +27,11 @@ struct VideoTransform {
   int64_t frames = 16, size = 112, stride = 2;
   bool train = false;          // random start and augmentation; else the centre clip, centre crop
   int64_t views = 1;
+  int64_t audio_samples = 0;   // > 0: read this many waveform samples at audio_rate
+  int64_t audio_rate = 16000;
+  std::shared_ptr<const text::Tokenizer> tokenizer;  // set: tokenise the record's captions
+  int64_t context_length = 77;
+  int64_t max_captions = 1;
   config::VideoDataConfig video;
   std::array<double, 3> mean = {0.45, 0.45, 0.45};
   std::array<double, 3> std = {0.225, 0.225, 0.225};

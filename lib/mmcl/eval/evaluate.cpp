@@ -9,6 +9,7 @@
 #include "mmcl/config/load.h"
 #include "mmcl/core/log.h"
 #include "mmcl/data/image_text.h"
+#include "mmcl/data/audio.h"
 #include "mmcl/data/video.h"
 #include "mmcl/data/loader.h"
 #include "mmcl/models/pretrained.h"
@@ -62,11 +63,29 @@ data::Manifest read_labelled(const config::RunConfig& c, const std::string& path
   return data::read_manifest(path, data::ManifestColumns{c.eval.image_key, "", c.eval.label_key, c.data.separator, ""});
 }
 
+std::string eval_modality(const config::RunConfig& c, const models::ContrastiveModel& model) {
+  return c.eval.modality == "auto" ? model.input_modality() : c.eval.modality;
+}
+
 std::shared_ptr<const data::Dataset> labelled_inputs(const config::RunConfig& c, const EvalModel& m,
                                                      const data::Manifest& manifest, bool train) {
-  if (m.model->input_modality() == "video") {
+  const std::string modality = eval_modality(c, *m.model);
+  if (modality == "audio") {
+    const data::InputSpec spec = m.model->input_spec();
+    if (spec.audio_samples <= 0)
+      throw ConfigError(str_cat("eval.modality: audio, but model ", m.config.model.name, " reads no audio"));
+    data::AudioTransform t;
+    t.samples = spec.audio_samples;
+    t.rate = spec.audio_rate;
+    t.train = train;
+    t.time_budget_s = c.data.video.time_budget_s;
+    return std::make_shared<data::AudioDataset>(manifest, t);
+  }
+  if (modality == "video") {
     data::InputSpec spec = m.model->input_spec();
     spec.video_views = 1;
+    spec.audio_samples = 0;  // the clips alone
+    spec.tokenizer = nullptr;
     return std::make_shared<data::VideoDataset>(manifest, data::video_transform(c.data, spec, train));
   }
   return std::make_shared<data::ImageTextDataset>(
@@ -75,18 +94,18 @@ std::shared_ptr<const data::Dataset> labelled_inputs(const config::RunConfig& c,
 
 LabelledEmbeddings embed_labelled(const config::RunConfig& c, EvalModel& m, const data::Manifest& manifest,
                                   const c10::Device& device) {
-  const std::string modality = m.model->input_modality();
+  const std::string modality = eval_modality(c, *m.model);
   const auto inputs = labelled_inputs(c, m, manifest, /*train=*/false);
   const ImageEmbeddings emb = embed_images(*m.model, inputs, c.eval.batch_size, c.data.workers, device, modality);
   std::vector<int64_t> labels;
   for (const int64_t i : emb.indices) labels.push_back(manifest.records[static_cast<size_t>(i)].label);
-  spdlog::info("{}: {} images embedded", manifest.path, emb.embeddings.size(0));
+  spdlog::info("{}: {} {}s embedded", manifest.path, emb.embeddings.size(0), modality);
   return LabelledEmbeddings{emb.embeddings, at::tensor(labels, at::kLong)};
 }
 
 ImageEmbeddings embed_images(models::ContrastiveModel& model, std::shared_ptr<const data::Dataset> images,
                              int64_t batch_size, int64_t workers, const c10::Device& device,
-                             const std::string& modality) {
+                             const std::string& modality, const std::string& key) {
   data::LoaderOptions o;
   o.batch_size = batch_size;
   o.workers = workers;
@@ -100,9 +119,10 @@ ImageEmbeddings embed_images(models::ContrastiveModel& model, std::shared_ptr<co
   while (auto batch = loader.next()) {
     data::Batch b;
     if (modality == "video") b.video = batch->video.to(device);
+    else if (modality == "audio") b.audio = batch->audio.to(device);
     else b.image = batch->image.to(device);
     b.indices = batch->indices;
-    parts.push_back(model.forward(b).at(modality).to(at::kFloat).cpu());
+    parts.push_back(model.forward(b).at(key.empty() ? modality : key).to(at::kFloat).cpu());
     indices.insert(indices.end(), batch->indices.begin(), batch->indices.end());
   }
   // The loader stands a later sample in for an unreadable one; keep each sample once, in order.

@@ -36,14 +36,18 @@ struct ImageEmbeddings {
 };
 // Normalised embeddings of the readable samples of `images`, in dataset order. An unreadable image
 // is left out (and counted in the log), never replaced: indices says which samples the rows are.
-// `modality` "video" embeds the dataset's clips instead.
+// `modality` "video" or "audio" embeds the dataset's clips or waveforms instead; `key` names the
+// embedding to keep when it is not the modality's own (VATT's "video_va").
 ImageEmbeddings embed_images(models::ContrastiveModel& model, std::shared_ptr<const data::Dataset> images,
                              int64_t batch_size, int64_t workers, const c10::Device& device,
-                             const std::string& modality = "image");
+                             const std::string& modality = "image", const std::string& key = "");
 // A labelled image set named by an eval key (eval.image_key and eval.label_key columns, or class folders).
 data::Manifest read_labelled(const config::RunConfig& config, const std::string& path);
-// The samples of a labelled set as `m` reads them: images, or one clip per video (the centre clip at
-// evaluation, a random one when training) for video models; train-time augmentation when `train`.
+// What eval files hold: eval.modality, or with "auto" what the model reads ("image" or "video").
+std::string eval_modality(const config::RunConfig& config, const models::ContrastiveModel& model);
+// The samples of a labelled set as eval_modality() says: images, one clip per video (the centre
+// clip at evaluation, a random one when training), or one audio window per file (centre / random);
+// train-time augmentation when `train`.
 std::shared_ptr<const data::Dataset> labelled_inputs(const config::RunConfig& config, const EvalModel& m,
                                                      const data::Manifest& manifest, bool train);
 // The normalised embeddings of a labelled set's readable images and their labels.

@@ -44,4 +44,18 @@ at::Tensor infonce_rows(const at::Tensor& a, const at::Tensor& b, const at::Tens
 // `begin`/`end` keep rows [begin, end) of A and of B (against all 2N), for a local loss.
 at::Tensor ntxent(const at::Tensor& a, const at::Tensor& b, double temperature, int64_t begin = 0, int64_t end = -1);
 
+// Symmetric InfoNCE at a fixed temperature (VATT's NCE between video and audio, Akbari et al. 2021):
+// infonce (or infonce_rows for rows [begin, end), end = -1 meaning N) with scale = 1 / temperature.
+at::Tensor nce(const at::Tensor& a, const at::Tensor& b, double temperature, int64_t begin = 0, int64_t end = -1);
+
+// MIL-NCE (Miech et al. 2020, as in their reference implementation; VATT's video-text loss) for
+// video V [B, D] and K captions per sample T [B, K, D] (or [B, D]: K = 1). With
+// x[i][j][k] = <v_i, t_jk> / tau over the valid captions t_jk only,
+//   L_i = logsumexp({x[i][j][k]}_{j,k} U {x[j][i][k]}_{j,k}) - logsumexp_k x[i][i][k]
+// (the positives appear in both sets of the denominator) and L is the mean of L_i over the rows i in
+// [begin, end) (end = -1 meaning B) that have a valid caption, 0 if none has. `valid` [B, K] is 1 for a
+// real caption and 0 for padding; undefined means all are valid.
+at::Tensor mil_nce(const at::Tensor& video, const at::Tensor& text, const at::Tensor& valid, double temperature,
+                   int64_t begin = 0, int64_t end = -1);
+
 }  // namespace mmcl::losses

@@ -10,6 +10,7 @@ namespace mmcl::losses {
 
 std::shared_ptr<const Loss> make_infonce();               // infonce.cpp
 std::shared_ptr<const Loss> make_ntxent(double temperature);  // ntxent.cpp
+std::shared_ptr<const Loss> make_vatt(double temperature, double mil_weight);  // vatt_loss.cpp
 
 namespace {
 using Factory = std::function<LossPtr(const config::LossConfig&)>;
@@ -21,7 +22,11 @@ const Registry<Factory>& registry() {
           {"infonce", "symmetric InfoNCE over image-text pairs (CLIP): mean of image->text and text->image cross-entropy",
            [](const config::LossConfig&) { return make_infonce(); }},
           {"ntxent", "NT-Xent between two views of each sample (SimCLR, CVRL) at loss.temperature; reads video and video_2",
-           [](const config::LossConfig& c) { return make_ntxent(c.temperature); }},
+           [](const config::LossConfig& c) { return make_ntxent(c.temperature > 0 ? c.temperature : 0.1); }},
+          {"vatt",
+           "VATT: NCE between video and audio + loss.mil_weight x MIL-NCE between video and its captions at "
+           "loss.temperature; reads video_va, audio, video, text, text_mask",
+           [](const config::LossConfig& c) { return make_vatt(c.temperature > 0 ? c.temperature : 0.07, c.mil_weight); }},
       });
   return table;
 }

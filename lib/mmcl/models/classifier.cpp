@@ -6,11 +6,11 @@
 
 namespace mmcl::models {
 
-ClassifierImpl::ClassifierImpl(ModelPtr backbone_, int64_t embed_dim, int64_t classes, bool freeze)
-    : backbone(register_module("backbone", std::move(backbone_))), frozen(freeze) {
-  modality_ = backbone->input_modality();
-  MMCL_CHECK(modality_ == "image" || modality_ == "video", "a classifier reads images or video, not ", modality_);
-  head = register_module("head", torch::nn::Linear(embed_dim, classes));
+ClassifierImpl::ClassifierImpl(ModelPtr backbone_, const std::string& modality, int64_t classes, bool freeze)
+    : backbone(register_module("backbone", std::move(backbone_))), frozen(freeze), modality_(modality) {
+  MMCL_CHECK(modality_ == "image" || modality_ == "video" || modality_ == "audio",
+             "a classifier reads images, video or audio, not ", modality_);
+  head = register_module("head", torch::nn::Linear(backbone->embedding_dim_of(modality_), classes));
   torch::NoGradGuard no_grad;
   head->weight.zero_();
   head->bias.zero_();
@@ -20,7 +20,7 @@ ClassifierImpl::ClassifierImpl(ModelPtr backbone_, int64_t embed_dim, int64_t cl
 
 at::Tensor ClassifierImpl::forward(const at::Tensor& inputs) {
   data::Batch batch;
-  (modality_ == "video" ? batch.video : batch.image) = inputs;
+  (modality_ == "video" ? batch.video : modality_ == "audio" ? batch.audio : batch.image) = inputs;
   at::Tensor features;
   if (frozen) {
     torch::NoGradGuard no_grad;

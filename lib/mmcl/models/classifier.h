@@ -1,6 +1,6 @@
 #pragma once
-// A classification head on the normalised embeddings of a contrastive model's input tower (images, or
-// video clips for video models), for fine-tuning.
+// A classification head on the normalised embeddings of one input tower of a contrastive model
+// (images, video clips or audio), for fine-tuning.
 
 #include <string>
 
@@ -12,10 +12,10 @@ namespace mmcl::models {
 
 class ClassifierImpl : public torch::nn::Module {
  public:
-  // The backbone's input_modality() ("image" or "video") says what forward() reads. With
-  // `freeze_backbone` only the head trains (linear fine-tuning); the backbone stays in eval mode.
-  ClassifierImpl(ModelPtr backbone, int64_t embed_dim, int64_t classes, bool freeze_backbone);
-  // images [B, 3, H, W] or clips [B, T, 3, H, W] -> [B, classes] logits
+  // `modality` ("image", "video" or "audio") says what forward() reads. With `freeze_backbone` only
+  // the head trains (linear fine-tuning); the backbone stays in eval mode.
+  ClassifierImpl(ModelPtr backbone, const std::string& modality, int64_t classes, bool freeze_backbone);
+  // images [B, 3, H, W], clips [B, T, 3, H, W] or waveforms [B, samples] -> [B, classes] logits
   at::Tensor forward(const at::Tensor& inputs);
   void train(bool on = true) override;
   const std::string& modality() const { return modality_; }

@@ -98,7 +98,11 @@ void ClipImpl::after_step() {
 }
 
 data::InputSpec ClipImpl::input_spec() const {
-  return {config_.vision.image_size, config_.text.context_length, config_.text.vocab_size};
+  data::InputSpec spec;
+  spec.image_size = config_.vision.image_size;
+  spec.context_length = config_.text.context_length;
+  spec.vocab_size = config_.text.vocab_size;
+  return spec;
 }
 
 }  // namespace mmcl::models

@@ -31,6 +31,8 @@ class ContrastiveModel : public torch::nn::Module {
   virtual data::InputSpec input_spec() const = 0;
   // The dimension of the embeddings forward() returns.
   virtual int64_t embedding_dim() const = 0;
+  // The dimension of one modality's embedding, where the model's spaces differ (VATT's audio).
+  virtual int64_t embedding_dim_of(const std::string& /*modality*/) const { return embedding_dim(); }
   // What the evaluation subcommands feed it: "image" (a Batch's image) or "video" (its video); and
   // whether it embeds captions (a tokenizer is needed).
   virtual std::string input_modality() const { return "image"; }

@@ -6,6 +6,7 @@
 #include "mmcl/models/cvrl.h"
 #include "mmcl/models/clip.h"
 #include "mmcl/models/fdt.h"
+#include "mmcl/models/vatt.h"
 
 namespace mmcl::models {
 namespace {
@@ -23,6 +24,9 @@ const Registry<Factory>& registry() {
           {"fdt", "FDT (Chen et al. 2023): CLIP towers whose patch and word outputs weigh a shared bank of tokens "
                   "(model.fdt.*); the embedding is the weighted sum of the tokens",
            [](const config::ModelConfig& c) -> ModelPtr { return std::make_shared<FdtImpl>(c); }},
+          {"vatt", "VATT (Akbari et al. 2021): transformers over video patches, raw audio and words with DropToken; "
+                   "model.vatt.backbone specific or agnostic (one shared transformer)",
+           [](const config::ModelConfig& c) -> ModelPtr { return std::make_shared<VattImpl>(c); }},
       });
   return table;
 }

@@ -17,7 +17,9 @@ enum class Activation { kGelu, kQuickGelu };
 class SelfAttentionImpl : public torch::nn::Module {
  public:
   SelfAttentionImpl(int64_t width, int64_t heads);
-  // x: [B, L, D]; mask: undefined or an additive [L, L] float mask (-inf where attention is barred).
+  // x: [B, L, D]; mask: undefined or an additive float mask broadcastable to the scores [B, heads, L, L]
+  // (-inf where attention is barred): an [L, L] causal mask, or a [B, 1, 1, L] key-padding mask. Every
+  // query must keep at least one key.
   at::Tensor forward(const at::Tensor& x, const at::Tensor& mask = {});
 
   at::Tensor in_proj_weight, in_proj_bias;

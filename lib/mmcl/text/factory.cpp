@@ -12,7 +12,7 @@ namespace mmcl::text {
 TrainingTokenizer training_tokenizer(config::RunConfig& c) {
   TrainingTokenizer out;
   if (c.data.type == "synthetic") return out;  // ids are generated directly
-  if (c.data.type == "video") return out;      // clips without captions (CVRL)
+  if (c.model.name == "cvrl") return out;      // clips without captions
   if (c.tokenizer.name == "words") {
     const std::vector<std::string> captions = data::training_captions(c.data);
     auto vocab = std::make_shared<WordVocab>(WordVocab::learn(captions, c.tokenizer.max_words, c.tokenizer.min_count));

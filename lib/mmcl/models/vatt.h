@@ -1,0 +1,89 @@
+#pragma once
+// VATT: Akbari et al., "VATT: Transformers for Multimodal Self-Supervised Learning from Raw Video, Audio
+// and Text", NeurIPS 2021. Each modality is cut into tokens by its own linear tokeniser:
+//   video [B, T, 3, S, S] -> t x h x w voxel patches (a Conv3d whose kernel equals its stride) plus
+//     factorised learned positions pos_t[i] + pos_h[j] + pos_w[k];
+//   audio [B, samples] -> windows of audio_patch waveform samples through a Linear, plus learned positions;
+//   text ids [N, L] (0 = padding) -> a word embedding plus learned positions.
+// While training, DropToken keeps a random subset of the video and audio tokens (never of the text).
+// A learned aggregation token is prepended per modality; the modality's output is a LayerNorm (ln_post)
+// of that token's final state. The backbone is a pre-LN transformer per modality ("specific") or one
+// transformer shared by all three ("agnostic", VATT-MA); tokenisers, positions, aggregation tokens and
+// ln_post stay per modality either way. Padded words are never attended to; a caption whose ids are all
+// 0 (a missing caption) is not encoded and its embedding is a zero row.
+// Common spaces (fine and coarse): video and audio are projected by Linear maps into a va_dim space;
+// video continues from there through ReLU -> Linear -> BatchNorm into a vt_dim space, where the text
+// is projected by a Linear map. Every returned embedding is L2-normalised:
+//   "video"    [B, vt_dim]  video in the video-text space
+//   "video_va" [B, va_dim]  video in the video-audio space
+//   "audio"    [B, va_dim]
+//   "text"     [N, vt_dim] for ids [N, L]; [B, K, vt_dim] for K captions per sample [B, K, L], with
+//   "text_mask" [B, K] float (1: a caption, 0: missing).
+
+#include <string>
+
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+
+#include "mmcl/models/model.h"
+#include "mmcl/models/transformer.h"
+
+namespace mmcl::models {
+
+// DropToken: x [B, N, d] -> [B, n, d] with n = max(1, round(N (1 - rate))) tokens per sample, drawn
+// uniformly without replacement and independently per sample, kept in their original order. rate 0
+// returns x itself; rate must lie in [0, 1).
+at::Tensor drop_tokens(const at::Tensor& x, double rate);
+
+class VattImpl : public ContrastiveModel {
+ public:
+  explicit VattImpl(const config::ModelConfig& config);
+  Embeddings forward(const data::Batch& batch) override;
+  data::InputSpec input_spec() const override;
+  int64_t embedding_dim() const override { return config_.vatt.vt_dim; }
+  // Audio lives in the video-audio space; video and text in the video-text space.
+  int64_t embedding_dim_of(const std::string& modality) const override {
+    return modality == "audio" ? config_.vatt.va_dim : config_.vatt.vt_dim;
+  }
+  std::string input_modality() const override { return "video"; }
+  bool reads_text() const override { return true; }
+
+  // The modality outputs (ln_post of the aggregation token), not projected nor normalised.
+  // clips [B, T, 3, S, S] -> [B, d]
+  at::Tensor encode_video(const at::Tensor& clips);
+  // waveforms [B, audio_samples] -> [B, d]
+  at::Tensor encode_audio(const at::Tensor& waveforms);
+  // ids [N, L] -> [N, d]; every row must hold at least one nonzero id.
+  at::Tensor encode_text(const at::Tensor& ids);
+
+  // Tokenisers.
+  torch::nn::Conv3d video_embed{nullptr};
+  at::Tensor video_pos_t, video_pos_h, video_pos_w;  // [T', d], [H', d], [W', d]
+  torch::nn::Linear audio_embed{nullptr};
+  at::Tensor audio_pos;  // [N_a, d]
+  torch::nn::Embedding text_embed{nullptr};
+  at::Tensor text_pos;  // [L, d]
+
+  // Aggregation tokens [d] and the LayerNorms applied to their final states.
+  at::Tensor video_agg, audio_agg, text_agg;
+  torch::nn::LayerNorm video_ln_post{nullptr}, audio_ln_post{nullptr}, text_ln_post{nullptr};
+
+  // The backbones; with backbone "agnostic" the three handles hold one module (named "transformer").
+  Transformer video_transformer{nullptr}, audio_transformer{nullptr}, text_transformer{nullptr};
+
+  // Common-space projections.
+  torch::nn::Linear video_va{nullptr}, audio_va{nullptr}, text_vt{nullptr};
+  torch::nn::Sequential video_vt{nullptr};  // ReLU -> Linear(va_dim, vt_dim) -> BatchNorm1d(vt_dim)
+
+ private:
+  // Prepends the aggregation token, runs the backbone and returns ln_post of the token's final state.
+  at::Tensor aggregate(const at::Tensor& tokens, const at::Tensor& agg, Transformer& transformer,
+                       torch::nn::LayerNorm& ln_post, const at::Tensor& mask = {});
+
+  config::ModelConfig config_;
+};
+
+}  // namespace mmcl::models

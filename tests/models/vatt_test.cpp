@@ -1,0 +1,260 @@
+// VATT on a tiny configuration: the outputs and their shapes for both backbones, the shared transformer
+// of the modality-agnostic backbone, DropToken, evaluation against training, padded words left out of
+// the attention, and gradients that reach every parameter.
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <torch/autograd.h>
+#include <torch/utils.h>
+
+#include "mmcl/core/error.h"
+#include "mmcl/models/transformer.h"
+#include "mmcl/models/vatt.h"
+#include "util.h"
+
+using namespace mmcl;
+
+namespace {
+
+config::ModelConfig tiny_vatt(const std::string& backbone, double droptoken = 0.5) {
+  config::ModelConfig c;
+  c.name = "vatt";
+  c.video.frames = 4;
+  c.video.size = 16;
+  c.text.context_length = 6;
+  c.text.vocab_size = 20;
+  config::VattConfig& v = c.vatt;
+  v.backbone = backbone;
+  v.width = 16;
+  v.heads = 2;
+  v.layers = 1;
+  v.mlp_ratio = 2;
+  v.video_patch = {2, 8, 8};
+  v.audio_patch = 32;
+  v.audio_samples = 256;
+  v.video_droptoken = droptoken;
+  v.audio_droptoken = droptoken;
+  v.va_dim = 8;
+  v.vt_dim = 4;
+  return c;
+}
+
+// Video, audio and two captions per sample (four words, then padding); sample 1 lacks its second caption.
+data::Batch tiny_batch(int64_t n) {
+  data::Batch b;
+  b.video = at::randn({n, 4, 3, 16, 16});
+  b.audio = at::randn({n, 256});
+  b.text = at::zeros({n, 2, 6}, at::kLong);
+  b.text.slice(2, 0, 4).copy_(at::randint(1, 20, {n, 2, 4}, at::kLong));
+  b.text[1][1].zero_();
+  for (int64_t i = 0; i < n; ++i) b.indices.push_back(i);
+  return b;
+}
+
+int64_t parameter_count(const torch::nn::Module& module) {
+  int64_t count = 0;
+  for (const auto& p : module.parameters()) count += p.numel();
+  return count;
+}
+
+bool unit_rows(const at::Tensor& x) {
+  return at::allclose(x.norm(2, -1), at::ones({x.size(0)}), 1e-5, 1e-5);
+}
+
+}  // namespace
+
+CATCH_TEST_CASE("VATT: embeddings per modality, shapes and norms, for both backbones", "[models]") {
+  for (const std::string backbone : {"specific", "agnostic"}) {
+    CATCH_INFO("backbone " << backbone);
+    torch::manual_seed(0);
+    const config::ModelConfig c = tiny_vatt(backbone);
+    const models::ModelPtr model = models::make_model(c);
+    CATCH_CHECK(model->embedding_dim() == 4);
+    CATCH_CHECK(model->input_modality() == "video");
+    CATCH_CHECK(model->reads_text());
+    const data::InputSpec spec = model->input_spec();
+    CATCH_CHECK(spec.video_frames == 4);
+    CATCH_CHECK(spec.video_size == 16);
+    CATCH_CHECK(spec.video_views == 1);
+    CATCH_CHECK(spec.audio_samples == 256);
+    CATCH_CHECK(spec.audio_rate == 16000);
+    CATCH_CHECK(spec.context_length == 6);
+    CATCH_CHECK(spec.vocab_size == 20);
+
+    const data::Batch b = tiny_batch(3);
+    const models::Embeddings e = model->forward(b);
+    CATCH_CHECK(e.at("video").sizes() == at::IntArrayRef({3, 4}));
+    CATCH_CHECK(e.at("video_va").sizes() == at::IntArrayRef({3, 8}));
+    CATCH_CHECK(e.at("audio").sizes() == at::IntArrayRef({3, 8}));
+    CATCH_CHECK(e.at("text").sizes() == at::IntArrayRef({3, 2, 4}));
+    CATCH_CHECK(e.at("text_mask").sizes() == at::IntArrayRef({3, 2}));
+    CATCH_CHECK(e.at("text_mask").scalar_type() == at::kFloat);
+    CATCH_CHECK(e.at("text_mask").equal(at::tensor({1.f, 1.f, 1.f, 0.f, 1.f, 1.f}).view({3, 2})));
+    CATCH_CHECK(unit_rows(e.at("video")));
+    CATCH_CHECK(unit_rows(e.at("video_va")));
+    CATCH_CHECK(unit_rows(e.at("audio")));
+    CATCH_CHECK(at::allclose(e.at("text").norm(2, -1), e.at("text_mask"), 1e-5, 1e-5));
+    CATCH_CHECK(e.at("text")[1][1].abs().max().item<float>() == 0.f);
+    CATCH_CHECK(e.logit_scale.dim() == 0);
+    CATCH_CHECK(e.logit_scale.item<float>() == 0.f);
+
+    // One caption per row [N, L], and each modality alone.
+    data::Batch words;
+    words.text = b.text.select(1, 0);
+    const models::Embeddings t = model->forward(words);
+    CATCH_CHECK(t.at("text").sizes() == at::IntArrayRef({3, 4}));
+    CATCH_CHECK(unit_rows(t.at("text")));
+    CATCH_CHECK(t.by_modality.count("text_mask") == 0);
+    CATCH_CHECK(t.by_modality.count("video") == 0);
+    data::Batch sound;
+    sound.audio = b.audio;
+    const models::Embeddings a = model->forward(sound);
+    CATCH_CHECK(a.by_modality.size() == 1);
+    CATCH_CHECK(a.at("audio").sizes() == at::IntArrayRef({3, 8}));
+    CATCH_CHECK_THROWS_AS(model->forward(data::Batch{}), mmcl::Error);
+  }
+}
+
+CATCH_TEST_CASE("VATT: the configuration is checked", "[models]") {
+  config::ModelConfig c = tiny_vatt("specific");
+  c.video.frames = 5;
+  CATCH_CHECK_THROWS_AS(models::VattImpl(c), mmcl::Error);
+  c = tiny_vatt("specific");
+  c.video.size = 20;
+  CATCH_CHECK_THROWS_AS(models::VattImpl(c), mmcl::Error);
+  c = tiny_vatt("specific");
+  c.vatt.audio_samples = 250;
+  CATCH_CHECK_THROWS_AS(models::VattImpl(c), mmcl::Error);
+  c = tiny_vatt("specific");
+  c.vatt.heads = 3;
+  CATCH_CHECK_THROWS_AS(models::VattImpl(c), mmcl::Error);
+  c = tiny_vatt("specific", 1.0);
+  CATCH_CHECK_THROWS_AS(models::VattImpl(c), mmcl::Error);
+  c = tiny_vatt("shared");
+  CATCH_CHECK_THROWS_AS(models::VattImpl(c), mmcl::Error);
+}
+
+CATCH_TEST_CASE("VATT-MA shares one transformer across the modalities", "[models]") {
+  const models::VattImpl specific(tiny_vatt("specific"));
+  const models::VattImpl agnostic(tiny_vatt("agnostic"));
+  const models::Transformer one(16, 1, 2, 2.0, models::Activation::kGelu);
+  CATCH_CHECK(parameter_count(agnostic) == parameter_count(specific) - 2 * parameter_count(*one));
+  CATCH_CHECK(agnostic.video_transformer.get() == agnostic.audio_transformer.get());
+  CATCH_CHECK(agnostic.video_transformer.get() == agnostic.text_transformer.get());
+  CATCH_CHECK(specific.video_transformer.get() != specific.audio_transformer.get());
+}
+
+CATCH_TEST_CASE("DropToken keeps a random ordered subset of each sample's tokens", "[models]") {
+  torch::manual_seed(7);
+  const int64_t batch = 8, tokens = 16, width = 3;
+  // Channel 0 holds the token's position, the others random values.
+  at::Tensor x = at::randn({batch, tokens, width});
+  x.select(2, 0).copy_(at::arange(tokens, at::kFloat).expand({batch, tokens}));
+  CATCH_CHECK(models::drop_tokens(x, 0).is_same(x));
+  const std::vector<std::pair<double, int64_t>> cases = {{0.0, 16}, {0.25, 12}, {0.5, 8}, {0.75, 4}};
+  for (const auto& [rate, kept] : cases) {
+    CATCH_INFO("rate " << rate);
+    const at::Tensor y = models::drop_tokens(x, rate);
+    CATCH_REQUIRE(y.sizes() == at::IntArrayRef({batch, kept, width}));
+    const at::Tensor index = y.select(2, 0).round().to(at::kLong);  // [B, n]
+    // Distinct and in their original order: strictly increasing positions.
+    if (kept > 1) CATCH_CHECK((index.slice(1, 1) > index.slice(1, 0, -1)).all().item<bool>());
+    // Each kept token is the input token at that position of the same sample.
+    CATCH_CHECK(y.equal(x.gather(1, index.unsqueeze(-1).expand({batch, kept, width}))));
+    if (kept < tokens) {
+      std::set<std::vector<int64_t>> subsets;
+      for (int64_t i = 0; i < batch; ++i) {
+        const at::Tensor row = index[i].contiguous();
+        subsets.insert(std::vector<int64_t>(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + kept));
+      }
+      CATCH_CHECK(subsets.size() > 1);
+    }
+  }
+  CATCH_CHECK(models::drop_tokens(at::randn({2, 2, 3}), 0.9).size(1) == 1);  // at least one token
+  CATCH_CHECK_THROWS_AS(models::drop_tokens(x, 1.0), mmcl::Error);
+}
+
+CATCH_TEST_CASE("VATT: evaluation is deterministic; DropToken acts only while training", "[models]") {
+  torch::manual_seed(3);
+  const data::Batch b = tiny_batch(4);
+  const auto model = std::make_shared<models::VattImpl>(tiny_vatt("specific", 0.5));
+  model->eval();
+  const models::Embeddings first = model->forward(b);
+  const models::Embeddings second = model->forward(b);
+  for (const auto& [name, value] : first.by_modality) CATCH_CHECK(value.equal(second.at(name)));
+  model->train();
+  const models::Embeddings trained = model->forward(b);
+  // video_va comes before the BatchNorm, so only DropToken tells training from evaluation.
+  CATCH_CHECK(!at::allclose(trained.at("video_va"), first.at("video_va"), 1e-4, 1e-4));
+  CATCH_CHECK(!at::allclose(trained.at("audio"), first.at("audio"), 1e-4, 1e-4));
+  CATCH_CHECK(at::allclose(trained.at("text"), first.at("text"), 1e-6, 1e-6));
+
+  // Without DropToken training and evaluation agree before the BatchNorm.
+  const auto keep = std::make_shared<models::VattImpl>(tiny_vatt("specific", 0.0));
+  keep->train();
+  const models::Embeddings t = keep->forward(b);
+  keep->eval();
+  const models::Embeddings v = keep->forward(b);
+  CATCH_CHECK(at::allclose(t.at("video_va"), v.at("video_va"), 1e-6, 1e-6));
+  CATCH_CHECK(at::allclose(t.at("audio"), v.at("audio"), 1e-6, 1e-6));
+}
+
+CATCH_TEST_CASE("VATT: padded words are never attended to", "[models]") {
+  for (const std::string backbone : {"specific", "agnostic"}) {
+    CATCH_INFO("backbone " << backbone);
+    torch::manual_seed(5);
+    const auto model = std::make_shared<models::VattImpl>(tiny_vatt(backbone));
+    model->eval();
+    const at::Tensor caption = at::tensor({3, 7, 9, 0, 0, 0}, at::kLong).view({1, 6});
+    const auto embed = [&](const at::Tensor& ids) {
+      data::Batch b;
+      b.text = ids;
+      return model->forward(b).at("text");
+    };
+    const at::Tensor alone = embed(caption);
+    const at::Tensor longer = embed(at::cat({caption, at::tensor({5, 6, 7, 8, 11, 0}, at::kLong).view({1, 6})}));
+    const at::Tensor shorter = embed(at::cat({at::tensor({4, 0, 0, 0, 0, 0}, at::kLong).view({1, 6}), caption}));
+    CATCH_CHECK(at::allclose(longer[0], alone[0], 0, 1e-6));
+    CATCH_CHECK(at::allclose(shorter[1], alone[0], 0, 1e-6));
+    // The same words without any padding.
+    CATCH_CHECK(at::allclose(embed(caption.slice(1, 0, 3))[0], alone[0], 0, 1e-6));
+    // The words themselves do matter.
+    CATCH_CHECK(!at::allclose(embed(at::tensor({3, 7, 8, 0, 0, 0}, at::kLong).view({1, 6}))[0], alone[0], 0, 1e-4));
+  }
+}
+
+CATCH_TEST_CASE("VATT: a training step reaches every parameter", "[models]") {
+  for (const std::string backbone : {"specific", "agnostic"}) {
+    CATCH_INFO("backbone " << backbone);
+    torch::manual_seed(11);
+    const auto model = std::make_shared<models::VattImpl>(tiny_vatt(backbone));
+    model->train();
+    const data::Batch b = tiny_batch(4);
+    const models::Embeddings e = model->forward(b);
+    const at::Tensor loss = (e.at("video_va") * e.at("audio")).sum() +
+                            (e.at("video").unsqueeze(1) * e.at("text") * e.at("text_mask").unsqueeze(-1)).sum();
+    loss.backward();
+    for (const auto& p : model->named_parameters()) {
+      CATCH_INFO("parameter " << p.key());
+      CATCH_REQUIRE(p.value().grad().defined());
+      CATCH_CHECK(p.value().grad().abs().sum().item<double>() > 0);
+    }
+    if (backbone == "agnostic") {
+      // The shared transformer learns from each modality on its own.
+      const std::vector<at::Tensor> shared = model->video_transformer->parameters();
+      for (const std::string modality : {"video", "audio", "text"}) {
+        CATCH_INFO("modality " << modality);
+        const models::Embeddings f = model->forward(b);
+        const at::Tensor g = f.at(modality);
+        const auto grads = torch::autograd::grad({(g * at::randn(g.sizes())).sum()}, shared, {}, false, false, true);
+        double total = 0;
+        for (const auto& grad : grads)
+          if (grad.defined()) total += grad.abs().sum().item<double>();
+        CATCH_CHECK(total > 0);
+      }
+    }
+  }
+}
