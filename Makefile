@@ -16,7 +16,7 @@ PACKAGES := build-essential cmake ninja-build ccache pkg-config zlib1g-dev \
   libstb-dev libturbojpeg0-dev nlohmann-json3-dev catch2 python3 dataset-fashion-mnist \
   ffmpeg espeak-ng python3-numpy
 
-.PHONY: setup configure build test demo demo-emoji demo-synthetic bench reproduce-fdt config-docs clean help
+.PHONY: setup configure build test demo demo-emoji demo-synthetic bench reproduce-fdt reproduce-cvrl reproduce-vatt config-docs clean help
 
 help:
 	@echo "make demo   install what is missing, build, train a tiny CLIP and report"
@@ -24,6 +24,8 @@ help:
 	@echo "make demo-emoji  train on Google's emoji, evaluate on Twitter's (downloads 136 MB from npm)"
 	@echo "make bench  image pipeline throughput against torchvision + PIL (docs/BENCHMARKS.md)"
 	@echo "make reproduce-fdt  CLIP against CLIP+FDT, 3 seeds, two datasets (docs/REPRODUCTION.md, ~2 h)"
+	@echo "make reproduce-cvrl  CVRL's augmentation ablation, 3 seeds, moving Fashion-MNIST (~40 min)"
+	@echo "make reproduce-vatt  VATT's DropToken ablation and VATT-MA, 3 seeds, moving Fashion-MNIST with speech (~45 min)"
 	@echo "make build | setup | clean"
 
 setup:
@@ -107,6 +109,22 @@ bench: build
 # CLIP against CLIP+FDT, same data, steps and seeds (docs/REPRODUCTION.md; about 90 minutes on 2 cores).
 reproduce-fdt: build $(FASHION)/train_labels.csv $(EMOJI)/test.csv
 	BUILD_DIR=$(BUILD_DIR) sh bench/reproduce_fdt.sh
+
+# Video methods on moving Fashion-MNIST (made first if missing; docs/REPRODUCTION.md).
+MOVING := datasets/moving-fashion-mnist
+MOVING_SPEECH := datasets/moving-fashion-mnist-speech
+
+$(MOVING)/test.csv:
+	python3 data/moving-fashion-mnist/make_videos.py --out $(MOVING)
+
+$(MOVING_SPEECH)/test.csv:
+	python3 data/moving-fashion-mnist/make_videos.py --speech --out $(MOVING_SPEECH)
+
+reproduce-cvrl: build $(MOVING)/test.csv
+	BUILD_DIR=$(BUILD_DIR) sh bench/reproduce_cvrl.sh
+
+reproduce-vatt: build $(MOVING_SPEECH)/test.csv
+	BUILD_DIR=$(BUILD_DIR) sh bench/reproduce_vatt.sh
 
 # Regenerate the key reference at the end of docs/CONFIG.md from the schema.
 config-docs: build
