@@ -28,6 +28,7 @@ std::vector<std::unique_ptr<Command>> make_commands() {
   commands.push_back(make_retrieve());
   commands.push_back(make_embed());
   commands.push_back(make_inspect());
+  commands.push_back(make_bench());
   commands.push_back(make_export());
   commands.push_back(make_tokenize());
   commands.push_back(make_list());

@@ -47,5 +47,6 @@ std::unique_ptr<Command> make_embed();
 std::unique_ptr<Command> make_linear_probe();
 std::unique_ptr<Command> make_finetune();
 std::unique_ptr<Command> make_inspect();
+std::unique_ptr<Command> make_bench();
 
 }  // namespace mmcl::cli

@@ -19,6 +19,7 @@ struct RunSection {
 struct RuntimeConfig {
   std::string device = "auto";   // cpu | cuda | auto
   int64_t threads = 0;           // 0: every core
+  std::string precision = "fp32";  // fp32 | bf16 | fp16 | amp_bf16 | amp_fp16 (training; open_clip's meanings)
 };
 
 struct VisionConfig {

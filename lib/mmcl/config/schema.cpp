@@ -237,6 +237,10 @@ Schema::Schema(RunConfig& c) {
   choice("runtime.device", &c.runtime.device, {"auto", "cpu", "cuda"},
          "Device: cuda needs a CUDA build of LibTorch and a GPU; auto takes cuda when available.");
   integer("runtime.threads", &c.runtime.threads, 0, "Intra-op CPU threads; 0 uses every core.");
+  choice("runtime.precision", &c.runtime.precision, {"fp32", "bf16", "fp16", "amp_bf16", "amp_fp16"},
+         "Training precision (open_clip's meanings): fp32; bf16/fp16 (parameters and inputs in that type); amp_bf16/"
+         "amp_fp16 (autocast forward and loss, float32 weights and optimiser state; amp_fp16 scales the loss, CUDA "
+         "only). Losses compute in float32.");
   // model
   text("model.preset", &c.model.preset,
        "Model preset: a name from `mmcl list` (configs/models/), a path to a preset YAML, or a path to an open_clip "

@@ -62,8 +62,8 @@ ResidualAttentionBlockImpl::ResidualAttentionBlockImpl(int64_t width, int64_t he
 }
 
 at::Tensor ResidualAttentionBlockImpl::forward(const at::Tensor& x, const at::Tensor& mask) {
-  at::Tensor h = x + attn(ln_1(x), mask);
-  return h + mlp(ln_2(h));
+  at::Tensor h = x + attn(layer_norm(ln_1, x), mask);
+  return h + mlp(layer_norm(ln_2, h));
 }
 
 TransformerImpl::TransformerImpl(int64_t width_, int64_t layers_, int64_t heads, double mlp_ratio,
@@ -93,6 +93,12 @@ void TransformerImpl::init_parameters() {
     block->mlp->c_fc->weight.normal_(0, fc_std);
     block->mlp->c_proj->weight.normal_(0, proj_std);
   }
+}
+
+at::Tensor layer_norm(torch::nn::LayerNorm& ln, const at::Tensor& x) {
+  const auto type = ln->weight.defined() ? ln->weight.scalar_type() : x.scalar_type();
+  if (x.scalar_type() == type) return ln(x);
+  return ln(x.to(type)).to(x.scalar_type());
 }
 
 at::Tensor causal_mask(int64_t length, const at::TensorOptions& options) {

@@ -42,9 +42,22 @@ models::Embeddings concat_with(const std::vector<models::Embeddings>& cached, si
 
 }  // namespace
 
+data::Batch inputs_for(const data::Batch& batch, const Precision& precision) {
+  data::Batch b = batch;
+  b.image = to_param_dtype(b.image, precision);
+  b.video = to_param_dtype(b.video, precision);
+  b.audio = to_param_dtype(b.audio, precision);
+  return b;
+}
+
 StepStats forward_backward(models::ContrastiveModel& model, const losses::Loss& loss,
-                           const std::vector<data::Batch>& micro_batches, const GlobalBatch& global) {
+                           const std::vector<data::Batch>& micro_batches, const GlobalBatch& global,
+                           const StepPrecision& sp) {
   MMCL_CHECK(!micro_batches.empty(), "no batch to train on");
+  auto forward = [&](const data::Batch& b) { return model.forward(inputs_for(b, sp.precision)); };
+  auto backward = [&](const at::Tensor& total) {
+    (sp.scaler ? sp.scaler->scale_loss(total) : total).backward();
+  };
   auto loss_of = [&](const models::Embeddings& local) {
     if (!global.group || global.group->world_size() == 1) return loss(local);
     dist::Group& group = *global.group;
@@ -63,9 +76,14 @@ StepStats forward_backward(models::ContrastiveModel& model, const losses::Loss& 
   };
   StepStats stats;
   if (micro_batches.size() == 1) {
-    const models::Embeddings e = model.forward(micro_batches.front());
-    losses::LossOutput out = loss_of(e);
-    out.total.backward();
+    models::Embeddings e;
+    losses::LossOutput out;
+    {
+      AutocastGuard autocast(sp.precision, sp.device);
+      e = forward(micro_batches.front());
+      out = loss_of(e);
+    }
+    backward(out.total);
     stats.loss = out.total.item<double>();
     stats.logit_scale = e.logit_scale.item<double>();
     return stats;
@@ -73,12 +91,18 @@ StepStats forward_backward(models::ContrastiveModel& model, const losses::Loss& 
   std::vector<models::Embeddings> cached;
   {
     torch::NoGradGuard no_grad;
-    for (const data::Batch& b : micro_batches) cached.push_back(model.forward(b));
+    AutocastGuard autocast(sp.precision, sp.device);
+    for (const data::Batch& b : micro_batches) cached.push_back(forward(b));
   }
   for (size_t j = 0; j < micro_batches.size(); ++j) {
-    const models::Embeddings all = concat_with(cached, j, model.forward(micro_batches[j]));
-    losses::LossOutput out = loss_of(all);
-    out.total.backward();
+    models::Embeddings all;
+    losses::LossOutput out;
+    {
+      AutocastGuard autocast(sp.precision, sp.device);
+      all = concat_with(cached, j, forward(micro_batches[j]));
+      out = loss_of(all);
+    }
+    backward(out.total);
     if (j == 0) {
       stats.loss = out.total.item<double>();
       stats.logit_scale = all.logit_scale.item<double>();
@@ -92,7 +116,9 @@ TrainResult pretrain(const config::RunConfig& cfg, std::shared_ptr<const data::D
   seed_everything(static_cast<uint64_t>(cfg.run.seed));
   models::ModelPtr model = models::make_model(cfg.model);
   if (!cfg.model.pretrained.empty()) models::load_pretrained(*model, cfg.model.pretrained);
-  model->to(runtime.device);
+  const Precision precision = resolve_precision(cfg.runtime.precision, runtime.device);
+  model->to(runtime.device, precision.param_dtype());
+  GradScaler scaler(precision.scale_loss);
   losses::LossPtr loss = losses::make_loss(cfg.loss);
   auto optimizer = make_optimizer(*model, cfg.optim);
   data::Loader loader(dataset, loader_options(cfg, runtime));
@@ -104,10 +130,14 @@ TrainResult pretrain(const config::RunConfig& cfg, std::shared_ptr<const data::D
   job.module = model.get();
   job.optimizer = optimizer.get();
   job.loader = &loader;
-  job.step = [&](const std::vector<data::Batch>& micro) { return forward_backward(*model, *loss, micro, global); };
+  const StepPrecision step_precision{precision, runtime.device, &scaler};
+  job.step = [&](const std::vector<data::Batch>& micro) {
+    return forward_backward(*model, *loss, micro, global, step_precision);
+  };
+  job.scaler = &scaler;
   job.after_step = [&] { model->after_step(); };
   job.description = str_cat("model ", cfg.model.name, " (", static_cast<double>(params) / 1e6, " M parameters), loss ",
-                            cfg.loss.name, ", ", dataset->size(), " samples");
+                            cfg.loss.name, ", ", dataset->size(), " samples, precision ", precision.name);
   return run_training(cfg, job, {config::dump_config(cfg), tokenizer_state}, dir, runtime);
 }
 
@@ -230,8 +260,12 @@ TrainResult run_training(const config::RunConfig& cfg, const TrainingJob& job, c
     if (!std::isfinite(loss_value))
       throw Error(str_cat("the loss is ", loss_value, " at step ", state.step + 1,
                           "; the last checkpoint is intact (try a lower optim.lr or optim.grad_clip)"));
+    // amp_fp16: gradients back to their true scale; a step with an inf/NaN gradient is skipped (every
+    // rank sees the same reduced gradients, so every rank skips it).
+    const bool finite = !job.scaler || job.scaler->unscale(job.module->parameters());
     if (cfg.optim.grad_clip > 0) torch::nn::utils::clip_grad_norm_(job.module->parameters(), cfg.optim.grad_clip);
-    job.optimizer->step();
+    if (finite) job.optimizer->step();
+    if (job.scaler) job.scaler->update(finite);
     if (job.after_step) job.after_step();
     ++state.step;
     result.last_loss = loss_value;

@@ -16,9 +16,9 @@
 #include "mmcl/data/dataset.h"
 #include "mmcl/losses/loss.h"
 #include "mmcl/models/model.h"
-#include "mmcl/train/checkpoint.h"
-
 #include "mmcl/data/loader.h"
+#include "mmcl/train/checkpoint.h"
+#include "mmcl/train/precision.h"
 
 namespace mmcl::dist {
 class Group;
@@ -45,8 +45,18 @@ struct GlobalBatch {
   bool local_loss = false;
   bool gather_with_grad = false;
 };
+// runtime.precision for a step: the forward pass and the loss run under autocast (amp_*), float inputs
+// take the parameters' type (bf16/fp16), and with a scaler the loss is scaled before backward.
+struct StepPrecision {
+  Precision precision;
+  c10::Device device = c10::Device("cpu");
+  const GradScaler* scaler = nullptr;
+};
 StepStats forward_backward(models::ContrastiveModel& model, const losses::Loss& loss,
-                           const std::vector<data::Batch>& micro_batches, const GlobalBatch& global = {});
+                           const std::vector<data::Batch>& micro_batches, const GlobalBatch& global = {},
+                           const StepPrecision& precision = {});
+// A batch's float inputs (image, video, audio) in the parameters' type for pure bf16/fp16.
+data::Batch inputs_for(const data::Batch& batch, const Precision& precision);
 
 // What the training loop trains: the module whose state is checkpointed, its optimiser, its data,
 // and how one step computes gradients. pretrain and finetune each fill one in.
@@ -56,6 +66,7 @@ struct TrainingJob {
   data::Loader* loader = nullptr;
   std::function<StepStats(const std::vector<data::Batch>&)> step;  // forward + backward of one step
   std::function<void()> after_step;                                // after the optimiser step, if set
+  GradScaler* scaler = nullptr;  // amp_fp16: gradients are unscaled and checked before each step
   // At the end of each epoch, if set: may add figures (e.g. "eval/top1") to the epoch's metrics line.
   std::function<void(int64_t epoch, nlohmann::json& record)> at_epoch_end;
   std::string description;                                         // for the first log line

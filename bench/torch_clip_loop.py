@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Reference training loop: the CLIP of an mmcl preset in plain PyTorch, timed as `mmcl bench` times it.
+
+The model follows open_clip's CLIP (and mmcl's): a ViT image tower (patch convolution without bias,
+class token, learned positions, ln_pre, pre-LN blocks with a fused q/k/v projection and GELU MLPs,
+ln_post on the class token, a projection), a text tower (token embedding, learned positions, causal
+pre-LN blocks, ln_final, the end token's state through a projection), normalised embeddings and the
+symmetric InfoNCE with a learned logit scale; AdamW (lr 5e-4, betas 0.9/0.98, eps 1e-6, weight decay
+0.2 on matrices). Synthetic inputs of the same shapes as mmcl's: random images, captions of random
+length ending in the largest id. Steps: forward + backward + AdamW, after warm-up steps; prints ONE
+line of JSON (samples/s from the median step, step-time percentiles, peak RSS).
+
+    /usr/bin/python3 bench/torch_clip_loop.py --preset configs/models/clip-vit-tiny.yaml --batch 64 --threads 2
+    /usr/bin/python3 bench/torch_clip_loop.py --preset configs/models/clip-vit-s32.yaml --precision amp_bf16
+
+Needs Debian's python3-torch and python3-yaml (run with /usr/bin/python3).
+"""
+
+import argparse
+import json
+import math
+import resource
+import statistics
+import sys
+import time
+
+try:
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    import yaml
+except ImportError as e:  # pragma: no cover - depends on the machine
+    sys.exit(f"torch_clip_loop.py: {e}\nneeds: apt-get install -y python3-torch python3-yaml "
+             "(and run it with /usr/bin/python3)")
+
+
+class Attention(nn.Module):
+    def __init__(self, width, heads):
+        super().__init__()
+        self.heads = heads
+        self.in_proj = nn.Linear(width, 3 * width)
+        self.out_proj = nn.Linear(width, width)
+
+    def forward(self, x, mask=None):
+        b, n, d = x.shape
+        q, k, v = self.in_proj(x).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        scores = (q * (q.shape[-1] ** -0.5)) @ k.transpose(-2, -1)
+        if mask is not None:
+            scores = scores + mask
+        out = scores.softmax(-1) @ v
+        return self.out_proj(out.transpose(1, 2).reshape(b, n, d))
+
+
+class Block(nn.Module):
+    def __init__(self, width, heads, mlp_ratio):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(width)
+        self.attn = Attention(width, heads)
+        self.ln_2 = nn.LayerNorm(width)
+        hidden = int(width * mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.GELU(), nn.Linear(hidden, width))
+
+    def forward(self, x, mask=None):
+        x = x + self.attn(self.ln_1(x), mask)
+        return x + self.mlp(self.ln_2(x))
+
+
+class Transformer(nn.Module):
+    def __init__(self, width, layers, heads, mlp_ratio):
+        super().__init__()
+        self.blocks = nn.ModuleList(Block(width, heads, mlp_ratio) for _ in range(layers))
+
+    def forward(self, x, mask=None):
+        for b in self.blocks:
+            x = b(x, mask)
+        return x
+
+
+class Clip(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        v, t, e = c["vision"], c["text"], c["embed_dim"]
+        grid = v["image_size"] // v["patch_size"]
+        s = v["width"] ** -0.5
+        self.conv1 = nn.Conv2d(3, v["width"], v["patch_size"], v["patch_size"], bias=False)
+        self.class_embedding = nn.Parameter(torch.randn(v["width"]) * s)
+        self.vpos = nn.Parameter(torch.randn(grid * grid + 1, v["width"]) * s)
+        self.ln_pre = nn.LayerNorm(v["width"])
+        self.visual = Transformer(v["width"], v["layers"], v["width"] // v["head_width"], v["mlp_ratio"])
+        self.ln_post = nn.LayerNorm(v["width"])
+        self.proj = nn.Parameter(torch.randn(v["width"], e) * s)
+        self.token_embedding = nn.Embedding(t["vocab_size"], t["width"])
+        self.tpos = nn.Parameter(torch.randn(t["context_length"], t["width"]) * 0.01)
+        self.text = Transformer(t["width"], t["layers"], t["heads"], t["mlp_ratio"])
+        self.ln_final = nn.LayerNorm(t["width"])
+        self.text_projection = nn.Parameter(torch.randn(t["width"], e) * t["width"] ** -0.5)
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+        L = t["context_length"]
+        self.register_buffer("mask", torch.full((L, L), float("-inf")).triu(1), persistent=False)
+
+    def encode_image(self, x):
+        x = self.conv1(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1), x], 1) + self.vpos.to(x.dtype)
+        x = self.visual(self.ln_pre(x))
+        return self.ln_post(x[:, 0]) @ self.proj
+
+    def encode_text(self, ids):
+        x = self.token_embedding(ids) + self.tpos
+        x = self.ln_final(self.text(x, self.mask.to(x.dtype)))
+        return x[torch.arange(x.shape[0]), ids.argmax(-1)] @ self.text_projection
+
+    def forward(self, images, ids):
+        a = F.normalize(self.encode_image(images), dim=-1)
+        b = F.normalize(self.encode_text(ids), dim=-1)
+        return a, b, self.logit_scale.exp()
+
+
+def clip_loss(a, b, scale):
+    logits = scale * a.float() @ b.float().t()
+    labels = torch.arange(a.shape[0])
+    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.t(), labels)) / 2
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--preset", required=True, help="an mmcl CLIP preset YAML (configs/models/...)")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--precision", choices=["fp32", "amp_bf16"], default="fp32")
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    c = yaml.safe_load(open(a.preset))
+    if c.get("name", "clip") != "clip":
+        sys.exit(f"{a.preset}: not a CLIP preset")
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    model = Clip(c)
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n and "pos" not in n]
+    rest = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n and "pos" not in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.2}, {"params": rest, "weight_decay": 0.0}],
+                            lr=5e-4, betas=(0.9, 0.98), eps=1e-6)
+    v, t = c["vision"], c["text"]
+    n, L, V = a.batch, t["context_length"], t["vocab_size"]
+    images = torch.randn(n, 3, v["image_size"], v["image_size"])
+    ids = torch.zeros(n, L, dtype=torch.long)
+    for i in range(n):
+        words = 2 + i % max(1, L - 3)
+        ids[i, :words] = torch.randint(1, V - 1, (words,))
+        ids[i, words] = V - 1
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "amp_bf16"):
+            x, y, s = model(images, ids)
+            loss = clip_loss(x, y, s)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, math.log(100))
+        return loss
+
+    model.train()
+    for _ in range(a.warmup):
+        step()
+    times = []
+    for _ in range(a.steps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    p50 = statistics.median(times)
+    q = lambda f: times[min(len(times) - 1, int(round(f * (len(times) - 1))))]
+    print(json.dumps({"side": "pytorch", "torch": torch.__version__, "preset": a.preset, "batch": n,
+                      "precision": a.precision, "threads": a.threads, "samples_per_s": n / p50,
+                      "step_s": {"p50": p50, "p90": q(0.9), "p99": q(0.99), "min": times[0], "max": times[-1]},
+                      "parameters": sum(p.numel() for p in model.parameters()),
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+#include "mmcl/train/precision.h"
+
+#include <cmath>
+
+#include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
+
+#include "mmcl/core/error.h"
+
+// LibTorch 2.4 made autocast per device type (set_autocast_enabled(device, on)); 1.13 has one switch
+// for CUDA and one for CPU.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define MMCL_AUTOCAST_BY_DEVICE 1
+#else
+#define MMCL_AUTOCAST_BY_DEVICE 0
+#endif
+
+namespace mmcl::train {
+
+c10::ScalarType Precision::param_dtype() const { return autocast ? c10::kFloat : low; }
+
+Precision resolve_precision(const std::string& name, const c10::Device& device) {
+  Precision p;
+  p.name = name;
+  if (name == "fp32") return p;
+  if (name == "bf16" || name == "fp16") {
+    p.low = name == "bf16" ? c10::kBFloat16 : c10::kHalf;
+    return p;
+  }
+  if (name == "amp_bf16" || name == "amp_fp16") {
+    p.autocast = true;
+    p.low = name == "amp_bf16" ? c10::kBFloat16 : c10::kHalf;
+    if (name == "amp_fp16") {
+      if (!device.is_cuda())
+        throw ConfigError("runtime.precision: amp_fp16 needs a CUDA device (CPU autocast runs bfloat16 only); "
+                          "use amp_bf16 on CPU");
+      p.scale_loss = true;
+    }
+    return p;
+  }
+  throw ConfigError(str_cat("runtime.precision: unknown precision \"", name, "\" (fp32, bf16, fp16, amp_bf16, amp_fp16)"));
+}
+
+namespace {
+bool autocast_enabled(bool cuda) {
+#if MMCL_AUTOCAST_BY_DEVICE
+  return at::autocast::is_autocast_enabled(cuda ? at::kCUDA : at::kCPU);
+#else
+  return cuda ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+#endif
+}
+void set_autocast(bool cuda, bool on, c10::ScalarType dtype) {
+#if MMCL_AUTOCAST_BY_DEVICE
+  at::autocast::set_autocast_enabled(cuda ? at::kCUDA : at::kCPU, on);
+  at::autocast::set_autocast_dtype(cuda ? at::kCUDA : at::kCPU, dtype);
+#else
+  if (cuda) {
+    at::autocast::set_enabled(on);
+    at::autocast::set_autocast_gpu_dtype(dtype);
+  } else {
+    at::autocast::set_cpu_enabled(on);
+    at::autocast::set_autocast_cpu_dtype(dtype);
+  }
+#endif
+}
+c10::ScalarType autocast_dtype(bool cuda) {
+#if MMCL_AUTOCAST_BY_DEVICE
+  return at::autocast::get_autocast_dtype(cuda ? at::kCUDA : at::kCPU);
+#else
+  return cuda ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+#endif
+}
+}  // namespace
+
+AutocastGuard::AutocastGuard(const Precision& precision, const c10::Device& device) {
+  if (!precision.autocast) return;
+  active_ = true;
+  cuda_ = device.is_cuda();
+  was_enabled_ = autocast_enabled(cuda_);
+  was_dtype_ = autocast_dtype(cuda_);
+  set_autocast(cuda_, true, precision.low);
+  at::autocast::increment_nesting();
+}
+
+AutocastGuard::~AutocastGuard() {
+  if (!active_) return;
+  // Casts of the weights are cached for the region; leaving the outermost region drops them.
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  set_autocast(cuda_, was_enabled_, was_dtype_);
+}
+
+at::Tensor to_param_dtype(const at::Tensor& x, const Precision& precision) {
+  if (!x.defined() || !x.is_floating_point() || precision.autocast || precision.low == c10::kFloat) return x;
+  return x.to(precision.low);
+}
+
+GradScaler::GradScaler(bool enabled, double init_scale, int64_t growth_interval)
+    : enabled_(enabled), scale_(init_scale), growth_interval_(growth_interval) {}
+
+at::Tensor GradScaler::scale_loss(const at::Tensor& loss) const { return enabled_ ? loss * scale_ : loss; }
+
+bool GradScaler::unscale(const std::vector<at::Tensor>& params) {
+  if (!enabled_) return true;
+  const double inverse = 1.0 / scale_;
+  at::Tensor bad;  // on the gradients' device: one synchronisation for all of them
+  for (const at::Tensor& p : params) {
+    if (!p.grad().defined()) continue;
+    at::Tensor g = p.grad();
+    g.mul_(inverse);
+    const at::Tensor b = at::isfinite(g).logical_not().any();
+    bad = bad.defined() ? bad.logical_or(b) : b;
+  }
+  return !bad.defined() || !bad.item<bool>();
+}
+
+void GradScaler::update(bool finite) {
+  if (!enabled_) return;
+  if (!finite) {
+    scale_ /= 2;
+    good_steps_ = 0;
+    ++skipped_;
+    return;
+  }
+  if (++good_steps_ >= growth_interval_) {
+    scale_ *= 2;
+    good_steps_ = 0;
+  }
+}
+
+}  // namespace mmcl::train

@@ -1,0 +1,72 @@
+// mmcl bench: the figures it prints, and the FLOPs it counts against a closed form of the CLIP
+// transformer's matrix products.
+
+#include <nlohmann/json.hpp>
+
+#include "util.h"
+
+using namespace mmcl::test;
+
+namespace {
+
+// Multiply-add FLOPs (2 per multiply-add) of one CLIP forward pass per sample: the patch convolution,
+// per layer the fused q/k/v, output and MLP projections of every token plus QK^T and PV, and the two
+// output projections. clip-vit-tiny: 64 px in 16 px patches (17 tokens), width 128, 3 layers, MLP 512;
+// text: 32 tokens, width 128, 3 layers; embeddings 128.
+double clip_forward_flops(int64_t image, int64_t patch, int64_t vwidth, int64_t vlayers, int64_t context,
+                          int64_t twidth, int64_t tlayers, int64_t embed, double mlp_ratio) {
+  auto layer = [&](int64_t tokens, int64_t width) {
+    const auto hidden = static_cast<int64_t>(width * mlp_ratio);
+    const double per_token = 2.0 * width * (3 * width + width + 2 * hidden);
+    return per_token * tokens + 4.0 * tokens * tokens * width;
+  };
+  const int64_t grid = image / patch, tokens = grid * grid + 1;
+  const double conv = 2.0 * grid * grid * (3 * patch * patch) * vwidth;
+  const double vision = conv + vlayers * layer(tokens, vwidth) + 2.0 * vwidth * embed;
+  const double text = tlayers * layer(context, twidth) + 2.0 * twidth * embed;
+  return vision + text;
+}
+
+}  // namespace
+
+CATCH_TEST_CASE("mmcl bench: samples/s, step percentiles, GFLOP/s from counted FLOPs, peak RSS", "[cli]") {
+  TempDir dir;
+  write_text(dir / "bench.yaml",
+             "runtime: {device: cpu, threads: 1}\n"
+             "model: {preset: clip-vit-tiny}\n"
+             "data: {type: synthetic, batch_size: 4}\n");
+  const auto r = run_mmcl("bench --config bench.yaml --steps 3 --warmup 1 --json", dir.path());
+  CATCH_INFO(r.output);
+  CATCH_REQUIRE(r.exit_code == 0);
+  const auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  CATCH_CHECK(j["batch"] == 4);
+  CATCH_CHECK(j["precision"] == "fp32");
+  const auto& train = j["train"];
+  const auto& infer = j["inference"];
+  CATCH_CHECK(train["samples_per_s"].get<double>() > 0);
+  CATCH_CHECK(train["step_s"]["p50"].get<double>() <= train["step_s"]["p90"].get<double>());
+  CATCH_CHECK(train["step_s"]["p90"].get<double>() <= train["step_s"]["max"].get<double>());
+  CATCH_CHECK(train["step_s"]["min"].get<double>() <= train["step_s"]["p50"].get<double>());
+  // The forward pass's FLOPs are exactly the closed form; a training step adds the backward pass
+  // (about twice the forward) and the loss's logits.
+  const double expected = 4 * clip_forward_flops(64, 16, 128, 3, 32, 128, 3, 128, 4.0);
+  CATCH_CHECK(infer["gflop_per_step"].get<double>() * 1e9 == Approx(expected).epsilon(1e-9));
+  const double ratio = train["gflop_per_step"].get<double>() / infer["gflop_per_step"].get<double>();
+  CATCH_CHECK(ratio > 2.5);
+  CATCH_CHECK(ratio < 3.2);
+  CATCH_CHECK(infer["gflop_per_s"].get<double>() ==
+              Approx(infer["gflop_per_step"].get<double>() / infer["step_s"]["p50"].get<double>()));
+  CATCH_CHECK(j["peak_rss_mb"].get<double>() > 10);
+  CATCH_CHECK(j["data"].is_null());  // synthetic data: no pipeline to time
+
+  // The text form, in amp_bf16; amp_fp16 is refused on CPU.
+  const auto amp = run_mmcl("bench --config bench.yaml --steps 2 --warmup 1 --set runtime.precision=amp_bf16", dir.path());
+  CATCH_INFO(amp.output);
+  CATCH_CHECK(amp.exit_code == 0);
+  CATCH_CHECK(amp.output.find("amp_bf16") != std::string::npos);
+  CATCH_CHECK(amp.output.find("GFLOP/s") != std::string::npos);
+  CATCH_CHECK(amp.output.find("peak RSS") != std::string::npos);
+  const auto fp16 = run_mmcl("bench --config bench.yaml --set runtime.precision=amp_fp16", dir.path());
+  CATCH_CHECK(fp16.exit_code == 2);
+  CATCH_CHECK(fp16.output.find("runtime.precision") != std::string::npos);
+}
