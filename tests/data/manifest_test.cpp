@@ -34,6 +34,12 @@ CATCH_TEST_CASE("CSV manifests: columns by name, relative paths, malformed lines
   CATCH_CHECK(m.records[0].label == 0);
   CATCH_CHECK(m.records[1].label == 1);
 
+  // CRLF line ends throughout, as Python's csv module writes them.
+  write_text(dir / "crlf.csv", "filepath,label\r\na.png,zero\r\nb.png,one\r\n");
+  const Manifest crlf = read_manifest((dir / "crlf.csv").string(), {"filepath", "", "label", "", ""});
+  CATCH_REQUIRE(crlf.records.size() == 2);
+  CATCH_CHECK(crlf.label_names == std::vector<std::string>{"one", "zero"});
+
   // TSV by extension, integer labels, another root.
   write_text(dir / "m.tsv", "filepath\tlabel\na.png\t3\nb.png\t0\n");
   const Manifest t = read_manifest((dir / "m.tsv").string(), {"filepath", "", "label", "", "/data"});

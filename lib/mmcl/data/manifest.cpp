@@ -67,7 +67,9 @@ void read_delimited(Manifest& m, std::istream& in, const ManifestColumns& c, con
   const char sep = !c.separator.empty() ? c.separator[0] : (ends_with(m.path, ".tsv") ? '\t' : ',');
   std::string line;
   std::vector<std::string> header;
-  if (!std::getline(in, line) || !split_delimited(line, sep, header))
+  const bool got = static_cast<bool>(std::getline(in, line));
+  if (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF line ends (RFC 4180, Python's csv)
+  if (!got || !split_delimited(line, sep, header))
     throw ConfigError(str_cat(m.path, ": empty manifest or unreadable header line"));
   if (!header.empty() && header[0].rfind("\xEF\xBB\xBF", 0) == 0) header[0] = header[0].substr(3);  // BOM
   auto column = [&](const std::string& name, const char* key) -> int64_t {
