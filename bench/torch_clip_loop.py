@@ -34,6 +34,14 @@ except ImportError as e:  # pragma: no cover - depends on the machine
              "(and run it with /usr/bin/python3)")
 
 
+class LayerNorm(nn.LayerNorm):
+    """LayerNorm in float32 whatever the input's type, as mmcl's (and open_clip's LayerNormFp32): under
+    CPU autocast a bfloat16 input meets float32 weights, which torch 1.13's CPU LayerNorm does not mix."""
+
+    def forward(self, x):
+        return super().forward(x.float()).to(x.dtype)
+
+
 class Attention(nn.Module):
     def __init__(self, width, heads):
         super().__init__()
@@ -54,9 +62,9 @@ class Attention(nn.Module):
 class Block(nn.Module):
     def __init__(self, width, heads, mlp_ratio):
         super().__init__()
-        self.ln_1 = nn.LayerNorm(width)
+        self.ln_1 = LayerNorm(width)
         self.attn = Attention(width, heads)
-        self.ln_2 = nn.LayerNorm(width)
+        self.ln_2 = LayerNorm(width)
         hidden = int(width * mlp_ratio)
         self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.GELU(), nn.Linear(hidden, width))
 
@@ -85,14 +93,14 @@ class Clip(nn.Module):
         self.conv1 = nn.Conv2d(3, v["width"], v["patch_size"], v["patch_size"], bias=False)
         self.class_embedding = nn.Parameter(torch.randn(v["width"]) * s)
         self.vpos = nn.Parameter(torch.randn(grid * grid + 1, v["width"]) * s)
-        self.ln_pre = nn.LayerNorm(v["width"])
+        self.ln_pre = LayerNorm(v["width"])
         self.visual = Transformer(v["width"], v["layers"], v["width"] // v["head_width"], v["mlp_ratio"])
-        self.ln_post = nn.LayerNorm(v["width"])
+        self.ln_post = LayerNorm(v["width"])
         self.proj = nn.Parameter(torch.randn(v["width"], e) * s)
         self.token_embedding = nn.Embedding(t["vocab_size"], t["width"])
         self.tpos = nn.Parameter(torch.randn(t["context_length"], t["width"]) * 0.01)
         self.text = Transformer(t["width"], t["layers"], t["heads"], t["mlp_ratio"])
-        self.ln_final = nn.LayerNorm(t["width"])
+        self.ln_final = LayerNorm(t["width"])
         self.text_projection = nn.Parameter(torch.randn(t["width"], e) * t["width"] ** -0.5)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
         L = t["context_length"]
