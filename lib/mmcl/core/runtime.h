@@ -16,7 +16,8 @@ namespace mmcl {
 
 // cpu | cuda | auto -> a device. "cuda" without a usable GPU is a ConfigError naming runtime.device.
 c10::Device select_device(const std::string& name);
-// Sets the intra-op thread count (0: every core) and returns it.
+// Sets the intra-op thread count (0: every core) and returns it. Also keeps freed memory in the heap
+// (glibc's mmap and trim thresholds raised to 1 GiB) unless MMCL_NO_MALLOPT is set.
 int configure_threads(int64_t requested);
 // The BLAS library the process actually loaded (resolved through Debian's alternatives), or "unknown".
 std::string blas_library();
