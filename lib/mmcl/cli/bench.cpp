@@ -37,10 +37,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// FLOPs of the matrix products and convolutions the process runs while counting is on (a multiply-add
-// is 2 FLOPs). Everything else (norms, activations, softmax) is left out: it is a small share of a
+// FLOPs of the matrix products and convolutions the process runs while the counting callback is
+// registered (a multiply-add is 2 FLOPs). Everything else (norms, activations, softmax) is left out: it is a small share of a
 // transformer's work and none of the GEMM rate this reports.
-std::atomic<bool> counting{false};
 std::atomic<int64_t> flops{0};
 
 int64_t numel(const c10::IntArrayRef& sizes) {
@@ -50,7 +49,6 @@ int64_t numel(const c10::IntArrayRef& sizes) {
 }
 
 void count_op(const at::RecordFunction& fn) {
-  if (!counting.load(std::memory_order_relaxed)) return;
   const std::string name = fn.name();
   const auto inputs = fn.inputs();
   auto size = [&](size_t i) { return inputs[i].toTensor().sizes(); };
@@ -189,52 +187,20 @@ class Bench : public RunCommand {
       scaler.update(finite);
       model->after_step();
     };
-    // Training.
+    // Training, then the forward pass alone (inference: eval mode, no gradients).
     model->train();
-    for (int64_t i = 0; i < warmup_; ++i) train_step();
-    synchronize(device);
-    at::CallbackHandle handle = at::addGlobalCallback(at::RecordFunctionCallback(on_start).needsInputs(true));
-    flops = 0;
-    counting = true;
-    train_step();
-    synchronize(device);
-    counting = false;
-    at::removeCallback(handle);
-    const double step_flops = static_cast<double>(flops.load());
-    std::vector<double> train_s;
-    for (int64_t i = 0; i < steps_; ++i) {
-      const auto t = Clock::now();
-      train_step();
-      synchronize(device);
-      train_s.push_back(std::chrono::duration<double>(Clock::now() - t).count());
-    }
-
-    // Inference: the forward pass alone.
+    const Measured trained = measure(train_step, device);
     model->eval();
-    std::vector<double> infer_s;
+    Measured inferred;
     {
       torch::NoGradGuard no_grad;
-      auto forward = [&] {
-        train::AutocastGuard autocast(precision, device);
-        (void)model->forward(train::inputs_for(input, precision));
-      };
-      for (int64_t i = 0; i < warmup_; ++i) forward();
-      synchronize(device);
-      handle = at::addGlobalCallback(at::RecordFunctionCallback(on_start).needsInputs(true));
-      flops = 0;
-      counting = true;
-      forward();
-      synchronize(device);
-      counting = false;
-      at::removeCallback(handle);
-      for (int64_t i = 0; i < steps_; ++i) {
-        const auto t = Clock::now();
-        forward();
-        synchronize(device);
-        infer_s.push_back(std::chrono::duration<double>(Clock::now() - t).count());
-      }
+      inferred = measure(
+          [&] {
+            train::AutocastGuard autocast(precision, device);
+            (void)model->forward(train::inputs_for(input, precision));
+          },
+          device);
     }
-    const double infer_flops = static_cast<double>(flops.load());
 
     // The data pipeline alone, when the config names training data.
     nlohmann::json data_json = nullptr;
@@ -281,8 +247,8 @@ class Bench : public RunCommand {
                           {"libtorch", torch_version()},
                           {"steps", steps_},
                           {"warmup", warmup_},
-                          {"train", summary(train_s, step_flops)},
-                          {"inference", summary(infer_s, infer_flops)},
+                          {"train", summary(trained.seconds, trained.flops)},
+                          {"inference", summary(inferred.seconds, inferred.flops)},
                           {"data", data_json},
                           {"peak_rss_mb", peak_rss_mb()}};
     if (json_) {
@@ -313,6 +279,31 @@ class Bench : public RunCommand {
   }
 
  private:
+  struct Measured {
+    double flops = 0;              // of one step
+    std::vector<double> seconds;   // of each timed step
+  };
+  // warmup_ untimed runs of `step`, one run with its FLOPs counted, then steps_ timed runs.
+  template <class Step>
+  Measured measure(const Step& step, const c10::Device& device) const {
+    for (int64_t i = 0; i < warmup_; ++i) step();
+    synchronize(device);
+    Measured m;
+    flops = 0;
+    const at::CallbackHandle handle = at::addGlobalCallback(at::RecordFunctionCallback(on_start).needsInputs(true));
+    step();
+    synchronize(device);
+    at::removeCallback(handle);
+    m.flops = static_cast<double>(flops.load());
+    for (int64_t i = 0; i < steps_; ++i) {
+      const auto t = Clock::now();
+      step();
+      synchronize(device);
+      m.seconds.push_back(std::chrono::duration<double>(Clock::now() - t).count());
+    }
+    return m;
+  }
+
   int64_t steps_ = 20, warmup_ = 3, data_batches_ = 20;
   bool json_ = false;
 };

@@ -262,7 +262,7 @@ TrainResult run_training(const config::RunConfig& cfg, const TrainingJob& job, c
                           "; the last checkpoint is intact (try a lower optim.lr or optim.grad_clip)"));
     // amp_fp16: gradients back to their true scale; a step with an inf/NaN gradient is skipped (every
     // rank sees the same reduced gradients, so every rank skips it).
-    const bool finite = !job.scaler || job.scaler->unscale(job.module->parameters());
+    const bool finite = !job.scaler || !job.scaler->enabled() || job.scaler->unscale(job.module->parameters());
     if (cfg.optim.grad_clip > 0) torch::nn::utils::clip_grad_norm_(job.module->parameters(), cfg.optim.grad_clip);
     if (finite) job.optimizer->step();
     if (job.scaler) job.scaler->update(finite);
