@@ -124,6 +124,43 @@ CATCH_TEST_CASE("pretrain on a manifest, then zeroshot and retrieve from the che
   CATCH_CHECK(read_text(dir / "runs/ft/checkpoints/latest") == "step_2.pt\n");
   CATCH_CHECK(read_text(dir / "runs/ft/metrics.jsonl").find("eval/top1") != std::string::npos);
 
+  // runtime.precision in evaluation: the same embeddings to bfloat16's precision (float32 rows), not
+  // bit-equal to float32's.
+  for (const std::string precision : {"amp_bf16", "bf16"}) {
+    CATCH_INFO(precision);
+    const auto low = run_mmcl("embed --config run.yaml --set run.name=em_" + precision +
+                              " --set eval.checkpoint=runs/colours --set eval.data=captions.csv --set runtime.precision=" +
+                              precision, dir.path());
+    CATCH_CAPTURE(low.output);
+    CATCH_REQUIRE(low.exit_code == 0);
+    const auto lt = mmcl::io::load_safetensors(dir / ("runs/em_" + precision + "/embeddings.safetensors"));
+    std::map<std::string, at::Tensor> l(lt.tensors.begin(), lt.tensors.end());
+    for (const auto& [name, reference] : {std::pair{"image_embeddings", images}, std::pair{"text_embeddings", texts}}) {
+      const at::Tensor e = l.at(name);
+      CATCH_CHECK(e.scalar_type() == at::kFloat);
+      CATCH_CHECK(!at::allclose(e, reference, 1e-6, 1e-6));
+      CATCH_CHECK((e * reference).sum(1).min().item<double>() > 0.99);  // cosine of unit rows
+      CATCH_CHECK((e - reference).abs().max().item<double>() < 0.05);
+    }
+  }
+  // finetune in amp_bf16: trains the whole model, says so, and evaluates.
+  const auto fb = run_mmcl("finetune --config run.yaml --set run.name=ft_bf16 --set eval.checkpoint=runs/colours "
+                           "--set eval.train=test.csv --set train.steps=0 --set train.epochs=2 --set finetune.mode=full "
+                           "--set runtime.precision=amp_bf16", dir.path());
+  CATCH_CAPTURE(fb.output);
+  CATCH_REQUIRE(fb.exit_code == 0);
+  CATCH_CHECK(fb.output.find("precision amp_bf16") != std::string::npos);
+  const auto fbr = nlohmann::json::parse(read_text(dir / "runs/ft_bf16/results.json"));
+  CATCH_CHECK(fbr["steps"] == 2);
+  CATCH_CHECK(fbr["top1"].get<double>() >= 0.0);
+  // amp_fp16 needs CUDA: with runtime.device cpu a config error, and nothing written.
+  const auto f16 = run_mmcl("zeroshot --config run.yaml --set run.name=f16 --set eval.checkpoint=runs/colours "
+                            "--set runtime.precision=amp_fp16", dir.path());
+  CATCH_CAPTURE(f16.output);
+  CATCH_CHECK(f16.exit_code == 2);
+  CATCH_CHECK(f16.output.find("runtime.precision: amp_fp16 needs runtime.device cuda") != std::string::npos);
+  CATCH_CHECK(!fs::exists(dir / "runs/f16"));
+
   // Without a checkpoint the evaluation is refused before anything is written.
   const auto none = run_mmcl("zeroshot --config run.yaml --set run.name=none", dir.path());
   CATCH_CHECK(none.exit_code == 2);

@@ -61,8 +61,8 @@ CATCH_TEST_CASE("CVRL: two views through backbone and head, NT-Xent falls on a f
   for (int step = 0; step < 30; ++step) {
     opt.zero_grad();
     const auto stats = train::forward_backward(*model, *loss, {b});
-    if (step == 0) first = stats.loss;
-    last = stats.loss;
+    if (step == 0) first = stats.loss.item<double>();
+    last = stats.loss.item<double>();
     opt.step();
   }
   CATCH_INFO("loss " << first << " -> " << last);

@@ -3,6 +3,7 @@
 #include <map>
 
 #include <ATen/ATen.h>
+#include <torch/nn/utils/clip_grad.h>
 #include <torch/utils.h>
 
 #include "mmcl/losses/loss.h"
@@ -78,7 +79,7 @@ CATCH_TEST_CASE("gradient accumulation gives the gradient of the whole batch", "
     const auto stats = mmcl::train::forward_backward(model, *loss, micro);
     std::map<std::string, at::Tensor> grads;
     for (const auto& p : model.named_parameters()) grads[p.key()] = p.value().grad().clone();
-    return std::make_pair(stats.loss, grads);
+    return std::make_pair(stats.loss.item<double>(), grads);
   };
   const auto [loss_one, one] = gradients({whole});
   const auto [loss_three, three] = gradients({whole.slice(0, 2), whole.slice(2, 4), whole.slice(4, 6)});
@@ -92,4 +93,45 @@ CATCH_TEST_CASE("gradient accumulation gives the gradient of the whole batch", "
   model.zero_grad();
   for (const auto& b : {whole.slice(0, 3), whole.slice(3, 6)}) (*loss)(model.forward(b)).total.backward();
   CATCH_CHECK(!at::allclose(model.text_projection.grad(), one.at("text_projection"), 1e-3, 1e-5));
+}
+
+CATCH_TEST_CASE("gradient clipping: the global norm in closed form, as torch's clip_grad_norm_", "[optim]") {
+  // Gradients (3, 4) and (12): global norm sqrt(9 + 16 + 144) = 13.
+  auto params = [] {
+    std::vector<at::Tensor> p{at::zeros({2}, at::kFloat).requires_grad_(), at::zeros({1}, at::kFloat).requires_grad_(),
+                              at::zeros({3}, at::kFloat).requires_grad_()};  // the last has no gradient
+    p[0].mutable_grad() = at::tensor({3.0f, 4.0f});
+    p[1].mutable_grad() = at::tensor({12.0f});
+    return p;
+  };
+  const auto clipped = params();
+  const at::Tensor norm = mmcl::train::clip_grad_norm(clipped, 6.5);
+  CATCH_CHECK(norm.dim() == 0);
+  CATCH_CHECK(norm.item<double>() == Approx(13.0).epsilon(1e-7));
+  const double coef = 6.5 / (13.0 + 1e-6);
+  CATCH_CHECK(clipped[0].grad()[0].item<double>() == Approx(3 * coef).epsilon(1e-6));
+  CATCH_CHECK(clipped[0].grad()[1].item<double>() == Approx(4 * coef).epsilon(1e-6));
+  CATCH_CHECK(clipped[1].grad()[0].item<double>() == Approx(12 * coef).epsilon(1e-6));
+  CATCH_CHECK(!clipped[2].grad().defined());
+
+  // Under the limit nothing changes.
+  const auto kept = params();
+  CATCH_CHECK(mmcl::train::clip_grad_norm(kept, 100.0).item<double>() == Approx(13.0).epsilon(1e-7));
+  CATCH_CHECK(kept[0].grad()[1].item<float>() == 4.0f);
+  CATCH_CHECK(kept[1].grad()[0].item<float>() == 12.0f);
+
+  // Random gradients: the same norm and gradients as LibTorch's clip_grad_norm_.
+  torch::manual_seed(3);
+  std::vector<at::Tensor> a, b;
+  for (int64_t n : {5, 17, 1}) {
+    const at::Tensor g = at::randn({n});
+    a.push_back(at::zeros({n}).requires_grad_());
+    b.push_back(at::zeros({n}).requires_grad_());
+    a.back().mutable_grad() = g.clone();
+    b.back().mutable_grad() = g.clone();
+  }
+  const double ours = mmcl::train::clip_grad_norm(a, 0.5).item<double>();
+  const double theirs = torch::nn::utils::clip_grad_norm_(b, 0.5);
+  CATCH_CHECK(ours == Approx(theirs).epsilon(1e-6));
+  for (size_t i = 0; i < a.size(); ++i) CATCH_CHECK(at::allclose(a[i].grad(), b[i].grad(), 1e-6, 1e-7));
 }

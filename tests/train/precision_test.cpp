@@ -37,7 +37,7 @@ std::vector<double> learning_curve(const std::string& precision_name, models::Mo
   std::vector<double> curve;
   for (int step = 0; step < 30; ++step) {
     optimizer->zero_grad();
-    curve.push_back(train::forward_backward(*model, *loss, {batch}, {}, sp).loss);
+    curve.push_back(train::forward_backward(*model, *loss, {batch}, {}, sp).loss.item<double>());
     optimizer->step();
     model->after_step();
   }

@@ -30,7 +30,7 @@ class Embed : public EvalCommand {
     // Images: one row per manifest row; an unreadable image leaves a zero row, marked in image_valid.
     auto dataset = std::make_shared<data::ImageTextDataset>(
         rows, data::image_transform(c.data.image, m.config.model.vision.image_size, false), nullptr, ctx);
-    const eval::ImageEmbeddings img = eval::embed_images(*m.model, dataset, e.batch_size, c.data.workers, rt.device);
+    const eval::ImageEmbeddings img = eval::embed_images(*m.model, dataset, e.batch_size, c.data.workers, rt.device, m.precision);
     at::Tensor images = at::zeros({n, img.embeddings.size(1)}, at::kFloat);
     at::Tensor valid = at::zeros({n}, at::kByte);
     const at::Tensor index = at::tensor(img.indices, at::kLong);
@@ -54,7 +54,7 @@ class Embed : public EvalCommand {
         for (const auto& t : rows.records[static_cast<size_t>(r)].captions) texts.push_back(t), owner.push_back(r);
       if (!texts.empty()) {
         out.tensors.emplace_back("text_embeddings",
-                                 eval::embed_texts(*m.model, *m.tokenizer, texts, ctx, e.batch_size, rt.device).to(at::kFloat));
+                                 eval::embed_texts(*m.model, *m.tokenizer, texts, ctx, e.batch_size, rt.device, m.precision).to(at::kFloat));
         out.tensors.emplace_back("caption_row", at::tensor(owner, at::kLong));
         out.tensors_metadata["captions"] = nlohmann::json(texts).dump();
       }

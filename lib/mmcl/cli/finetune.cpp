@@ -57,9 +57,15 @@ class Finetune : public RunCommand {
     const bool main = runtime.group->is_main();
     const std::string modality = eval::eval_modality(c, *base.model);
     models::Classifier model(base.model, modality, classes, c.finetune.mode == "linear");
-    model->to(runtime.device);
-    const auto inputs = [&modality](const data::Batch& b) -> const at::Tensor& {
-      return modality == "video" ? b.video : modality == "audio" ? b.audio : b.image;
+    // runtime.precision as in pretrain: amp_* autocasts the forward pass (float32 weights), bf16/fp16
+    // convert the model; the loss and the logits compared are float32.
+    const train::Precision& precision = base.precision;
+    model->to(runtime.device, precision.param_dtype());
+    train::GradScaler scaler(precision.scale_loss);
+    const auto logits_of = [&](const data::Batch& b) {
+      const at::Tensor& x = modality == "video" ? b.video : modality == "audio" ? b.audio : b.image;
+      const train::AutocastGuard autocast(precision, runtime.device);
+      return model->forward(train::to_param_dtype(x.to(runtime.device), precision)).to(at::kFloat);
     };
     auto optimizer = train::make_optimizer(*model, c.optim);
     data::Loader loader(train_set, train::loader_options(c, runtime));
@@ -79,7 +85,7 @@ class Finetune : public RunCommand {
       std::set<int64_t> seen;
       int64_t row = 0;
       while (auto b = test_loader.next()) {
-        logits.push_back(model->forward(inputs(*b).to(runtime.device)).cpu());
+        logits.push_back(logits_of(*b).cpu());
         labels.push_back(b->label);
         for (int64_t index : b->indices) {
           if (seen.insert(index).second) keep.push_back(row);
@@ -100,14 +106,15 @@ class Finetune : public RunCommand {
     job.step = [&](const std::vector<data::Batch>& micro) {
       train::StepStats stats;
       for (const data::Batch& b : micro) {
-        const at::Tensor loss = at::cross_entropy_loss(model->forward(inputs(b)), b.label, {}, at::Reduction::Mean, -100,
+        const at::Tensor loss = at::cross_entropy_loss(logits_of(b), b.label, {}, at::Reduction::Mean, -100,
                                                        c.finetune.label_smoothing) /
                                 static_cast<double>(micro.size());
-        loss.backward();
-        stats.loss += loss.item<double>();
+        scaler.scale_loss(loss).backward();
+        stats.loss = stats.loss.defined() ? stats.loss + loss.detach() : loss.detach();
       }
       return stats;
     };
+    job.scaler = &scaler;
     job.at_epoch_end = [&](int64_t epoch, nlohmann::json& record) {
       const auto m = evaluate();
       record["eval/top1"] = m.top1;
@@ -115,7 +122,8 @@ class Finetune : public RunCommand {
       spdlog::info("epoch {}: test top-1 {:.2f}%", epoch, 100 * m.top1);
     };
     job.description = str_cat("fine-tuning (", c.finetune.mode, ") a ", classes, "-class head on ",
-                              c.eval.checkpoint, ", ", train_set->size(), " training ", modality == "audio" ? "recordings" : modality + "s");
+                              c.eval.checkpoint, ", ", train_set->size(), " training ",
+                              modality == "audio" ? "recordings" : modality + "s", ", precision ", precision.name);
     const train::TrainResult result =
         train::run_training(c, job, {config::dump_config(c), ""}, dir, runtime);
 

@@ -27,7 +27,7 @@ class Pretrain : public RunCommand {
     // manifests) is checked on every rank before anything is written; rank 0 writes only after the
     // rendezvous, which waits for every rank's checks.
     config::RunConfig config = loaded;
-    select_device(config.runtime.device);
+    train::resolve_precision(config.runtime.precision, select_device(config.runtime.device));
     const auto [env, dir] = plan_training(config);
     const text::TrainingTokenizer tokenizer = text::training_tokenizer(config);
     data::InputSpec spec{config.model.vision.image_size, config.model.text.context_length,

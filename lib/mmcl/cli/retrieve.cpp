@@ -43,8 +43,8 @@ class Retrieve : public EvalCommand {
     MMCL_CHECK(m.tokenizer, "the checkpoint has no tokenizer to embed captions with");
     const int64_t ctx = m.config.model.text.context_length;
     const eval::ImageEmbeddings img = eval::embed_images(*m.model, eval::labelled_inputs(c, m, images, /*train=*/false),
-                                                         e.batch_size, c.data.workers, rt.device, modality);
-    const at::Tensor txt = eval::embed_texts(*m.model, *m.tokenizer, captions, ctx, e.batch_size, rt.device);
+                                                         e.batch_size, c.data.workers, rt.device, m.precision, modality);
+    const at::Tensor txt = eval::embed_texts(*m.model, *m.tokenizer, captions, ctx, e.batch_size, rt.device, m.precision);
 
     // Images that could not be read leave the evaluation with their captions.
     std::vector<int64_t> row_of(images.records.size(), -1);
@@ -107,9 +107,9 @@ class Retrieve : public EvalCommand {
     as_video.eval.modality = "video";
     as_audio.eval.modality = "audio";
     const eval::ImageEmbeddings v = eval::embed_images(*m.model, eval::labelled_inputs(as_video, m, videos, false),
-                                                       e.batch_size, c.data.workers, rt.device, "video", "video_va");
+                                                       e.batch_size, c.data.workers, rt.device, m.precision, "video", "video_va");
     const eval::ImageEmbeddings a = eval::embed_images(*m.model, eval::labelled_inputs(as_audio, m, videos, false),
-                                                       e.batch_size, c.data.workers, rt.device, "audio");
+                                                       e.batch_size, c.data.workers, rt.device, m.precision, "audio");
     // Only videos whose clip and soundtrack were both readable take part.
     std::vector<int64_t> audio_row(videos.records.size(), -1), vrows, arows;
     for (size_t r = 0; r < a.indices.size(); ++r) audio_row[static_cast<size_t>(a.indices[r])] = static_cast<int64_t>(r);

@@ -46,7 +46,7 @@ class Zeroshot : public EvalCommand {
     for (const auto& cls : classes) {
       std::vector<std::string> prompts;
       for (const auto& t : e.templates) prompts.push_back(fill(t, cls));
-      const at::Tensor emb = eval::embed_texts(*m.model, *m.tokenizer, prompts, ctx, e.batch_size, rt.device).mean(0);
+      const at::Tensor emb = eval::embed_texts(*m.model, *m.tokenizer, prompts, ctx, e.batch_size, rt.device, m.precision).mean(0);
       weights.push_back(emb / emb.norm());
     }
     const at::Tensor classifier = at::stack(weights);  // [C, D]

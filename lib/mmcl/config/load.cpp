@@ -212,6 +212,8 @@ void validate(const RunConfig& c, const Schema& schema) {
                                                   schema.value_text("model.max_logit_scale"), ")"));
   if (c.optim.min_lr > c.optim.lr)
     schema.fail("optim.min_lr", str_cat("must not exceed optim.lr (", schema.value_text("optim.lr"), ")"));
+  if (c.runtime.precision == "amp_fp16" && c.runtime.device == "cpu")
+    schema.fail("runtime.precision", "amp_fp16 needs runtime.device cuda (CPU autocast runs bfloat16 only); use amp_bf16 on the CPU");
   if (c.model.name == "cvrl") {
     // CVRL learns from two clips of each video; nothing else feeds it.
     if (c.loss.name != "ntxent")

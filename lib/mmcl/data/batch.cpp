@@ -55,6 +55,13 @@ Batch Batch::to(const c10::Device& device, bool non_blocking) const {
   return b;
 }
 
+Batch Batch::pin_memory() const {
+  Batch b = *this;
+  for (at::Tensor* t : {&b.image, &b.video, &b.audio, &b.text, &b.label})
+    if (t->defined()) *t = t->pin_memory();
+  return b;
+}
+
 Batch Batch::slice(int64_t begin, int64_t end) const {
   Batch b;
   b.image = rows(image, begin, end);

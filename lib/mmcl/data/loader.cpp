@@ -111,7 +111,7 @@ Batch Loader::load_batch(int64_t batch) const {
   std::vector<Sample> samples;
   samples.reserve(static_cast<size_t>(end - begin));
   for (int64_t p = begin; p < end; ++p) samples.push_back(load_sample(p));
-  return collate(samples);
+  return options_.pin_memory ? collate(samples).pin_memory() : collate(samples);
 }
 
 Sample Loader::load_sample(int64_t position) const {

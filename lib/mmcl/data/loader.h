@@ -36,6 +36,7 @@ struct LoaderOptions {
   bool drop_last = true;
   int64_t rank = 0;   // this process's shard of every global batch
   int64_t world = 1;  // processes sharing the epoch
+  bool pin_memory = false;  // batches in page-locked memory (for non-blocking copies to a CUDA device)
 };
 
 class Loader {

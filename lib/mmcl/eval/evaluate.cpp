@@ -38,9 +38,10 @@ EvalModel load_for_eval(const std::string& path, const config::RunConfig& curren
                         "and tokenizer.vocab");
     EvalModel out;
     out.config = current;
+    out.precision = train::resolve_precision(current.runtime.precision, device);
     out.model = models::make_model(current.model);
     models::load_pretrained(*out.model, current.model.pretrained);
-    out.model->to(device);
+    out.model->to(device, out.precision.param_dtype());
     out.model->eval();
     if (out.model->reads_text()) out.tokenizer = text::restore_tokenizer(current.tokenizer, "", current.tokenizer.vocab);
     return out;
@@ -49,9 +50,10 @@ EvalModel load_for_eval(const std::string& path, const config::RunConfig& curren
   const train::CheckpointMeta meta = train::checkpoint_meta(checkpoint);
   EvalModel out;
   out.config = config::load_resolved_config(meta.config_yaml, checkpoint);
+  out.precision = train::resolve_precision(current.runtime.precision, device);
   out.model = models::make_model(out.config.model);
   const train::CheckpointInfo info = train::load_checkpoint(checkpoint, *out.model, nullptr);
-  out.model->to(device);
+  out.model->to(device, out.precision.param_dtype());
   out.model->eval();
   if (out.model->reads_text())
     out.tokenizer = text::restore_tokenizer(out.config.tokenizer, meta.tokenizer, current.tokenizer.vocab);
@@ -96,7 +98,7 @@ LabelledEmbeddings embed_labelled(const config::RunConfig& c, EvalModel& m, cons
                                   const c10::Device& device) {
   const std::string modality = eval_modality(c, *m.model);
   const auto inputs = labelled_inputs(c, m, manifest, /*train=*/false);
-  const ImageEmbeddings emb = embed_images(*m.model, inputs, c.eval.batch_size, c.data.workers, device, modality);
+  const ImageEmbeddings emb = embed_images(*m.model, inputs, c.eval.batch_size, c.data.workers, device, m.precision, modality);
   std::vector<int64_t> labels;
   for (const int64_t i : emb.indices) labels.push_back(manifest.records[static_cast<size_t>(i)].label);
   spdlog::info("{}: {} {}s embedded", manifest.path, emb.embeddings.size(0), modality);
@@ -105,7 +107,7 @@ LabelledEmbeddings embed_labelled(const config::RunConfig& c, EvalModel& m, cons
 
 ImageEmbeddings embed_images(models::ContrastiveModel& model, std::shared_ptr<const data::Dataset> images,
                              int64_t batch_size, int64_t workers, const c10::Device& device,
-                             const std::string& modality, const std::string& key) {
+                             const train::Precision& precision, const std::string& modality, const std::string& key) {
   data::LoaderOptions o;
   o.batch_size = batch_size;
   o.workers = workers;
@@ -114,13 +116,15 @@ ImageEmbeddings embed_images(models::ContrastiveModel& model, std::shared_ptr<co
   data::Loader loader(std::move(images), o);
   loader.start_epoch(0);
   torch::NoGradGuard no_grad;
+  const train::AutocastGuard autocast(precision, device);
   std::vector<at::Tensor> parts;
   std::vector<int64_t> indices;
   while (auto batch = loader.next()) {
     data::Batch b;
-    if (modality == "video") b.video = batch->video.to(device);
-    else if (modality == "audio") b.audio = batch->audio.to(device);
-    else b.image = batch->image.to(device);
+    const auto input = [&](const at::Tensor& x) { return train::to_param_dtype(x.to(device), precision); };
+    if (modality == "video") b.video = input(batch->video);
+    else if (modality == "audio") b.audio = input(batch->audio);
+    else b.image = input(batch->image);
     b.indices = batch->indices;
     parts.push_back(model.forward(b).at(key.empty() ? modality : key).to(at::kFloat).cpu());
     indices.insert(indices.end(), batch->indices.begin(), batch->indices.end());
@@ -150,8 +154,9 @@ ImageEmbeddings embed_images(models::ContrastiveModel& model, std::shared_ptr<co
 
 at::Tensor embed_texts(models::ContrastiveModel& model, const text::Tokenizer& tokenizer,
                        const std::vector<std::string>& texts, int64_t context_length, int64_t batch_size,
-                       const c10::Device& device) {
+                       const c10::Device& device, const train::Precision& precision) {
   torch::NoGradGuard no_grad;
+  const train::AutocastGuard autocast(precision, device);
   std::vector<at::Tensor> parts;
   for (size_t begin = 0; begin < texts.size(); begin += static_cast<size_t>(batch_size)) {
     const size_t end = std::min(texts.size(), begin + static_cast<size_t>(batch_size));

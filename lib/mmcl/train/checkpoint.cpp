@@ -76,6 +76,10 @@ void save_checkpoint(const fs::path& path, const torch::nn::Module& model, const
   root.write("mmcl_version", c10::IValue(std::string(MMCL_VERSION)));
   root.write("step", c10::IValue(state.step));
   root.write("epoch", c10::IValue(state.epoch));
+  if (state.loss_scale > 0) {
+    root.write("loss_scale", c10::IValue(state.loss_scale));
+    root.write("loss_scale_good_steps", c10::IValue(state.loss_scale_good_steps));
+  }
   root.write("config", c10::IValue(meta.config_yaml));
   root.write("tokenizer", c10::IValue(meta.tokenizer));
   for (const c10::Device& d : rng_devices()) {
@@ -117,6 +121,11 @@ CheckpointInfo load_checkpoint(const fs::path& path, torch::nn::Module& model, t
     CheckpointInfo info;
     info.state.step = read_int(root, "step");
     info.state.epoch = read_int(root, "epoch");
+    c10::IValue scale, good;
+    if (root.try_read("loss_scale", scale) && root.try_read("loss_scale_good_steps", good)) {
+      info.state.loss_scale = scale.toDouble();
+      info.state.loss_scale_good_steps = good.toInt();
+    }
     info.meta = read_meta(root);
     return info;
   });

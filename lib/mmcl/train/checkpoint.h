@@ -5,7 +5,8 @@
 // mid-write leaves the previous checkpoint intact.
 //
 //   <run>/checkpoints/step_<N>.pt   LibTorch archive: model/, optimizer/, step, epoch, config,
-//                                   tokenizer, rng_cpu, rng_cuda_<i>, format, mmcl_version
+//                                   tokenizer, rng_cpu, rng_cuda_<i>, format, mmcl_version, and
+//                                   loss_scale, loss_scale_good_steps with amp_fp16
 //   <run>/checkpoints/latest        the file name of the newest checkpoint
 
 #include <filesystem>
@@ -20,6 +21,9 @@ namespace mmcl::train {
 struct TrainState {
   int64_t step = 0;   // optimiser steps completed
   int64_t epoch = 0;  // epoch of the next step
+  // amp_fp16's dynamic loss scale and its good steps since the last change (0: no scaler)
+  double loss_scale = 0;
+  int64_t loss_scale_good_steps = 0;
 };
 
 // What a checkpoint carries besides tensors.

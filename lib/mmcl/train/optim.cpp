@@ -3,6 +3,8 @@
 #include <cmath>
 #include <sstream>
 
+#include <ATen/ATen.h>
+
 namespace mmcl::train {
 namespace {
 
@@ -57,6 +59,19 @@ double learning_rate(const config::OptimConfig& c, int64_t step, int64_t total_s
 
 void set_learning_rate(torch::optim::AdamW& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+}
+
+at::Tensor clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm) {
+  std::vector<at::Tensor> norms;
+  for (const at::Tensor& p : params)
+    if (p.grad().defined()) norms.push_back(at::linalg_vector_norm(p.grad().detach(), 2, c10::nullopt, false, at::kFloat));
+  if (norms.empty()) return at::zeros({}, at::kFloat);
+  const at::Tensor total = at::stack(norms).norm(2);
+  // min(1, max_norm / (norm + 1e-6)), applied to every gradient whatever its value: no branch on the host.
+  const at::Tensor coef = (max_norm / (total + 1e-6)).clamp_max(1.0);
+  for (const at::Tensor& p : params)
+    if (p.grad().defined()) p.grad().detach().mul_(coef.to(p.grad().scalar_type()));
+  return total;
 }
 
 }  // namespace mmcl::train

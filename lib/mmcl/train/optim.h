@@ -29,4 +29,10 @@ std::unique_ptr<torch::optim::AdamW> make_optimizer(const torch::nn::Module& mod
 double learning_rate(const config::OptimConfig& config, int64_t step, int64_t total_steps);
 void set_learning_rate(torch::optim::AdamW& optimizer, double lr);
 
+// Scales the gradients of `params` so their global L2 norm is at most `max_norm` (as
+// torch.nn.utils.clip_grad_norm_), and returns that norm before clipping as a 0-dim tensor on the
+// gradients' device. Unlike LibTorch's clip_grad_norm_, it never reads a value back to the host, so a
+// step on a GPU does not wait for the device.
+at::Tensor clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm);
+
 }  // namespace mmcl::train

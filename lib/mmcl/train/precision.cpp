@@ -114,6 +114,11 @@ bool GradScaler::unscale(const std::vector<at::Tensor>& params) {
   return !bad.defined() || !bad.item<bool>();
 }
 
+void GradScaler::restore(double scale, int64_t good_steps) {
+  scale_ = scale;
+  good_steps_ = good_steps;
+}
+
 void GradScaler::update(bool finite) {
   if (!enabled_) return;
   if (!finite) {

@@ -59,6 +59,9 @@ class GradScaler {
   // After each step attempt: whether its gradients were finite.
   void update(bool finite);
   int64_t skipped() const { return skipped_; }
+  // The state a checkpoint keeps, so a resumed run goes on with the same scale.
+  int64_t good_steps() const { return good_steps_; }
+  void restore(double scale, int64_t good_steps);
 
  private:
   bool enabled_;

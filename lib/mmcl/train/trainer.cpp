@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <optional>
 
-#include <torch/nn/utils/clip_grad.h>
+#include <ATen/ATen.h>
 
 #include "mmcl/config/load.h"
 #include "mmcl/core/log.h"
@@ -84,8 +84,8 @@ StepStats forward_backward(models::ContrastiveModel& model, const losses::Loss& 
       out = loss_of(e);
     }
     backward(out.total);
-    stats.loss = out.total.item<double>();
-    stats.logit_scale = e.logit_scale.item<double>();
+    stats.loss = out.total.detach();
+    stats.logit_scale = e.logit_scale.detach();
     return stats;
   }
   std::vector<models::Embeddings> cached;
@@ -104,8 +104,8 @@ StepStats forward_backward(models::ContrastiveModel& model, const losses::Loss& 
     }
     backward(out.total);
     if (j == 0) {
-      stats.loss = out.total.item<double>();
-      stats.logit_scale = all.logit_scale.item<double>();
+      stats.loss = out.total.detach();
+      stats.logit_scale = all.logit_scale.detach();
     }
   }
   return stats;
@@ -151,6 +151,7 @@ data::LoaderOptions loader_options(const config::RunConfig& cfg, const Runtime& 
   lo.workers = cfg.data.workers;
   lo.prefetch = cfg.data.prefetch;
   lo.seed = static_cast<uint64_t>(cfg.run.seed);
+  lo.pin_memory = runtime.device.is_cuda();  // then each batch's copy to the GPU does not block
   return lo;
 }
 
@@ -176,6 +177,8 @@ TrainResult run_training(const config::RunConfig& cfg, const TrainingJob& job, c
     if (auto latest = checkpoints.latest()) {
       const CheckpointInfo info = load_checkpoint(*latest, *job.module, job.optimizer);
       state = info.state;
+      if (job.scaler && job.scaler->enabled() && state.loss_scale > 0)
+        job.scaler->restore(state.loss_scale, state.loss_scale_good_steps);
       const auto before = config::load_resolved_config(info.meta.config_yaml, latest->string());
       for (const std::string& change : config::config_differences(before, cfg))
         spdlog::warn("config differs from the checkpoint's: {}", change);
@@ -206,11 +209,35 @@ TrainResult run_training(const config::RunConfig& cfg, const TrainingJob& job, c
   Clock::time_point log_start = Clock::now();
   int64_t last_saved = state.step;
   int stopped_by = 0;  // the stop signal, agreed by all ranks
+  // Reading a value computed on a GPU waits for the device, so the losses of the steps since the last
+  // check are kept as tensors and read back in one go at logging and checkpoint steps (on the CPU, where
+  // a read costs nothing, the progress line also shows every step's loss).
+  const bool host = runtime.device.is_cpu();
+  std::vector<at::Tensor> pending;  // the loss of each step since the last check (the ranks' mean)
+  int64_t pending_first = 0;        // the step index of pending[0]
+  double loss_value = std::nan("");  // the newest loss read back
+  auto check_losses = [&] {
+    if (pending.empty()) return;
+    const at::Tensor values = at::stack(pending).to(at::kCPU, at::kDouble).contiguous();
+    const double* v = values.data_ptr<double>();
+    for (size_t i = 0; i < pending.size(); ++i)
+      if (!std::isfinite(v[i]))
+        throw Error(str_cat("the loss is ", v[i], " at step ", pending_first + static_cast<int64_t>(i) + 1,
+                            "; the last checkpoint is intact (try a lower optim.lr or optim.grad_clip)"));
+    loss_value = v[pending.size() - 1];
+    pending.clear();
+  };
 
   auto save = [&] {
+    // Never a checkpoint of weights a non-finite loss has reached.
+    check_losses();
     last_saved = state.step;
     if (!main) return;
     state.epoch = state.step / steps_per_epoch;
+    if (job.scaler && job.scaler->enabled()) {
+      state.loss_scale = job.scaler->scale();
+      state.loss_scale_good_steps = job.scaler->good_steps();
+    }
     const auto file = checkpoints.save(*job.module, job.optimizer, state, meta, tc.keep_checkpoints);
     progress.clear();
     spdlog::info("checkpoint {}", file.string());
@@ -234,7 +261,7 @@ TrainResult run_training(const config::RunConfig& cfg, const TrainingJob& job, c
     for (int64_t i = 0; i < accum; ++i) {
       std::optional<data::Batch> b = loader.next();
       MMCL_CHECK(b.has_value(), "internal: the loader ran out of batches within an epoch");
-      micro.push_back(b->to(runtime.device));
+      micro.push_back(b->to(runtime.device, /*non_blocking=*/!host));
     }
     data_wait += seconds_since(step_start);
 
@@ -242,43 +269,48 @@ TrainResult run_training(const config::RunConfig& cfg, const TrainingJob& job, c
     set_learning_rate(*job.optimizer, lr);
     job.optimizer->zero_grad();
     const StepStats stats = job.step(micro);
-    double loss_value = stats.loss;
+    if (pending.empty()) pending_first = state.step;
     if (world > 1) {
       reducer->reduce();
       // One small all-reduce per step: the mean loss, and whether any rank was asked to stop (by
       // which signal), so every rank stops after the same step.
       const int sig = stop_signal();
-      at::Tensor agree = at::tensor({stats.loss, sig == SIGINT ? 1.0 : 0.0, sig == SIGTERM ? 1.0 : 0.0,
-                                     sig == SIGUSR1 ? 1.0 : 0.0},
-                                    at::TensorOptions().dtype(at::kDouble).device(runtime.device));
+      const at::Tensor flags = at::tensor({sig == SIGINT ? 1.0 : 0.0, sig == SIGTERM ? 1.0 : 0.0, sig == SIGUSR1 ? 1.0 : 0.0},
+                                          at::kDouble);
+      at::Tensor agree = at::cat({stats.loss.to(at::kDouble).reshape({1}), flags.to(runtime.device)});
       group->all_reduce_sum(agree);
       agree = agree.cpu();
       const double* a = agree.data_ptr<double>();
-      loss_value = a[0] / static_cast<double>(world);
+      pending.push_back(at::scalar_tensor(a[0] / static_cast<double>(world), at::kDouble));
       stopped_by = a[3] > 0 ? SIGUSR1 : a[2] > 0 ? SIGTERM : a[1] > 0 ? SIGINT : 0;
+    } else {
+      pending.push_back(stats.loss);
     }
-    if (!std::isfinite(loss_value))
-      throw Error(str_cat("the loss is ", loss_value, " at step ", state.step + 1,
-                          "; the last checkpoint is intact (try a lower optim.lr or optim.grad_clip)"));
     // amp_fp16: gradients back to their true scale; a step with an inf/NaN gradient is skipped (every
     // rank sees the same reduced gradients, so every rank skips it).
     const bool finite = !job.scaler || !job.scaler->enabled() || job.scaler->unscale(job.module->parameters());
-    if (cfg.optim.grad_clip > 0) torch::nn::utils::clip_grad_norm_(job.module->parameters(), cfg.optim.grad_clip);
+    at::Tensor grad_norm;
+    if (cfg.optim.grad_clip > 0) grad_norm = clip_grad_norm(job.module->parameters(), cfg.optim.grad_clip);
     if (finite) job.optimizer->step();
     if (job.scaler) job.scaler->update(finite);
     if (job.after_step) job.after_step();
     ++state.step;
-    result.last_loss = loss_value;
     samples_since_log += step_samples;
+
+    const bool last = state.step == total;
+    const bool epoch_end = state.step % steps_per_epoch == 0;
+    const bool log_now =
+        state.step % tc.log_every == 0 || last || state.step == first_step + 1 || (epoch_end && job.at_epoch_end);
+    if (log_now) check_losses();
+    if (host) loss_value = pending.empty() ? loss_value : pending.back().item<double>();
+    result.last_loss = loss_value;
 
     // The console line follows every step; the log and metrics every train.log_every steps.
     const double step_rate = static_cast<double>(step_samples) / seconds_since(step_start);
     recent_rate = recent_rate > 0 ? 0.9 * recent_rate + 0.1 * step_rate : step_rate;
     progress.update(state.step, loss_value, recent_rate);
 
-    const bool last = state.step == total;
-    const bool epoch_end = state.step % steps_per_epoch == 0;
-    if (state.step % tc.log_every == 0 || last || state.step == first_step + 1 || (epoch_end && job.at_epoch_end)) {
+    if (log_now) {
       const double elapsed = seconds_since(log_start);
       const double samples_per_s = elapsed > 0 ? static_cast<double>(samples_since_log) / elapsed : 0.0;
       nlohmann::json record = {{"step", state.step},
@@ -288,7 +320,9 @@ TrainResult run_training(const config::RunConfig& cfg, const TrainingJob& job, c
                                {"samples_per_s", samples_per_s},
                                {"data_wait_s", data_wait},
                                {"data/skipped", loader.skipped()}};
-      if (stats.logit_scale > 0) record["logit_scale"] = stats.logit_scale;
+      const double logit_scale = stats.logit_scale.defined() ? stats.logit_scale.item<double>() : 0.0;
+      if (logit_scale > 0) record["logit_scale"] = logit_scale;
+      if (grad_norm.defined()) record["grad_norm"] = grad_norm.item<double>();
       if (epoch_end && job.at_epoch_end) {
         progress.clear();
         job.at_epoch_end(state.step / steps_per_epoch, record);
@@ -298,7 +332,7 @@ TrainResult run_training(const config::RunConfig& cfg, const TrainingJob& job, c
       progress.clear();
       spdlog::info("step {}/{} | epoch {:.2f} | loss {:.4f} | lr {:.3g}{} | {:.1f} samples/s | data wait {:.2f} s | ETA {}",
                    state.step, total, record["epoch"].get<double>(), loss_value, lr,
-                   stats.logit_scale > 0 ? str_cat(" | logit scale ", std::round(stats.logit_scale * 100) / 100) : "",
+                   logit_scale > 0 ? str_cat(" | logit scale ", std::round(logit_scale * 100) / 100) : "",
                    samples_per_s, data_wait, progress.eta(state.step));
       progress.redraw();
       data_wait = 0;
@@ -308,6 +342,8 @@ TrainResult run_training(const config::RunConfig& cfg, const TrainingJob& job, c
     if (tc.checkpoint_every > 0 && state.step % tc.checkpoint_every == 0) save();
   }
   if (state.step != last_saved || (main && !checkpoints.latest())) save();
+  check_losses();
+  result.last_loss = loss_value;
   progress.finish();
   // Rank 0 serves the rendezvous store: every rank leaves together, after the last checkpoint.
   group->barrier();

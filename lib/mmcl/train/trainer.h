@@ -36,9 +36,12 @@ namespace mmcl::train {
 // only its own rows against all. Gradients are then exact once averaged over ranks, as one process
 // with the whole batch would compute them, except with local_loss and without gather_with_grad
 // (open_clip's approximation: the other ranks' terms of this rank's rows are dropped).
+// Both are 0-dim tensors on the model's device, detached: reading one waits for the device, so the
+// training loop reads them only at its logging and checkpoint steps (every step on the CPU, where a
+// read costs nothing).
 struct StepStats {
-  double loss = 0;
-  double logit_scale = 0;  // the (exponentiated) scale the loss used
+  at::Tensor loss;
+  at::Tensor logit_scale;  // the (exponentiated) scale the loss used; undefined when the loss has none
 };
 struct GlobalBatch {
   dist::Group* group = nullptr;  // null or one rank: the local batch is the whole batch
