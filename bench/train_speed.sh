@@ -4,6 +4,8 @@
 # precision. One JSON line per measurement goes to $OUT/train_speed.jsonl and a table is printed.
 #   BUILD_DIR (build)  OUT (datasets/bench)  PRESETS ("clip-vit-tiny clip-vit-s32")
 #   PRECISIONS ("fp32 amp_bf16")  STEPS (20)  WARMUP (3)  BF16_STEPS (2: bfloat16 is slow on CPUs without AMX)
+#   MALLOC_PRECISIONS ("fp32"): for these the PyTorch loop is also run with glibc's mmap and trim
+#   thresholds at 1 GiB (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_), the setting mmcl makes itself
 set -eu
 BUILD_DIR=${BUILD_DIR:-build}
 OUT=${OUT:-datasets/bench}
@@ -12,6 +14,7 @@ PRECISIONS=${PRECISIONS:-fp32 amp_bf16}
 STEPS=${STEPS:-20}
 WARMUP=${WARMUP:-3}
 BF16_STEPS=${BF16_STEPS:-2}
+MALLOC_PRECISIONS=${MALLOC_PRECISIONS:-fp32}
 mkdir -p "$OUT"
 results="$OUT/train_speed.jsonl"
 : > "$results"
@@ -29,6 +32,13 @@ for preset in $PRESETS; do
       --precision "$precision" --steps "$steps" --warmup "$warmup" |
       python3 -c "import json,sys; r=json.load(sys.stdin); r['preset_name']='$preset'; print(json.dumps(r))" >> "$results"
     tail -n 1 "$results"
+    case " $MALLOC_PRECISIONS " in *" $precision "*)
+      MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824 \
+        /usr/bin/python3 bench/torch_clip_loop.py --preset "configs/models/$preset.yaml" --batch 64 --threads 2 \
+        --precision "$precision" --steps "$steps" --warmup "$warmup" |
+        python3 -c "import json,sys; r=json.load(sys.stdin); r['side']='pytorch_malloc'; r['preset_name']='$preset'; print(json.dumps(r))" >> "$results"
+      tail -n 1 "$results" ;;
+    esac
   done
 done
 python3 - "$results" <<'PY'
@@ -38,15 +48,17 @@ def find(side, preset, precision):
     for r in rows:
         if r.get("side") == side and r["preset_name"] == preset and r["precision"] == precision:
             return r
-print("| preset | precision | PyTorch loop samples/s | mmcl samples/s | mmcl / PyTorch | mmcl step p50 / p90 (s) | mmcl GFLOP/s | mmcl peak RSS (MiB) |")
-print("|---|---|---:|---:|---:|---:|---:|---:|")
+print("| preset | precision | PyTorch loop samples/s | PyTorch loop, 1 GiB malloc thresholds | mmcl samples/s | mmcl / PyTorch | mmcl / PyTorch, same thresholds | mmcl step p50 / p90 (s) | mmcl GFLOP/s | mmcl peak RSS (MiB) |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for preset in dict.fromkeys(r["preset_name"] for r in rows):
     for precision in dict.fromkeys(r["precision"] for r in rows):
-        m, p = find("mmcl", preset, precision), find("pytorch", preset, precision)
+        m, p, q = find("mmcl", preset, precision), find("pytorch", preset, precision), find("pytorch_malloc", preset, precision)
         if not m or not p:
             continue
         t = m["train"]
-        print(f"| {preset} | {precision} | {p['samples_per_s']:.1f} | {t['samples_per_s']:.1f} | "
-              f"{t['samples_per_s'] / p['samples_per_s']:.2f}x | {t['step_s']['p50']:.3f} / {t['step_s']['p90']:.3f} | "
+        tuned = f"{q['samples_per_s']:.1f}" if q else "–"
+        tuned_ratio = f"{t['samples_per_s'] / q['samples_per_s']:.2f}x" if q else "–"
+        print(f"| {preset} | {precision} | {p['samples_per_s']:.1f} | {tuned} | {t['samples_per_s']:.1f} | "
+              f"{t['samples_per_s'] / p['samples_per_s']:.2f}x | {tuned_ratio} | {t['step_s']['p50']:.3f} / {t['step_s']['p90']:.3f} | "
               f"{t['gflop_per_s']:.1f} | {m['peak_rss_mb']:.0f} |")
 PY

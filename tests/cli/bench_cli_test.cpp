@@ -70,3 +70,28 @@ CATCH_TEST_CASE("mmcl bench: samples/s, step percentiles, GFLOP/s from counted F
   CATCH_CHECK(fp16.exit_code == 2);
   CATCH_CHECK(fp16.output.find("runtime.precision") != std::string::npos);
 }
+
+CATCH_TEST_CASE("mmcl bench times the data pipeline of a config's training data against the step", "[cli]") {
+  TempDir dir;
+  write_colour_squares(dir.path());
+  write_text(dir / "bench.yaml",
+             "runtime: {device: cpu, threads: 1}\n"
+             "model: {preset: clip-vit-tiny}\n"
+             "data: {type: manifest, train: train.csv, batch_size: 4, workers: 1}\n"
+             "tokenizer: {name: words}\n");
+  const auto r = run_mmcl("bench --config bench.yaml --steps 2 --warmup 1 --data-batches 12 --json", dir.path());
+  CATCH_INFO(r.output);
+  CATCH_REQUIRE(r.exit_code == 0);
+  const auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  CATCH_REQUIRE(j["data"].is_object());
+  CATCH_CHECK(j["data"]["batches"] == 12);  // into a second epoch: 32 pairs make 8 batches of 4
+  CATCH_CHECK(j["data"]["workers"] == 1);
+  const double data_rate = j["data"]["samples_per_s"].get<double>();
+  CATCH_CHECK(data_rate > 0);
+  CATCH_CHECK(j["data_keeps_up"].get<bool>() == (data_rate >= j["train"]["samples_per_s"].get<double>()));
+
+  const auto text = run_mmcl("bench --config bench.yaml --steps 1 --warmup 0 --data-batches 2", dir.path());
+  CATCH_INFO(text.output);
+  CATCH_REQUIRE(text.exit_code == 0);
+  CATCH_CHECK(text.output.find("the training rate") != std::string::npos);
+}

@@ -82,6 +82,11 @@ void count_op(const at::RecordFunction& fn) {
     const auto q = size(0), k = size(1);
     const int64_t forward = 4 * numel(q) * k[k.size() - 2];
     f = name.find("backward") != std::string::npos ? 2 * forward : forward;
+  } else if (name.rfind("mmcl::fused_attention", 0) == 0 && is_tensor(0)) {
+    // qkv [B, L, 3D]: QK^T and PV over all heads, 4 B L^2 D; the backward pass's four products twice that.
+    const auto qkv = size(0);
+    const int64_t forward = 4 * qkv[0] * qkv[1] * qkv[1] * (qkv[2] / 3);
+    f = name.find("backward") != std::string::npos ? 2 * forward : forward;
   }
   if (f > 0) flops.fetch_add(f, std::memory_order_relaxed);
 }
@@ -250,6 +255,9 @@ class Bench : public RunCommand {
                           {"train", summary(trained.seconds, trained.flops)},
                           {"inference", summary(inferred.seconds, inferred.flops)},
                           {"data", data_json},
+                          {"data_keeps_up", data_json.is_null() ? nlohmann::json(nullptr)
+                                                                : nlohmann::json(data_json["samples_per_s"].get<double>() >=
+                                                                                 static_cast<double>(batch) / percentile(trained.seconds, 0.5))},
                           {"peak_rss_mb", peak_rss_mb()}};
     if (json_) {
       std::cout << out.dump() << std::endl;
@@ -270,10 +278,14 @@ class Bench : public RunCommand {
                   in["step_s"]["p50"].get<double>(), in["step_s"]["p90"].get<double>(), in["step_s"]["p99"].get<double>(),
                   in["gflop_per_step"].get<double>(), in["gflop_per_s"].get<double>());
     std::cout << buf;
-    if (!data_json.is_null())
-      std::printf("data       %8.1f samples/s  (%s, %lld workers, %lld batches)\n", data_json["samples_per_s"].get<double>(),
-                  c.data.type.c_str(), static_cast<long long>(c.data.workers),
-                  static_cast<long long>(data_json["batches"].get<int64_t>()));
+    if (!data_json.is_null()) {
+      const double ratio = data_json["samples_per_s"].get<double>() / tr["samples_per_s"].get<double>();
+      std::printf("data       %8.1f samples/s  (%s, %lld workers, %lld batches): %.2fx the training rate, %s\n",
+                  data_json["samples_per_s"].get<double>(), c.data.type.c_str(), static_cast<long long>(c.data.workers),
+                  static_cast<long long>(data_json["batches"].get<int64_t>()), ratio,
+                  ratio >= 1 ? "the loader keeps up (measured alone: with training it shares the cores)"
+                             : "the loader is the bottleneck (more data.workers, or prepare the data smaller)");
+    }
     std::printf("peak RSS   %.0f MiB\n", out["peak_rss_mb"].get<double>());
     return kExitOk;
   }
