@@ -16,13 +16,14 @@ PACKAGES := build-essential cmake ninja-build ccache pkg-config zlib1g-dev \
   libstb-dev libturbojpeg0-dev nlohmann-json3-dev catch2 python3 dataset-fashion-mnist \
   ffmpeg espeak-ng python3-numpy
 
-.PHONY: setup configure build test demo demo-emoji demo-synthetic bench reproduce-fdt reproduce-cvrl reproduce-vatt config-docs clean help
+.PHONY: setup configure build test demo demo-emoji demo-synthetic bench bench-train reproduce-fdt reproduce-cvrl reproduce-vatt config-docs clean help
 
 help:
 	@echo "make demo   install what is missing, build, train a tiny CLIP and report"
 	@echo "make test   install what is missing, build, run the test suite"
 	@echo "make demo-emoji  train on Google's emoji, evaluate on Twitter's (downloads 136 MB from npm)"
 	@echo "make bench  image pipeline throughput against torchvision + PIL (docs/BENCHMARKS.md)"
+	@echo "make bench-train  CLIP training speed against a plain PyTorch loop, fp32 and amp_bf16, 3 rounds (docs/BENCHMARKS.md, ~1 h)"
 	@echo "make reproduce-fdt  CLIP against CLIP+FDT, 3 seeds, two datasets (docs/REPRODUCTION.md, ~2 h)"
 	@echo "make reproduce-cvrl  CVRL's augmentation ablation, 3 seeds, moving Fashion-MNIST (~40 min)"
 	@echo "make reproduce-vatt  VATT's DropToken ablation and VATT-MA, 3 seeds, moving Fashion-MNIST with speech (~45 min)"
@@ -105,6 +106,9 @@ BENCH_PACKAGES := python3-pil python3-torchvision mate-backgrounds
 bench: build
 	@$(MAKE) --no-print-directory setup PACKAGES="$(BENCH_PACKAGES)"
 	BUILD_DIR=$(BUILD_DIR) sh bench/run.sh
+
+bench-train: build
+	BUILD_DIR=$(BUILD_DIR) sh bench/train_speed.sh
 
 # CLIP against CLIP+FDT, same data, steps and seeds (docs/REPRODUCTION.md; about 90 minutes on 2 cores).
 reproduce-fdt: build $(FASHION)/train_labels.csv $(EMOJI)/test.csv
