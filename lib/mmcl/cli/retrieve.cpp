@@ -17,6 +17,25 @@
 namespace mmcl::cli {
 namespace {
 
+// Both directions of a retrieval result ("<a>_to_<b>" is the query side's metrics, "<b>_to_<a>" the
+// other's) into the results, and their lines ("a->b  R@1 ...") appended to the summary, then rsum.
+void add_directions(const eval::RetrievalMetrics& r, const std::string& a, const std::string& b,
+                    nlohmann::json& results, std::string& summary) {
+  auto direction = [&](const std::string& from, const std::string& to, double r1, double r5, double r10, double median) {
+    results[from + "_to_" + to] = {{"R@1", r1}, {"R@5", r5}, {"R@10", r10}, {"median_rank", median}};
+    char line[200];
+    std::snprintf(line, sizeof line, "%s->%s  R@1 %.2f%%  R@5 %.2f%%  R@10 %.2f%%  median rank %.1f\n", from.c_str(),
+                  to.c_str(), 100 * r1, 100 * r5, 100 * r10, median);
+    summary += line;
+  };
+  direction(a, b, r.image_to_text_r1, r.image_to_text_r5, r.image_to_text_r10, r.image_to_text_median_rank);
+  direction(b, a, r.text_to_image_r1, r.text_to_image_r5, r.text_to_image_r10, r.text_to_image_median_rank);
+  results["rsum"] = r.rsum;
+  char line[64];
+  std::snprintf(line, sizeof line, "rsum %.2f\n", r.rsum);
+  summary += line;
+}
+
 class Retrieve : public EvalCommand {
  public:
   std::string name() const override { return "retrieve"; }
@@ -59,25 +78,10 @@ class Retrieve : public EvalCommand {
 
     EvalOutput out;
     // Keys name the modality: images/image_to_text/text_to_image, or videos/video_to_text/text_to_video.
-    out.results = {{modality + "s", img.indices.size()},
-                   {"captions", kept_captions.size()},
-                   {modality + "_to_text", {{"R@1", r.image_to_text_r1}, {"R@5", r.image_to_text_r5},
-                                            {"R@10", r.image_to_text_r10}, {"median_rank", r.image_to_text_median_rank}}},
-                   {"text_to_" + modality, {{"R@1", r.text_to_image_r1}, {"R@5", r.text_to_image_r5},
-                                            {"R@10", r.text_to_image_r10}, {"median_rank", r.text_to_image_median_rank}}},
-                   {"rsum", r.rsum}};
-    char buf[512];
-    const char* name = modality.c_str();
-    std::snprintf(buf, sizeof buf,
-                  "retrieval on %s: %zu %ss, %zu captions\n"
-                  "%s->text  R@1 %.2f%%  R@5 %.2f%%  R@10 %.2f%%  median rank %.1f\n"
-                  "text->%s  R@1 %.2f%%  R@5 %.2f%%  R@10 %.2f%%  median rank %.1f\n"
-                  "rsum %.2f\n",
-                  e.data.c_str(), img.indices.size(), name, kept_captions.size(), name, 100 * r.image_to_text_r1,
-                  100 * r.image_to_text_r5, 100 * r.image_to_text_r10, r.image_to_text_median_rank, name,
-                  100 * r.text_to_image_r1, 100 * r.text_to_image_r5, 100 * r.text_to_image_r10,
-                  r.text_to_image_median_rank, r.rsum);
-    out.summary = buf;
+    out.results = {{modality + "s", img.indices.size()}, {"captions", kept_captions.size()}};
+    out.summary = str_cat("retrieval on ", e.data, ": ", img.indices.size(), " ", modality, "s, ", kept_captions.size(),
+                          " captions\n");
+    add_directions(r, modality, "text", out.results, out.summary);
     if (e.export_embeddings) {
       // Rows as evaluated: readable images in manifest order, their captions in manifest order.
       std::vector<std::string> image_paths, caption_texts;
@@ -123,22 +127,9 @@ class Retrieve : public EvalCommand {
     for (size_t i = 0; i < owner.size(); ++i) owner[i] = static_cast<int64_t>(i);
     const auto r = eval::retrieval_metrics(at::matmul(vv, aa.t()), owner);
     EvalOutput out;
-    out.results = {{"videos", vrows.size()},
-                   {"video_to_audio", {{"R@1", r.image_to_text_r1}, {"R@5", r.image_to_text_r5},
-                                       {"R@10", r.image_to_text_r10}, {"median_rank", r.image_to_text_median_rank}}},
-                   {"audio_to_video", {{"R@1", r.text_to_image_r1}, {"R@5", r.text_to_image_r5},
-                                       {"R@10", r.text_to_image_r10}, {"median_rank", r.text_to_image_median_rank}}},
-                   {"rsum", r.rsum}};
-    char buf[512];
-    std::snprintf(buf, sizeof buf,
-                  "retrieval on %s: %zu videos and their soundtracks\n"
-                  "video->audio  R@1 %.2f%%  R@5 %.2f%%  R@10 %.2f%%  median rank %.1f\n"
-                  "audio->video  R@1 %.2f%%  R@5 %.2f%%  R@10 %.2f%%  median rank %.1f\n"
-                  "rsum %.2f\n",
-                  e.data.c_str(), vrows.size(), 100 * r.image_to_text_r1, 100 * r.image_to_text_r5,
-                  100 * r.image_to_text_r10, r.image_to_text_median_rank, 100 * r.text_to_image_r1,
-                  100 * r.text_to_image_r5, 100 * r.text_to_image_r10, r.text_to_image_median_rank, r.rsum);
-    out.summary = buf;
+    out.results = {{"videos", vrows.size()}};
+    out.summary = str_cat("retrieval on ", e.data, ": ", vrows.size(), " videos and their soundtracks\n");
+    add_directions(r, "video", "audio", out.results, out.summary);
     return out;
   }
 };

@@ -238,7 +238,7 @@ Schema::Schema(RunConfig& c) {
          "Device: cuda needs a CUDA build of LibTorch and a GPU; auto takes cuda when available.");
   integer("runtime.threads", &c.runtime.threads, 0, "Intra-op CPU threads; 0 uses every core.");
   choice("runtime.precision", &c.runtime.precision, {"fp32", "bf16", "fp16", "amp_bf16", "amp_fp16"},
-         "Training precision (open_clip's meanings): fp32; bf16/fp16 (parameters and inputs in that type); amp_bf16/"
+         "Precision of training and of evaluation's forward passes (open_clip's meanings): fp32; bf16/fp16 (parameters and inputs in that type); amp_bf16/"
          "amp_fp16 (autocast forward and loss, float32 weights and optimiser state; amp_fp16 scales the loss, CUDA "
          "only). Losses compute in float32.");
   // model
