@@ -18,6 +18,7 @@
 #include <ATen/ATen.h>
 #include <ATen/record_function.h>
 #include <nlohmann/json.hpp>
+#include <torch/cuda.h>
 #include <torch/optim/adamw.h>
 
 #include "mmcl/cli/run_command.h"
@@ -126,10 +127,7 @@ data::Batch synthetic_batch(const models::ContrastiveModel& model, const config:
 }
 
 void synchronize(const c10::Device& device) {
-  if (device.is_cuda()) {
-    // A host copy of a device value waits for the queued work.
-    (void)at::zeros({1}, at::TensorOptions().device(device)).cpu();
-  }
+  if (device.is_cuda()) torch::cuda::synchronize(device.index());
 }
 
 double percentile(std::vector<double> v, double q) {
@@ -165,8 +163,9 @@ class Bench : public RunCommand {
  protected:
   int execute(const config::RunConfig& loaded) override {
     config::RunConfig c = loaded;
-    const c10::Device device = select_device(c.runtime.device);
-    const int threads = configure_threads(c.runtime.threads);
+    const Runtime runtime = setup_runtime(c.runtime);
+    const c10::Device device = runtime.device;
+    const int threads = runtime.threads;
     seed_everything(static_cast<uint64_t>(c.run.seed));
     const train::Precision precision = train::resolve_precision(c.runtime.precision, device);
     // A learned vocabulary sizes the text tower as training would.
@@ -187,9 +186,7 @@ class Bench : public RunCommand {
     auto train_step = [&] {
       optimizer->zero_grad();
       train::forward_backward(*model, *loss, {input}, {}, sp);
-      const bool finite = scaler.unscale(model->parameters());
-      if (finite) optimizer->step();
-      scaler.update(finite);
+      train::step_optimizer(*optimizer, *model, &scaler, c.optim.grad_clip);
       model->after_step();
     };
     // Training, then the forward pass alone (inference: eval mode, no gradients).

@@ -16,8 +16,7 @@ namespace mmcl {
 
 // cpu | cuda | auto -> a device. "cuda" without a usable GPU is a ConfigError naming runtime.device.
 c10::Device select_device(const std::string& name);
-// Sets the intra-op thread count (0: every core) and returns it. Also keeps freed memory in the heap
-// (glibc's mmap and trim thresholds raised to 1 GiB) unless MMCL_NO_MALLOPT is set.
+// Sets the intra-op thread count (0: every core) and returns it.
 int configure_threads(int64_t requested);
 // The BLAS library the process actually loaded (resolved through Debian's alternatives), or "unknown".
 std::string blas_library();
@@ -30,7 +29,8 @@ struct Runtime {
   int threads = 1;
   std::shared_ptr<dist::Group> group;  // the processes of a distributed run; null: this process alone
 };
-// Applies config.runtime and logs LibTorch version, device, threads and BLAS once.
+// Applies config.runtime, keeps freed memory in the heap (glibc's mmap and trim thresholds at 1 GiB;
+// MMCL_NO_MALLOPT=1 keeps the defaults) and logs LibTorch version, device, threads and BLAS once.
 Runtime setup_runtime(const config::RuntimeConfig& config);
 
 }  // namespace mmcl

@@ -74,4 +74,17 @@ at::Tensor clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm
   return total;
 }
 
+at::Tensor step_optimizer(torch::optim::Optimizer& optimizer, const torch::nn::Module& model, GradScaler* scaler,
+                          double grad_clip) {
+  const bool scaled = scaler && scaler->enabled();
+  // The parameter list only when something reads it.
+  const std::vector<at::Tensor> params = scaled || grad_clip > 0 ? model.parameters() : std::vector<at::Tensor>{};
+  const bool finite = !scaled || scaler->unscale(params);
+  at::Tensor norm;
+  if (grad_clip > 0) norm = clip_grad_norm(params, grad_clip);
+  if (finite) optimizer.step();
+  if (scaler) scaler->update(finite);
+  return norm;
+}
+
 }  // namespace mmcl::train

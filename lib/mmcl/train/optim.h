@@ -9,6 +9,7 @@
 #include <torch/optim/adamw.h>
 
 #include "mmcl/config/config.h"
+#include "mmcl/train/precision.h"
 
 namespace mmcl::train {
 
@@ -34,5 +35,12 @@ void set_learning_rate(torch::optim::AdamW& optimizer, double lr);
 // gradients' device. Unlike LibTorch's clip_grad_norm_, it never reads a value back to the host, so a
 // step on a GPU does not wait for the device.
 at::Tensor clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm);
+
+// One optimiser step on the accumulated gradients of `model`'s parameters: with an enabled `scaler`
+// (amp_fp16) they are unscaled first, and a step whose gradients are not finite is skipped (the scaler
+// lowers its scale); with grad_clip > 0 they are clipped. Returns the norm before clipping (undefined
+// without clipping).
+at::Tensor step_optimizer(torch::optim::Optimizer& optimizer, const torch::nn::Module& model, GradScaler* scaler,
+                          double grad_clip);
 
 }  // namespace mmcl::train

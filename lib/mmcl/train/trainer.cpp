@@ -288,11 +288,8 @@ TrainResult run_training(const config::RunConfig& cfg, const TrainingJob& job, c
     }
     // amp_fp16: gradients back to their true scale; a step with an inf/NaN gradient is skipped (every
     // rank sees the same reduced gradients, so every rank skips it).
-    const bool finite = !job.scaler || !job.scaler->enabled() || job.scaler->unscale(job.module->parameters());
-    at::Tensor grad_norm;
-    if (cfg.optim.grad_clip > 0) grad_norm = clip_grad_norm(job.module->parameters(), cfg.optim.grad_clip);
-    if (finite) job.optimizer->step();
-    if (job.scaler) job.scaler->update(finite);
+    const at::Tensor grad_norm =
+        step_optimizer(*job.optimizer, *job.module, job.scaler, cfg.optim.grad_clip);
     if (job.after_step) job.after_step();
     ++state.step;
     samples_since_log += step_samples;
