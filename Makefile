@@ -9,19 +9,25 @@ MMCL       := $(BUILD_DIR)/mmcl
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 
-# Every Debian 12 package the project builds and runs with.
-PACKAGES := build-essential cmake ninja-build ccache pkg-config zlib1g-dev \
-  libtorch-dev libopenblas0-openmp libgloo-dev libcli11-dev libyaml-cpp-dev libspdlog-dev \
+# Every Debian 12 package the project builds and runs with (LibTorch comes from the venv below).
+PACKAGES := build-essential cmake ninja-build ccache pkg-config zlib1g-dev python3-venv \
+  libcli11-dev libyaml-cpp-dev libspdlog-dev \
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev \
   libstb-dev libturbojpeg0-dev nlohmann-json3-dev catch2 python3 dataset-fashion-mnist \
   ffmpeg espeak-ng python3-numpy
 
-.PHONY: setup configure build test demo demo-emoji demo-synthetic bench bench-train reproduce-fdt reproduce-cvrl reproduce-vatt config-docs clean help
+# LibTorch: the pinned PyPI torch wheel (CUDA 13.0 build; it also runs on the CPU) in a project venv.
+# CMake takes it from there unless CMAKE_ARGS names another (-DCMAKE_PREFIX_PATH=/path/to/libtorch).
+TORCH_VERSION := 2.11.0
+VENV := .venv
+PYTHON ?= python3
+
+.PHONY: setup venv build-cpu-only gpu-bundle gpu-check configure build test demo demo-emoji demo-synthetic bench bench-train reproduce-fdt reproduce-cvrl reproduce-vatt config-docs clean help
 
 help:
 	@echo "make demo   install what is missing, build, train a tiny CLIP and report"
 	@echo "make test   install what is missing, build, run the test suite"
-	@echo "make demo-emoji  train on Google's emoji, evaluate on Twitter's (downloads 136 MB from npm)"
+	@echo "make demo-emoji  train on Google's Noto emoji, evaluate on Symbola's (rendered from Debian's font packages)"
 	@echo "make bench  image pipeline throughput against torchvision + PIL (docs/BENCHMARKS.md)"
 	@echo "make bench-train  CLIP training speed against a plain PyTorch loop, fp32 and amp_bf16, 3 rounds (docs/BENCHMARKS.md, ~1 h)"
 	@echo "make reproduce-fdt  CLIP against CLIP+FDT, 3 seeds, two datasets (docs/REPRODUCTION.md, ~2 h)"
@@ -40,6 +46,16 @@ setup:
 	  $$sudo apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
 	fi
+	@$(MAKE) --no-print-directory venv
+
+# The venv is made once; pip's cache (~/.cache/pip) serves the wheels again to later set-ups and clones.
+venv: $(VENV)/.torch-$(TORCH_VERSION)
+
+$(VENV)/.torch-$(TORCH_VERSION):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check torch==$(TORCH_VERSION)
+	$(VENV)/bin/python -c "import torch; print('torch', torch.__version__, 'CUDA', torch.version.cuda)"
+	touch $@
 
 $(BUILD_DIR)/build.ninja: CMakeLists.txt
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS)
@@ -77,10 +93,15 @@ demo: build $(FASHION)/train_labels.csv
 EMOJI := datasets/emoji
 EMOJI_RUN := configs/runs/emoji-clip.yaml
 
-$(EMOJI)/test.csv: data/emoji/prepare.py
-	python3 data/emoji/prepare.py --out $(EMOJI)
+# Emoji rendered from two fonts, names and groups from Unicode (data/emoji/README.md); prepare.py needs
+# Pillow, which python3-pil installs for Debian's /usr/bin/python3.
+EMOJI_PACKAGES := fonts-noto-color-emoji fonts-symbola unicode-data python3-pil
 
-# Train on one artist's emoji (Google), evaluate on another's (Twitter): ~5 minutes on 2 cores.
+$(EMOJI)/test.csv: data/emoji/prepare.py
+	@$(MAKE) --no-print-directory setup PACKAGES="$(EMOJI_PACKAGES)"
+	/usr/bin/python3 data/emoji/prepare.py --out $(EMOJI)
+
+# Train on one design's emoji (Noto), evaluate on another's (Symbola): ~5 minutes on 2 cores.
 demo-emoji: build $(EMOJI)/test.csv
 	rm -rf runs/emoji runs/emoji-zeroshot runs/emoji-zeroshot-subcategory runs/emoji-retrieval runs/emoji-probe
 	$(MMCL) pretrain --config $(EMOJI_RUN) --set run.name=emoji
@@ -91,7 +112,7 @@ demo-emoji: build $(EMOJI)/test.csv
 	  --set eval.data=$(EMOJI)/test_captions.csv
 	$(MMCL) linear-probe --config $(EMOJI_RUN) --set run.name=emoji-probe --set eval.checkpoint=runs/emoji \
 	  --set eval.train=$(EMOJI)/train_labels.csv
-	@echo "training run: runs/emoji; evaluations on Twitter's drawings: runs/emoji-zeroshot,"
+	@echo "training run: runs/emoji; evaluations on Symbola's drawings: runs/emoji-zeroshot,"
 	@echo "runs/emoji-zeroshot-subcategory, runs/emoji-retrieval, runs/emoji-probe (results.json, summary.txt)"
 
 # The synthetic smoke run: no data needed.
@@ -108,6 +129,7 @@ bench: build
 	BUILD_DIR=$(BUILD_DIR) sh bench/run.sh
 
 bench-train: build
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check pyyaml numpy
 	BUILD_DIR=$(BUILD_DIR) sh bench/train_speed.sh
 
 # CLIP against CLIP+FDT, same data, steps and seeds (docs/REPRODUCTION.md; about 90 minutes on 2 cores).
@@ -134,6 +156,22 @@ reproduce-vatt: build $(MOVING_SPEECH)/test.csv
 config-docs: build
 	sed -i '/^<!-- Everything below is generated: make config-docs -->$$/q' docs/CONFIG.md
 	$(MMCL) list --keys >> docs/CONFIG.md
+
+# As against a CPU-only LibTorch: only LibTorch's CPU libraries linked, the CUDA and NCCL paths compiled
+# out; builds and runs the CPU tests that do not start processes (a check for contributors, not CI).
+build-cpu-only: setup
+	cmake -S . -B build-cpu -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DMMCL_TORCH_CPU_ONLY=ON $(CMAKE_ARGS)
+	cmake --build build-cpu -j $(JOBS)
+	./build-cpu/mmcl --version
+	./build-cpu/mmcl_tests "[precision],[optim],[attention]"
+
+# What a GPU machine with only PyTorch, nvcc, CMake and Ninja lacks, unpacked from Debian's packages into
+# .gpu-bundle/ (git-ignored, at most 60 MiB); scripts/gpu-check.sh builds and runs there (docs/GPU.md).
+gpu-bundle:
+	sh scripts/gpu-bundle.sh .gpu-bundle
+
+gpu-check:
+	sh scripts/gpu-check.sh
 
 clean:
 	rm -rf $(BUILD_DIR)

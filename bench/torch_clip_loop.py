@@ -2,7 +2,7 @@
 """Reference training loop: the CLIP of an mmcl preset in plain PyTorch, timed as `mmcl bench` times it.
 
 The model follows open_clip's CLIP (and mmcl's): a ViT image tower (patch convolution without bias,
-class token, learned positions, ln_pre, pre-LN blocks with a fused q/k/v projection and GELU MLPs,
+class token, learned positions, ln_pre, pre-LN blocks with a fused q/k/v projection, F.scaled_dot_product_attention and GELU MLPs,
 ln_post on the class token, a projection), a text tower (token embedding, learned positions, causal
 pre-LN blocks, ln_final, the end token's state through a projection), normalised embeddings and the
 symmetric InfoNCE with a learned logit scale; AdamW (lr 5e-4, betas 0.9/0.98, eps 1e-6, weight decay
@@ -10,10 +10,10 @@ symmetric InfoNCE with a learned logit scale; AdamW (lr 5e-4, betas 0.9/0.98, ep
 length ending in the largest id. Steps: forward + backward + AdamW, after warm-up steps; prints ONE
 line of JSON (samples/s from the median step, step-time percentiles, peak RSS).
 
-    /usr/bin/python3 bench/torch_clip_loop.py --preset configs/models/clip-vit-tiny.yaml --batch 64 --threads 2
-    /usr/bin/python3 bench/torch_clip_loop.py --preset configs/models/clip-vit-s32.yaml --precision amp_bf16
+    .venv/bin/python bench/torch_clip_loop.py --preset configs/models/clip-vit-tiny.yaml --batch 64 --threads 2
+    .venv/bin/python bench/torch_clip_loop.py --preset configs/models/clip-vit-s32.yaml --precision amp_bf16
 
-Needs Debian's python3-torch and python3-yaml (run with /usr/bin/python3).
+Runs with the project venv's torch (the LibTorch mmcl links) and PyYAML (make bench-train installs it).
 """
 
 import argparse
@@ -30,16 +30,11 @@ try:
     import torch.nn.functional as F
     import yaml
 except ImportError as e:  # pragma: no cover - depends on the machine
-    sys.exit(f"torch_clip_loop.py: {e}\nneeds: apt-get install -y python3-torch python3-yaml "
-             "(and run it with /usr/bin/python3)")
+    sys.exit(f"torch_clip_loop.py: {e}\nneeds torch and PyYAML: run it with the project "
+             "venv's python after .venv/bin/pip install pyyaml")
 
 
-class LayerNorm(nn.LayerNorm):
-    """LayerNorm in float32 whatever the input's type, as mmcl's (and open_clip's LayerNormFp32): under
-    CPU autocast a bfloat16 input meets float32 weights, which torch 1.13's CPU LayerNorm does not mix."""
-
-    def forward(self, x):
-        return super().forward(x.float()).to(x.dtype)
+LayerNorm = nn.LayerNorm  # torch 2.x mixes a bfloat16 input with float32 weights, as mmcl does
 
 
 class Attention(nn.Module):
@@ -52,10 +47,8 @@ class Attention(nn.Module):
     def forward(self, x, mask=None):
         b, n, d = x.shape
         q, k, v = self.in_proj(x).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        scores = (q * (q.shape[-1] ** -0.5)) @ k.transpose(-2, -1)
-        if mask is not None:
-            scores = scores + mask
-        out = scores.softmax(-1) @ v
+        # open_clip's fused_attn path; the additive mask in the queries' type, as mmcl passes it.
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=None if mask is None else mask.to(q.dtype))
         return self.out_proj(out.transpose(1, 2).reshape(b, n, d))
 
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Training speed: `mmcl bench` against the same CLIP trained by a plain PyTorch loop
-# (bench/torch_clip_loop.py, Debian's python3-torch), batch 64, 2 threads, for each preset and
+# (bench/torch_clip_loop.py, with the torch of the project venv: the same LibTorch), batch 64, 2 threads, for each preset and
 # precision, in ROUNDS interleaved rounds (this machine's speed drifts by ±10% between minutes, so the
 # table shows each side's median over the rounds). One JSON line per measurement goes to
 # $OUT/train_speed.jsonl and a table is printed.
@@ -19,6 +19,7 @@ WARMUP=${WARMUP:-2}
 ROUNDS=${ROUNDS:-3}
 BF16_STEPS=${BF16_STEPS:-2}
 MALLOC_PRECISIONS=${MALLOC_PRECISIONS:-fp32}
+TORCH_PYTHON=${TORCH_PYTHON:-.venv/bin/python}   # the torch mmcl links (make setup)
 mkdir -p "$OUT"
 results="$OUT/train_speed.jsonl"
 : > "$results"
@@ -37,9 +38,9 @@ while [ "$round" -le "$ROUNDS" ]; do
       "$BUILD_DIR/mmcl" bench --config configs/bench/clip.yaml --set model.preset="$preset" \
         --set runtime.precision="$precision" --steps "$steps" --warmup "$warmup" --json | tail -n 1 | tag mmcl "$preset" "$round"
       loop="bench/torch_clip_loop.py --preset configs/models/$preset.yaml --batch 64 --threads 2 --precision $precision --steps $steps --warmup $warmup"
-      /usr/bin/python3 $loop | tag pytorch "$preset" "$round"
+      $TORCH_PYTHON $loop | tag pytorch "$preset" "$round"
       case " $MALLOC_PRECISIONS " in *" $precision "*)
-        MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824 /usr/bin/python3 $loop |
+        MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824 $TORCH_PYTHON $loop |
           tag pytorch_malloc "$preset" "$round" ;;
       esac
     done

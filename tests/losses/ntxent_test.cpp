@@ -5,6 +5,7 @@
 
 #include "mmcl/core/error.h"
 #include "mmcl/losses/loss.h"
+#include "mmcl/train/precision.h"
 #include "util.h"
 
 using mmcl::losses::ntxent;
@@ -59,4 +60,18 @@ CATCH_TEST_CASE("NT-Xent: gradient against finite differences; row blocks averag
   const at::Tensor same = at::ones({4, 2}, at::kDouble) / std::sqrt(2.0);
   CATCH_CHECK(ntxent(same, same, 0.1).item<double>() == Approx(std::log(7.0)));
   CATCH_CHECK_THROWS_AS(ntxent(an, bn, 0.1, 5, 7), mmcl::Error);
+}
+
+CATCH_TEST_CASE("NT-Xent under bfloat16 autocast follows float32", "[loss][precision]") {
+  torch::manual_seed(4);
+  const at::Tensor a = at::randn({6, 16}), b = at::randn({6, 16});
+  const double fp32 = mmcl::losses::ntxent(a, b, 0.1).item<double>();
+  const auto amp = mmcl::train::resolve_precision("amp_bf16", c10::Device("cpu"));
+  double low = 0;
+  {
+    mmcl::train::AutocastGuard guard(amp, c10::Device("cpu"));
+    low = mmcl::losses::ntxent(a, b, 0.1).item<double>();  // the logits are bfloat16 here
+  }
+  CATCH_CHECK(std::isfinite(low));
+  CATCH_CHECK(std::abs(low - fp32) < 0.05 * fp32);
 }

@@ -1,81 +1,113 @@
-// The fused CPU self-attention against the composite one (matmul, softmax, matmul under autograd):
-// outputs and gradients, without a mask, with a causal mask and with a key-padding mask.
-
+// Self-attention through at::scaled_dot_product_attention against softmax(QK^T / sqrt(d) + mask) V
+// written out in float64, with no mask, the text tower's causal mask and a key-padding mask: outputs and
+// gradients, in double and in float, and under bfloat16 autocast.
+#include <cmath>
 #include <limits>
 
 #include <ATen/ATen.h>
-#include <torch/utils.h>
+#include <torch/autograd.h>
 
-#include "mmcl/models/attention.h"
 #include "mmcl/models/transformer.h"
+#include "mmcl/train/precision.h"
 #include "util.h"
-
-using namespace mmcl;
 
 namespace {
 
-// The composite path on the same projection: [B, L, 3D] -> q, k, v [B, H, L, hd] -> [B, L, D].
-at::Tensor reference(const at::Tensor& qkv, int64_t heads, const at::Tensor& mask) {
-  const int64_t B = qkv.size(0), L = qkv.size(1), D = qkv.size(2) / 3;
-  const at::Tensor split = qkv.view({B, L, 3, heads, D / heads}).permute({2, 0, 3, 1, 4});
-  return models::composite_attention(split[0], split[1], split[2], mask).transpose(1, 2).reshape({B, L, D});
+using mmcl::models::SelfAttention;
+
+// The same module's parameters, attention written out: [B, L, D] -> [B, L, D].
+at::Tensor reference(SelfAttention& attn, const at::Tensor& x, const at::Tensor& mask) {
+  const int64_t b = x.size(0), l = x.size(1), d = x.size(2), h = attn->heads, e = d / h;
+  const at::Tensor qkv = at::linear(x, attn->in_proj_weight, attn->in_proj_bias).view({b, l, 3, h, e}).permute({2, 0, 3, 1, 4});
+  at::Tensor scores = at::matmul(qkv[0], qkv[1].transpose(-2, -1)) / std::sqrt(static_cast<double>(e));
+  if (mask.defined()) scores = scores + mask.to(scores.scalar_type());
+  const at::Tensor out = at::matmul(at::softmax(scores, -1), qkv[2]);
+  return attn->out_proj(out.transpose(1, 2).reshape({b, l, d}));
 }
 
-struct Result {
-  at::Tensor out, grad;
-};
-Result run(bool fused, const at::Tensor& input, int64_t heads, const at::Tensor& mask, const at::Tensor& upstream) {
-  const at::Tensor qkv = input.detach().clone().requires_grad_();
-  const at::Tensor out = fused ? models::fused_self_attention(qkv, heads, mask) : reference(qkv, heads, mask);
-  (out * upstream).sum().backward();
-  return {out.detach(), qkv.grad()};
-}
-
-at::Tensor padding_mask(int64_t B, int64_t L, at::ScalarType type) {
-  // Sample b keeps its first L - b keys.
-  at::Tensor m = at::zeros({B, 1, 1, L}, type);
-  for (int64_t b = 0; b < B; ++b) m[b].narrow(-1, L - b, b).fill_(-std::numeric_limits<double>::infinity());
+// Key padding: sample i keeps its first (L - i) keys.
+at::Tensor padding_mask(int64_t batch, int64_t length, at::ScalarType type) {
+  at::Tensor m = at::zeros({batch, 1, 1, length}, at::TensorOptions().dtype(type));
+  for (int64_t i = 0; i < batch; ++i)
+    if (i > 0) m[i].narrow(-1, length - i, i).fill_(-std::numeric_limits<double>::infinity());
   return m;
+}
+
+void compare(at::ScalarType type, double tolerance) {
+  torch::manual_seed(3);
+  const int64_t batch = 3, length = 7, width = 16, heads = 4;
+  SelfAttention attn(width, heads);
+  attn->to(type);
+  for (const char* which : {"none", "causal", "padding"}) {
+    CATCH_CAPTURE(which, c10::toString(type));
+    at::Tensor mask;
+    if (std::string(which) == "causal") mask = mmcl::models::causal_mask(length, at::TensorOptions().dtype(type));
+    if (std::string(which) == "padding") mask = padding_mask(batch, length, type);
+    const at::Tensor x = at::randn({batch, length, width}, at::TensorOptions().dtype(type)).requires_grad_(true);
+    const at::Tensor x64 = x.detach().to(at::kDouble).requires_grad_(true);
+    const at::Tensor out = attn->forward(x, mask);
+    SelfAttention attn64(width, heads);
+    {
+      torch::NoGradGuard no_grad;
+      auto src = attn->parameters(), dst = attn64->parameters();
+      for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
+    }
+    attn64->to(at::kDouble);
+    const at::Tensor expected = reference(attn64, x64, mask.defined() ? mask.to(at::kDouble) : mask);
+    CATCH_CHECK(out.scalar_type() == type);
+    CATCH_CHECK((out.to(at::kDouble) - expected).abs().max().item<double>() < tolerance);
+    // Gradients with respect to the input and the projection weights.
+    const at::Tensor w = at::randn_like(expected);
+    (out * w.to(type)).sum().backward();
+    (expected * w).sum().backward();
+    CATCH_CHECK((x.grad().to(at::kDouble) - x64.grad()).abs().max().item<double>() < tolerance);
+    CATCH_CHECK((attn->in_proj_weight.grad().to(at::kDouble) - attn64->in_proj_weight.grad()).abs().max().item<double>() <
+                tolerance * 10);
+    attn->zero_grad();
+  }
 }
 
 }  // namespace
 
-CATCH_TEST_CASE("fused self-attention equals the composite one, forward and backward", "[models]") {
-  torch::manual_seed(11);
-  const int64_t B = 3, L = 7, heads = 3, D = 12;
-  for (const auto type : {at::kDouble, at::kFloat}) {
-    const at::Tensor qkv = at::randn({B, L, 3 * D}, type);
-    const at::Tensor upstream = at::randn({B, L, D}, type);
-    const double tol = type == at::kDouble ? 1e-12 : 2e-5;
-    const std::pair<const char*, at::Tensor> masks[] = {
-        {"none", at::Tensor()},
-        {"causal", models::causal_mask(L, at::TensorOptions().dtype(type))},
-        {"key padding", padding_mask(B, L, type)}};
-    for (const auto& [name, mask] : masks) {
-      CATCH_INFO((type == at::kDouble ? "double, " : "float, ") << name << " mask");
-      CATCH_REQUIRE(models::fused_attention_supported(qkv, mask));
-      const Result fused = run(true, qkv, heads, mask, upstream);
-      const Result composite = run(false, qkv, heads, mask, upstream);
-      CATCH_CHECK(fused.out.sizes() == at::IntArrayRef({B, L, D}));
-      CATCH_CHECK(at::allclose(fused.out, composite.out, tol, tol));
-      CATCH_CHECK(at::allclose(fused.grad, composite.grad, tol, tol));
-      CATCH_CHECK(fused.grad.abs().sum().item<double>() > 0);
-    }
-  }
+CATCH_TEST_CASE("attention matches the float64 formula with causal and key-padding masks", "[attention]") {
+  compare(at::kDouble, 1e-12);
+  compare(at::kFloat, 2e-5);
 }
 
-CATCH_TEST_CASE("fused self-attention in a ViT-sized layer, and the inputs it declines", "[models]") {
-  torch::manual_seed(12);
-  // 50 tokens, 6 heads of 64 (ViT-S/32's vision layer), batch 4.
-  const at::Tensor qkv = at::randn({4, 50, 3 * 384});
-  const at::Tensor upstream = at::randn({4, 50, 384});
-  const Result fused = run(true, qkv, 6, {}, upstream);
-  const Result composite = run(false, qkv, 6, {}, upstream);
-  CATCH_CHECK(at::allclose(fused.out, composite.out, 1e-5, 1e-5));
-  CATCH_CHECK(at::allclose(fused.grad, composite.grad, 1e-4, 1e-5));
+CATCH_TEST_CASE("the causal mask hides later tokens and padding hides padded keys", "[attention]") {
+  torch::manual_seed(5);
+  SelfAttention attn(8, 2);
+  const at::Tensor x = at::randn({2, 5, 8});
+  // Causal: changing token 4 leaves the outputs of tokens 0..3 as they were.
+  const at::Tensor mask = mmcl::models::causal_mask(5, {});
+  at::Tensor y = x.clone();
+  y[0][4].add_(1.0);
+  const at::Tensor a = attn->forward(x, mask), b = attn->forward(y, mask);
+  CATCH_CHECK(at::allclose(a[0].narrow(0, 0, 4), b[0].narrow(0, 0, 4), 1e-6, 1e-6));
+  CATCH_CHECK(!at::allclose(a[0][4], b[0][4], 1e-3, 1e-3));
+  // Padding: sample 1 keeps 4 keys, so changing its token 4 changes no other token's output.
+  const at::Tensor pad = padding_mask(2, 5, at::kFloat);
+  at::Tensor z = x.clone();
+  z[1][4].add_(1.0);
+  const at::Tensor c = attn->forward(x, pad), d = attn->forward(z, pad);
+  CATCH_CHECK(at::allclose(c[1].narrow(0, 0, 4), d[1].narrow(0, 0, 4), 1e-6, 1e-6));
+}
 
-  CATCH_CHECK(!models::fused_attention_supported(qkv.to(at::kBFloat16), {}));        // bfloat16: composite
-  CATCH_CHECK(!models::fused_attention_supported(qkv.transpose(0, 1), {}));          // not contiguous
-  CATCH_CHECK(!models::fused_attention_supported(qkv, at::zeros({4, 6, 50, 50})));   // per-head masks
-  CATCH_CHECK(!models::fused_attention_supported(qkv, at::zeros({49, 49})));         // wrong length
+CATCH_TEST_CASE("attention under bfloat16 autocast follows float32 and takes a float mask", "[attention][precision]") {
+  torch::manual_seed(7);
+  SelfAttention attn(32, 4);
+  const at::Tensor x = at::randn({2, 9, 32});
+  const at::Tensor mask = mmcl::models::causal_mask(9, {});
+  const at::Tensor fp32 = attn->forward(x, mask);
+  mmcl::train::Precision amp = mmcl::train::resolve_precision("amp_bf16", c10::Device("cpu"));
+  at::Tensor low;
+  {
+    mmcl::train::AutocastGuard guard(amp, c10::Device("cpu"));
+    low = attn->forward(x, mask);
+  }
+  CATCH_CHECK(low.scalar_type() == at::kBFloat16);
+  const double err = (low.to(at::kFloat) - fp32).abs().max().item<double>();
+  const double scale = fp32.abs().max().item<double>();
+  CATCH_CHECK(err < 0.05 * scale);
+  CATCH_CHECK(err > 0);  // it did run in bfloat16
 }

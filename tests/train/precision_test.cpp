@@ -70,7 +70,7 @@ CATCH_TEST_CASE("amp_bf16 tracks fp32: same curve within tolerance, float32 weig
     if (p.grad().defined()) CATCH_CHECK(p.grad().scalar_type() == at::kFloat);
   }
   // The guard leaves autocast as it found it.
-  CATCH_CHECK(!at::autocast::is_cpu_enabled());
+  CATCH_CHECK(!at::autocast::is_autocast_enabled(c10::DeviceType::CPU));
 }
 
 CATCH_TEST_CASE("pure bf16 keeps bfloat16 parameters and trains", "[train]") {

@@ -78,16 +78,17 @@ void count_op(const at::RecordFunction& fn) {
     // Gradients of the input and of the weight: twice the forward.
     const auto grad_out = size(0), w = size(2);
     f = 4 * numel(grad_out) / grad_out[1] * numel(w);
-  } else if (name.find("scaled_dot_product") != std::string::npos && is_tensor(2)) {
-    // q [B, H, L, E], k [B, H, S, E]: QK^T and PV, twice that for the backward pass.
-    const auto q = size(0), k = size(1);
-    const int64_t forward = 4 * numel(q) * k[k.size() - 2];
-    f = name.find("backward") != std::string::npos ? 2 * forward : forward;
-  } else if (name.rfind("mmcl::fused_attention", 0) == 0 && is_tensor(0)) {
-    // qkv [B, L, 3D]: QK^T and PV over all heads, 4 B L^2 D; the backward pass's four products twice that.
-    const auto qkv = size(0);
-    const int64_t forward = 4 * qkv[0] * qkv[1] * qkv[1] * (qkv[2] / 3);
-    f = name.find("backward") != std::string::npos ? 2 * forward : forward;
+  } else if (name.rfind("aten::_scaled_dot_product_", 0) == 0 && name.find("_math") == std::string::npos &&
+             is_tensor(2)) {
+    // A fused attention kernel (flash, memory-efficient, cuDNN; the composite aten::scaled_dot_product_attention
+    // around it and the math form's own matrix products are counted where they run). q [B, H, L, E],
+    // k [B, H, S, E]: QK^T and PV, 4 B H L S E; the backward pass (grad_out, q, k, ...) twice that.
+    const bool backward = name.find("backward") != std::string::npos;
+    if (!backward || is_tensor(3)) {
+      const auto q = size(backward ? 1 : 0), k = size(backward ? 2 : 1);
+      const int64_t forward = 4 * numel(q) * k[k.size() - 2];
+      f = backward ? 2 * forward : forward;
+    }
   }
   if (f > 0) flops.fetch_add(f, std::memory_order_relaxed);
 }
@@ -183,9 +184,10 @@ class Bench : public RunCommand {
     const int64_t batch = c.data.batch_size;
     const data::Batch input = synthetic_batch(*model, c.model, batch, device);
 
+    at::Tensor last_loss;
     auto train_step = [&] {
       optimizer->zero_grad();
-      train::forward_backward(*model, *loss, {input}, {}, sp);
+      last_loss = train::forward_backward(*model, *loss, {input}, {}, sp).loss;
       train::step_optimizer(*optimizer, *model, &scaler, c.optim.grad_clip);
       model->after_step();
     };
@@ -255,7 +257,9 @@ class Bench : public RunCommand {
                           {"data_keeps_up", data_json.is_null() ? nlohmann::json(nullptr)
                                                                 : nlohmann::json(data_json["samples_per_s"].get<double>() >=
                                                                                  static_cast<double>(batch) / percentile(trained.seconds, 0.5))},
-                          {"peak_rss_mb", peak_rss_mb()}};
+                          {"loss", last_loss.defined() ? last_loss.item<double>() : 0.0},
+                          {"peak_rss_mb", peak_rss_mb()},
+                          {"gpu_mem_peak_mb", gpu_peak_memory_mb(device)}};
     if (json_) {
       std::cout << out.dump() << std::endl;
       return kExitOk;

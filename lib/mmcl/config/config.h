@@ -162,6 +162,7 @@ struct OptimConfig {
   double min_lr = 0.0;
   double grad_clip = 0.0;           // max global L2 norm; 0 disables clipping
   int64_t accum_steps = 1;
+  bool fused = true;                 // one fused ATen AdamW kernel per parameter group
 };
 
 struct TokenizerConfig {

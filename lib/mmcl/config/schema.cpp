@@ -377,6 +377,9 @@ Schema::Schema(RunConfig& c) {
   integer("optim.warmup_steps", &c.optim.warmup_steps, 0, "Linear warm-up steps from 0 to optim.lr.");
   number("optim.min_lr", &c.optim.min_lr, 0, true, inf, "Final learning rate of the cosine schedule.");
   number("optim.grad_clip", &c.optim.grad_clip, 0, true, inf, "Clip the global gradient L2 norm to this; 0 disables.");
+  boolean("optim.fused", &c.optim.fused,
+          "Update each parameter group with ATen's fused AdamW kernel (the same arithmetic as LibTorch's AdamW, "
+          "one pass instead of about ten operations per parameter); false: LibTorch's per-parameter AdamW.");
   integer("optim.accum_steps", &c.optim.accum_steps, 1,
           "Micro-batches per step. Features of all micro-batches meet in one loss, so the gradient equals "
           "that of one batch of accum_steps x data.batch_size.");

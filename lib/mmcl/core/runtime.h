@@ -18,11 +18,22 @@ namespace mmcl {
 c10::Device select_device(const std::string& name);
 // Sets the intra-op thread count (0: every core) and returns it.
 int configure_threads(int64_t requested);
-// The BLAS library the process actually loaded (resolved through Debian's alternatives), or "unknown".
+// The BLAS LibTorch was built with (MKL in the PyPI wheels) and the BLAS shared library the process
+// loaded, if any (resolved through Debian's alternatives).
 std::string blas_library();
 std::string torch_version();
+// The CUDA version LibTorch was built with and the GPUs visible, or "none (CPU-only build)".
+std::string cuda_description();
+// The OpenMP version LibTorch uses ("4.5"), or "none".
+std::string openmp_description();
+// "LibTorch 2.11.0 | CUDA 13.0 (1 GPU) | BLAS MKL (linked into LibTorch) | OpenMP 4.5": the start-up line.
+std::string build_description();
 // Seeds LibTorch's generators (CPU and, when present, CUDA).
 void seed_everything(uint64_t seed);
+
+// The most memory LibTorch's CUDA allocator has held for tensors on `device` since the process started,
+// in MiB; 0 for a CPU device or a build without CUDA.
+double gpu_peak_memory_mb(const c10::Device& device);
 
 struct Runtime {
   c10::Device device = c10::Device("cpu");

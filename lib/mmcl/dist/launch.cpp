@@ -29,8 +29,8 @@ Runtime setup_training_runtime(const config::RunConfig& config, const Env& env) 
 namespace mmcl::dist {
 
 std::string describe_runtime(const Runtime& runtime) {
-  std::string text = str_cat("LibTorch ", torch_version(), " | device ", runtime.device.str(), " | ", runtime.threads,
-                             " intra-op threads | BLAS ", blas_library());
+  std::string text = str_cat(build_description(), " | device ", runtime.device.str(), " | ", runtime.threads,
+                             " intra-op threads");
   if (runtime.group && runtime.group->world_size() > 1)
     text += str_cat(" | rank ", runtime.group->rank(), " of ", runtime.group->world_size(), " (",
                     runtime.group->backend(), ")");

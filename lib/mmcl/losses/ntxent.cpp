@@ -18,7 +18,7 @@ at::Tensor ntxent(const at::Tensor& a, const at::Tensor& b, double temperature, 
                               .to(z.device());
   at::Tensor logits = at::matmul(z.index_select(0, rows), z.t()) / temperature;  // [2R, 2N]
   // A view is not its own negative.
-  logits = logits.index_put({at::arange(rows.size(0), rows.options()), rows}, at::tensor(-INFINITY, logits.options()));
+  logits = logits.index_put({at::arange(rows.size(0), rows.options()), rows}, at::full({}, -INFINITY, logits.options()));  // under autocast logits are bfloat16/float16
   const at::Tensor partner = at::where(rows < n, rows + n, rows - n);
   return at::cross_entropy_loss(logits, partner);
 }

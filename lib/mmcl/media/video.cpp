@@ -16,14 +16,6 @@ namespace mmcl::media {
 
 using namespace detail;
 
-std::pair<int64_t, int64_t> scaled_size(int64_t w, int64_t h, int64_t short_side) {
-  if (short_side <= 0 || w <= 0 || h <= 0) return {w, h};
-  if (w <= h) return {short_side, std::max<int64_t>(1, std::llround(static_cast<double>(h) * short_side / w))};
-  return {std::max<int64_t>(1, std::llround(static_cast<double>(w) * short_side / h)), short_side};
-}
-
-at::Tensor Clip::to_float() const { return rgb.permute({0, 3, 1, 2}).to(at::kFloat).div_(255.0); }
-
 struct VideoReader::Impl {
   explicit Impl(const std::string& path, int threads) : dec(path, AVMEDIA_TYPE_VIDEO, threads) {
     const AVStream* st = dec.stream();

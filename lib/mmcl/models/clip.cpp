@@ -34,11 +34,11 @@ at::Tensor VisionTransformerImpl::tokens(const at::Tensor& images) {
   x = x.flatten(2).transpose(1, 2);             // [B, g*g, W]
   const at::Tensor cls = class_embedding.to(x.dtype()).expand({x.size(0), 1, x.size(2)});
   x = at::cat({cls, x}, 1) + positional_embedding.to(x.dtype());
-  return transformer(layer_norm(ln_pre, x));
+  return transformer(ln_pre(x));
 }
 
 at::Tensor VisionTransformerImpl::forward(const at::Tensor& images) {
-  return at::matmul(layer_norm(ln_post, tokens(images).select(1, 0)), proj);
+  return at::matmul(ln_post(tokens(images).select(1, 0)), proj);
 }
 
 ClipImpl::ClipImpl(const config::ModelConfig& c) : config_(c) {
@@ -72,7 +72,7 @@ at::Tensor ClipImpl::text_tokens(const at::Tensor& ids) {
   at::Tensor x = token_embedding(ids) + positional_embedding.slice(0, 0, length);
   if (!mask_.defined() || mask_.size(0) != length || mask_.device() != x.device() || mask_.dtype() != x.dtype())
     mask_ = causal_mask(length, x.options());
-  return layer_norm(ln_final, transformer(x, mask_));
+  return ln_final(transformer(x, mask_));
 }
 
 at::Tensor ClipImpl::encode_text(const at::Tensor& ids, bool normalize) {

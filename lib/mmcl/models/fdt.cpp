@@ -18,7 +18,7 @@ QueryMapImpl::QueryMapImpl(int64_t width, int64_t dim) {
   fc_2 = register_module("fc_2", torch::nn::Linear(dim, dim));
 }
 
-at::Tensor QueryMapImpl::forward(const at::Tensor& x) { return fc_2(layer_norm(ln_2, at::gelu(fc_1(layer_norm(ln_1, x))))); }
+at::Tensor QueryMapImpl::forward(const at::Tensor& x) { return fc_2(ln_2(at::gelu(fc_1(ln_1(x))))); }
 
 FdtHeadImpl::FdtHeadImpl(const config::FdtConfig& c, int64_t image_width, int64_t text_width)
     : scale_(1.0 / std::sqrt(static_cast<double>(c.dim)) / c.temperature), softmax_(c.weighting == "softmax") {

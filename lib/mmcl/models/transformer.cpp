@@ -6,7 +6,6 @@
 #include <torch/nn/functional/activation.h>
 #include <torch/nn/functional/linear.h>
 #include <torch/nn/init.h>
-#include <torch/version.h>
 
 #include "mmcl/core/error.h"
 
@@ -31,14 +30,12 @@ at::Tensor SelfAttentionImpl::forward(const at::Tensor& x, const at::Tensor& mas
                              .view({batch, length, 3, heads, head_dim})
                              .permute({2, 0, 3, 1, 4});
   const at::Tensor q = qkv[0], k = qkv[1], v = qkv[2];
-#if TORCH_VERSION_MAJOR >= 2
-  at::Tensor out = at::scaled_dot_product_attention(q, k, v, mask.defined() ? c10::optional<at::Tensor>(mask)
-                                                                             : c10::optional<at::Tensor>());
-#else
-  at::Tensor scores = at::matmul(q, k.transpose(-2, -1)).mul_(1.0 / std::sqrt(static_cast<double>(head_dim)));
-  if (mask.defined()) scores.add_(mask);
-  at::Tensor out = at::matmul(at::softmax(scores, -1), v);
-#endif
+  // ATen picks the kernel: flash attention on the CPU and on CUDA, memory-efficient or cuDNN attention on
+  // CUDA, the composite (math) form otherwise. An additive mask must be in the queries' type (bfloat16
+  // under autocast).
+  c10::optional<at::Tensor> attn_mask;
+  if (mask.defined()) attn_mask = mask.is_floating_point() && mask.scalar_type() != q.scalar_type() ? mask.to(q.scalar_type()) : mask;
+  const at::Tensor out = at::scaled_dot_product_attention(q, k, v, attn_mask);
   return out_proj(out.transpose(1, 2).reshape({batch, length, width}));
 }
 
@@ -62,8 +59,8 @@ ResidualAttentionBlockImpl::ResidualAttentionBlockImpl(int64_t width, int64_t he
 }
 
 at::Tensor ResidualAttentionBlockImpl::forward(const at::Tensor& x, const at::Tensor& mask) {
-  at::Tensor h = x + attn(layer_norm(ln_1, x), mask);
-  return h + mlp(layer_norm(ln_2, h));
+  at::Tensor h = x + attn(ln_1(x), mask);
+  return h + mlp(ln_2(h));
 }
 
 TransformerImpl::TransformerImpl(int64_t width_, int64_t layers_, int64_t heads, double mlp_ratio,
@@ -93,12 +90,6 @@ void TransformerImpl::init_parameters() {
     block->mlp->c_fc->weight.normal_(0, fc_std);
     block->mlp->c_proj->weight.normal_(0, proj_std);
   }
-}
-
-at::Tensor layer_norm(torch::nn::LayerNorm& ln, const at::Tensor& x) {
-  const auto type = ln->weight.defined() ? ln->weight.scalar_type() : x.scalar_type();
-  if (x.scalar_type() == type) return ln(x);
-  return ln(x.to(type)).to(x.scalar_type());
 }
 
 at::Tensor causal_mask(int64_t length, const at::TensorOptions& options) {

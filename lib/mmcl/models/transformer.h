@@ -62,11 +62,6 @@ class TransformerImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Transformer);
 
-// LayerNorm computed in its parameters' type, returned in the input's: under autocast a bfloat16
-// input meets float32 weights, which LibTorch 1.13's CPU LayerNorm does not mix (open_clip's
-// LayerNormFp32 does the same).
-at::Tensor layer_norm(torch::nn::LayerNorm& ln, const at::Tensor& x);
-
 // [L, L] additive mask with -inf above the diagonal: token i attends to tokens 0..i.
 at::Tensor causal_mask(int64_t length, const at::TensorOptions& options);
 

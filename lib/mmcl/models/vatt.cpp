@@ -115,7 +115,7 @@ at::Tensor VattImpl::aggregate(const at::Tensor& tokens, const at::Tensor& agg, 
                                torch::nn::LayerNorm& ln_post, const at::Tensor& mask) {
   const at::Tensor first = agg.to(tokens.dtype()).expand({tokens.size(0), 1, tokens.size(2)});
   const at::Tensor x = transformer->forward(at::cat({first, tokens}, 1), mask);
-  return layer_norm(ln_post, x.select(1, 0));
+  return ln_post(x.select(1, 0));
 }
 
 at::Tensor VattImpl::encode_video(const at::Tensor& clips) {

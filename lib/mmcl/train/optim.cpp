@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include <ATen/ATen.h>
+#include <ATen/ops/_fused_adamw.h>
 
 namespace mmcl::train {
 namespace {
@@ -35,6 +36,70 @@ ParameterGroups split_parameters(const torch::nn::Module& model) {
   return groups;
 }
 
+at::Tensor FusedAdamW::step(LossClosure closure) {
+  at::NoGradGuard no_grad;
+  at::Tensor loss;
+  if (closure) {
+    at::AutoGradMode enable_grad(true);
+    loss = closure();
+  }
+  std::vector<torch::optim::OptimizerParamGroup> unfused;  // groups the kernel does not take
+  for (auto& group : param_groups_) {
+    auto& options = static_cast<torch::optim::AdamWOptions&>(group.options());
+    std::vector<at::Tensor> params, grads;
+    for (auto& p : group.params())
+      if (p.grad().defined()) {
+        params.push_back(p);
+        grads.push_back(p.grad());
+      }
+    if (params.empty()) continue;
+    const at::Tensor& first = params[0];
+    bool fusable = (first.is_cpu() || first.is_cuda()) && at::isFloatingType(first.scalar_type());
+    for (size_t i = 0; i < params.size() && fusable; ++i)
+      fusable = !grads[i].is_sparse() && params[i].device() == first.device() &&
+                params[i].scalar_type() == first.scalar_type() && grads[i].device() == first.device() &&
+                grads[i].scalar_type() == first.scalar_type();
+    if (!fusable) {
+      unfused.push_back(group);
+      continue;
+    }
+    std::vector<at::Tensor> exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps;
+    for (const at::Tensor& p : params) {
+      auto* key = p.unsafeGetTensorImpl();
+      auto found = state_.find(key);
+      if (found == state_.end()) {  // as LibTorch's AdamW initialises it
+        auto fresh = std::make_unique<torch::optim::AdamWParamState>();
+        fresh->step(0);
+        fresh->exp_avg(at::zeros_like(p, at::MemoryFormat::Preserve));
+        fresh->exp_avg_sq(at::zeros_like(p, at::MemoryFormat::Preserve));
+        if (options.amsgrad()) fresh->max_exp_avg_sq(at::zeros_like(p, at::MemoryFormat::Preserve));
+        found = state_.emplace(key, std::move(fresh)).first;
+      }
+      auto& state = static_cast<torch::optim::AdamWParamState&>(*found->second);
+      StepTensor& st = steps_[key];
+      if (st.value != state.step() || !st.tensor.defined() || st.tensor.device() != p.device())
+        st.tensor = at::full({}, static_cast<double>(state.step()), at::TensorOptions().dtype(at::kFloat).device(p.device()));
+      state.step(state.step() + 1);
+      st.value = state.step();
+      exp_avgs.push_back(state.exp_avg());
+      exp_avg_sqs.push_back(state.exp_avg_sq());
+      if (options.amsgrad()) max_exp_avg_sqs.push_back(state.max_exp_avg_sq());
+      steps.push_back(st.tensor);
+    }
+    at::_foreach_add_(steps, 1);  // the kernel reads the count after this step, as torch.optim does
+    const auto [beta1, beta2] = options.betas();
+    at::_fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, options.lr(), beta1, beta2,
+                      options.weight_decay(), options.eps(), options.amsgrad(), /*maximize=*/false);
+  }
+  if (!unfused.empty()) {  // LibTorch's loop, on those groups alone
+    std::vector<torch::optim::OptimizerParamGroup> all = std::move(param_groups_);
+    param_groups_ = std::move(unfused);
+    torch::optim::AdamW::step();
+    param_groups_ = std::move(all);
+  }
+  return loss;
+}
+
 std::unique_ptr<torch::optim::AdamW> make_optimizer(const torch::nn::Module& model, const config::OptimConfig& c) {
   const ParameterGroups groups = split_parameters(model);
   auto options = [&](double weight_decay) {
@@ -46,6 +111,7 @@ std::unique_ptr<torch::optim::AdamW> make_optimizer(const torch::nn::Module& mod
   std::vector<torch::optim::OptimizerParamGroup> param_groups;
   param_groups.emplace_back(groups.decay, std::make_unique<torch::optim::AdamWOptions>(options(c.weight_decay)));
   param_groups.emplace_back(groups.no_decay, std::make_unique<torch::optim::AdamWOptions>(options(0.0)));
+  if (c.fused) return std::make_unique<FusedAdamW>(std::move(param_groups), options(c.weight_decay));
   return std::make_unique<torch::optim::AdamW>(std::move(param_groups), options(c.weight_decay));
 }
 

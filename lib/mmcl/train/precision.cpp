@@ -4,17 +4,8 @@
 
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
-#include <torch/version.h>
 
 #include "mmcl/core/error.h"
-
-// LibTorch 2.4 made autocast per device type (set_autocast_enabled(device, on)); 1.13 has one switch
-// for CUDA and one for CPU.
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-#define MMCL_AUTOCAST_BY_DEVICE 1
-#else
-#define MMCL_AUTOCAST_BY_DEVICE 0
-#endif
 
 namespace mmcl::train {
 
@@ -42,44 +33,15 @@ Precision resolve_precision(const std::string& name, const c10::Device& device) 
   throw ConfigError(str_cat("runtime.precision: unknown precision \"", name, "\" (fp32, bf16, fp16, amp_bf16, amp_fp16)"));
 }
 
-namespace {
-bool autocast_enabled(bool cuda) {
-#if MMCL_AUTOCAST_BY_DEVICE
-  return at::autocast::is_autocast_enabled(cuda ? at::kCUDA : at::kCPU);
-#else
-  return cuda ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
-#endif
-}
-void set_autocast(bool cuda, bool on, c10::ScalarType dtype) {
-#if MMCL_AUTOCAST_BY_DEVICE
-  at::autocast::set_autocast_enabled(cuda ? at::kCUDA : at::kCPU, on);
-  at::autocast::set_autocast_dtype(cuda ? at::kCUDA : at::kCPU, dtype);
-#else
-  if (cuda) {
-    at::autocast::set_enabled(on);
-    at::autocast::set_autocast_gpu_dtype(dtype);
-  } else {
-    at::autocast::set_cpu_enabled(on);
-    at::autocast::set_autocast_cpu_dtype(dtype);
-  }
-#endif
-}
-c10::ScalarType autocast_dtype(bool cuda) {
-#if MMCL_AUTOCAST_BY_DEVICE
-  return at::autocast::get_autocast_dtype(cuda ? at::kCUDA : at::kCPU);
-#else
-  return cuda ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
-#endif
-}
-}  // namespace
-
 AutocastGuard::AutocastGuard(const Precision& precision, const c10::Device& device) {
   if (!precision.autocast) return;
   active_ = true;
   cuda_ = device.is_cuda();
-  was_enabled_ = autocast_enabled(cuda_);
-  was_dtype_ = autocast_dtype(cuda_);
-  set_autocast(cuda_, true, precision.low);
+  const c10::DeviceType type = cuda_ ? c10::DeviceType::CUDA : c10::DeviceType::CPU;
+  was_enabled_ = at::autocast::is_autocast_enabled(type);
+  was_dtype_ = at::autocast::get_autocast_dtype(type);
+  at::autocast::set_autocast_enabled(type, true);
+  at::autocast::set_autocast_dtype(type, precision.low);
   at::autocast::increment_nesting();
 }
 
@@ -87,7 +49,9 @@ AutocastGuard::~AutocastGuard() {
   if (!active_) return;
   // Casts of the weights are cached for the region; leaving the outermost region drops them.
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-  set_autocast(cuda_, was_enabled_, was_dtype_);
+  const c10::DeviceType type = cuda_ ? c10::DeviceType::CUDA : c10::DeviceType::CPU;
+  at::autocast::set_autocast_enabled(type, was_enabled_);
+  at::autocast::set_autocast_dtype(type, was_dtype_);
 }
 
 at::Tensor to_param_dtype(const at::Tensor& x, const Precision& precision) {

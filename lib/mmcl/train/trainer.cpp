@@ -320,6 +320,7 @@ TrainResult run_training(const config::RunConfig& cfg, const TrainingJob& job, c
       const double logit_scale = stats.logit_scale.defined() ? stats.logit_scale.item<double>() : 0.0;
       if (logit_scale > 0) record["logit_scale"] = logit_scale;
       if (grad_norm.defined()) record["grad_norm"] = grad_norm.item<double>();
+      if (runtime.device.is_cuda()) record["gpu_mem_peak_mb"] = gpu_peak_memory_mb(runtime.device);
       if (epoch_end && job.at_epoch_end) {
         progress.clear();
         job.at_epoch_end(state.step / steps_per_epoch, record);
