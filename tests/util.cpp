@@ -175,3 +175,39 @@ void check_open_clip_outputs(models::ClipImpl& model, const fs::path& fixture_di
 }
 
 }  // namespace mmcl::test
+
+#include "mmcl/losses/loss.h"
+#include "mmcl/models/model.h"
+#include "mmcl/train/optim.h"
+#include "mmcl/train/precision.h"
+#include "mmcl/train/trainer.h"
+
+namespace mmcl::test {
+
+Curve learning_curve(const std::string& precision_name, const c10::Device& device, double grad_clip) {
+  torch::manual_seed(3);
+  models::ModelPtr model = models::make_model(micro_clip_config());
+  const train::Precision precision = train::resolve_precision(precision_name, device);
+  model->to(device, precision.param_dtype());
+  config::OptimConfig oc;
+  oc.lr = 3e-3;
+  oc.weight_decay = 0;
+  auto optimizer = train::make_optimizer(*model, oc);
+  const auto loss = losses::make_loss({});
+  torch::manual_seed(5);
+  const data::Batch batch = micro_clip_batch(16).to(device);
+  train::GradScaler scaler(precision.scale_loss);
+  const train::StepPrecision sp{precision, device, &scaler};
+  Curve curve;
+  for (int step = 0; step < 30; ++step) {
+    optimizer->zero_grad();
+    curve.losses.push_back(train::forward_backward(*model, *loss, {batch}, {}, sp).loss.item<double>());
+    train::step_optimizer(*optimizer, *model, &scaler, grad_clip);
+    model->after_step();
+  }
+  curve.model = model;
+  curve.loss_scale = scaler.scale();
+  return curve;
+}
+
+}  // namespace mmcl::test

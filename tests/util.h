@@ -60,12 +60,24 @@ int wait_exit(pid_t pid);
 
 #include "mmcl/config/config.h"
 #include "mmcl/data/batch.h"
+#include "mmcl/models/model.h"
 
 namespace mmcl::test {
 // A CLIP of a few thousand parameters (16 px images, 6-token captions over 20 ids) for unit tests,
 // and a random batch that fits it (the end token 19 last).
 config::ModelConfig micro_clip_config();
 data::Batch micro_clip_batch(int64_t n);
+
+// Per-step losses of 30 AdamW steps (lr 3e-3, no weight decay) of the micro CLIP on one fixed batch of 16
+// pairs, from the same initialisation, in `precision` on `device`, through train::step_optimizer (loss
+// scaler for amp_fp16, clipping to `grad_clip` when > 0). Optionally the trained model and the final
+// loss scale.
+struct Curve {
+  std::vector<double> losses;
+  models::ModelPtr model;
+  double loss_scale = 0;
+};
+Curve learning_curve(const std::string& precision, const c10::Device& device, double grad_clip = 0);
 }  // namespace mmcl::test
 
 namespace mmcl::models {

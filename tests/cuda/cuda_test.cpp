@@ -40,33 +40,6 @@ struct NoTf32 {
   ~NoTf32() { at::globalContext().setAllowTF32CuBLAS(was); }
 };
 
-std::vector<double> curve_on_gpu(const std::string& precision_name, models::ModelPtr* out = nullptr,
-                                 double* final_scale = nullptr) {
-  torch::manual_seed(3);
-  models::ModelPtr model = models::make_model(test::micro_clip_config());
-  const train::Precision precision = train::resolve_precision(precision_name, kGpu);
-  model->to(kGpu, precision.param_dtype());
-  config::OptimConfig oc;
-  oc.lr = 3e-3;
-  oc.weight_decay = 0;
-  auto optimizer = train::make_optimizer(*model, oc);
-  const auto loss = losses::make_loss({});
-  torch::manual_seed(5);
-  const data::Batch batch = test::micro_clip_batch(16).to(kGpu);
-  train::GradScaler scaler(precision.scale_loss);
-  const train::StepPrecision sp{precision, kGpu, &scaler};
-  std::vector<double> curve;
-  for (int step = 0; step < 30; ++step) {
-    optimizer->zero_grad();
-    curve.push_back(train::forward_backward(*model, *loss, {batch}, {}, sp).loss.item<double>());
-    train::step_optimizer(*optimizer, *model, &scaler, 1.0);
-    model->after_step();
-  }
-  if (out) *out = model;
-  if (final_scale) *final_scale = scaler.scale();
-  return curve;
-}
-
 }  // namespace
 
 CATCH_TEST_CASE("CUDA attention (flash / memory-efficient / math) matches the float64 formula", "[cuda]") {
@@ -126,12 +99,13 @@ CATCH_TEST_CASE("fused AdamW on CUDA takes LibTorch's AdamW steps on the CPU", "
 CATCH_TEST_CASE("amp_fp16 and amp_bf16 on CUDA track fp32, with float32 weights and a loss scale", "[cuda]") {
   if (!have_gpu()) return;
   NoTf32 exact;
-  const std::vector<double> fp32 = curve_on_gpu("fp32");
+  const std::vector<double> fp32 = test::learning_curve("fp32", kGpu, 1.0).losses;
   for (const char* name : {"amp_bf16", "amp_fp16"}) {
     CATCH_CAPTURE(name);
-    models::ModelPtr model;
-    double scale = 0;
-    const std::vector<double> amp = curve_on_gpu(name, &model, &scale);
+    const test::Curve curve = test::learning_curve(name, kGpu, 1.0);
+    const std::vector<double>& amp = curve.losses;
+    const models::ModelPtr& model = curve.model;
+    const double scale = curve.loss_scale;
     CATCH_CHECK(amp.back() < 0.25 * amp.front());  // it learns
     double worst = 0;
     for (size_t i = 0; i < fp32.size(); ++i) {

@@ -20,29 +20,10 @@ using namespace mmcl;
 
 namespace {
 
-// Per-step losses of 30 AdamW steps on one fixed batch of 16 pairs, from the same initialisation.
-std::vector<double> learning_curve(const std::string& precision_name, models::ModelPtr* out = nullptr) {
-  torch::manual_seed(3);
-  models::ModelPtr model = models::make_model(test::micro_clip_config());
-  const train::Precision precision = train::resolve_precision(precision_name, c10::Device("cpu"));
-  model->to(c10::Device("cpu"), precision.param_dtype());
-  config::OptimConfig oc;
-  oc.lr = 3e-3;
-  oc.weight_decay = 0;
-  auto optimizer = train::make_optimizer(*model, oc);
-  const auto loss = losses::make_loss({});
-  torch::manual_seed(5);
-  const data::Batch batch = test::micro_clip_batch(16);
-  const train::StepPrecision sp{precision, c10::Device("cpu"), nullptr};
-  std::vector<double> curve;
-  for (int step = 0; step < 30; ++step) {
-    optimizer->zero_grad();
-    curve.push_back(train::forward_backward(*model, *loss, {batch}, {}, sp).loss.item<double>());
-    optimizer->step();
-    model->after_step();
-  }
-  if (out) *out = model;
-  return curve;
+std::vector<double> learning_curve(const std::string& precision, models::ModelPtr* out = nullptr) {
+  test::Curve curve = test::learning_curve(precision, c10::Device("cpu"));
+  if (out) *out = curve.model;
+  return curve.losses;
 }
 
 }  // namespace
@@ -113,4 +94,16 @@ CATCH_TEST_CASE("loss scaling: unscaled gradients, a non-finite step skipped and
   const at::Tensor x = at::tensor(2.5);
   CATCH_CHECK(off.scale_loss(x).item<double>() == 2.5);
   CATCH_CHECK(off.unscale({w}));
+}
+
+CATCH_TEST_CASE("place_module casts floating parameters and buffers only; BatchNorm's counter stays int64", "[precision]") {
+  torch::nn::Sequential net(torch::nn::Linear(4, 4), torch::nn::BatchNorm1d(4));
+  train::place_module(*net, c10::Device("cpu"), at::kBFloat16);
+  for (const auto& p : net->parameters()) CATCH_CHECK(p.scalar_type() == at::kBFloat16);
+  for (const auto& b : net->named_buffers()) {
+    CATCH_CAPTURE(b.key());
+    const bool counter = b.key().find("num_batches_tracked") != std::string::npos;
+    CATCH_CHECK(b.value().scalar_type() == (counter ? at::kLong : at::kBFloat16));
+    CATCH_CHECK(b.value().storage().nbytes() == static_cast<size_t>(b.value().numel() * b.value().element_size()));
+  }
 }

@@ -174,7 +174,7 @@ class Bench : public RunCommand {
         c.data.type == "synthetic" || data_batches_ == 0 ? text::TrainingTokenizer{} : text::training_tokenizer(c);
 
     models::ModelPtr model = models::make_model(c.model);
-    model->to(device, precision.param_dtype());
+    train::place_module(*model, device, precision.param_dtype());
     int64_t params = 0;
     for (const auto& p : model->parameters()) params += p.numel();
     const losses::LossPtr loss = losses::make_loss(c.loss);

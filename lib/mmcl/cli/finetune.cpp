@@ -60,7 +60,7 @@ class Finetune : public RunCommand {
     // runtime.precision as in pretrain: amp_* autocasts the forward pass (float32 weights), bf16/fp16
     // convert the model; the loss and the logits compared are float32.
     const train::Precision& precision = base.precision;
-    model->to(runtime.device, precision.param_dtype());
+    train::place_module(*model, runtime.device, precision.param_dtype());
     train::GradScaler scaler(precision.scale_loss);
     const auto logits_of = [&](const data::Batch& b) {
       const at::Tensor& x = modality == "video" ? b.video : modality == "audio" ? b.audio : b.image;

@@ -41,7 +41,7 @@ EvalModel load_for_eval(const std::string& path, const config::RunConfig& curren
     out.precision = train::resolve_precision(current.runtime.precision, device);
     out.model = models::make_model(current.model);
     models::load_pretrained(*out.model, current.model.pretrained);
-    out.model->to(device, out.precision.param_dtype());
+    train::place_module(*out.model, device, out.precision.param_dtype());
     out.model->eval();
     if (out.model->reads_text()) out.tokenizer = text::restore_tokenizer(current.tokenizer, "", current.tokenizer.vocab);
     return out;
@@ -53,7 +53,7 @@ EvalModel load_for_eval(const std::string& path, const config::RunConfig& curren
   out.precision = train::resolve_precision(current.runtime.precision, device);
   out.model = models::make_model(out.config.model);
   const train::CheckpointInfo info = train::load_checkpoint(checkpoint, *out.model, nullptr);
-  out.model->to(device, out.precision.param_dtype());
+  train::place_module(*out.model, device, out.precision.param_dtype());
   out.model->eval();
   if (out.model->reads_text())
     out.tokenizer = text::restore_tokenizer(out.config.tokenizer, meta.tokenizer, current.tokenizer.vocab);

@@ -54,6 +54,15 @@ AutocastGuard::~AutocastGuard() {
   at::autocast::set_autocast_dtype(type, was_dtype_);
 }
 
+void place_module(torch::nn::Module& module, const c10::Device& device, c10::ScalarType dtype) {
+  module.to(device);
+  torch::NoGradGuard no_grad;
+  for (at::Tensor& p : module.parameters())
+    if (p.is_floating_point() && p.scalar_type() != dtype) p.set_data(p.to(dtype));
+  for (at::Tensor& b : module.buffers())
+    if (b.is_floating_point() && b.scalar_type() != dtype) b.set_data(b.to(dtype));
+}
+
 at::Tensor to_param_dtype(const at::Tensor& x, const Precision& precision) {
   if (!x.defined() || !x.is_floating_point() || precision.autocast || precision.low == c10::kFloat) return x;
   return x.to(precision.low);

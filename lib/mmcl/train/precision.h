@@ -12,8 +12,15 @@
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
+#include <torch/nn/module.h>
 
 namespace mmcl::train {
+
+// Moves `module` to `device` and its floating-point parameters and buffers to `dtype`; integer buffers
+// (BatchNorm's num_batches_tracked) keep their type. LibTorch's Module::to(device, dtype) casts every
+// buffer, and a num_batches_tracked cast that way was saved as 4 bytes under an int64 header, which no
+// checkpoint reader accepts.
+void place_module(torch::nn::Module& module, const c10::Device& device, c10::ScalarType dtype);
 
 struct Precision {
   std::string name = "fp32";

@@ -117,7 +117,7 @@ TrainResult pretrain(const config::RunConfig& cfg, std::shared_ptr<const data::D
   models::ModelPtr model = models::make_model(cfg.model);
   if (!cfg.model.pretrained.empty()) models::load_pretrained(*model, cfg.model.pretrained);
   const Precision precision = resolve_precision(cfg.runtime.precision, runtime.device);
-  model->to(runtime.device, precision.param_dtype());
+  place_module(*model, runtime.device, precision.param_dtype());
   GradScaler scaler(precision.scale_loss);
   losses::LossPtr loss = losses::make_loss(cfg.loss);
   auto optimizer = make_optimizer(*model, cfg.optim);
