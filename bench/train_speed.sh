@@ -71,6 +71,19 @@ for preset in dict.fromkeys(r["preset_name"] for r in rows):
         print(f"| {preset} | {precision} | {len(mm)} | {p:.1f} | {fmt(q)} | {m:.1f} | {m / p:.2f}× | "
               f"{f'{m / q:.2f}×' if q else '–'} | {gflops:.1f} | {rss:.0f} |")
 print()
+print("Inference (forward pass, eval mode, no gradients; medians):")
+print("| preset | precision | PyTorch loop samples/s | mmcl samples/s | mmcl / PyTorch | mmcl GFLOP/s |")
+print("|---|---|---:|---:|---:|---:|")
+for preset in dict.fromkeys(r["preset_name"] for r in rows):
+    for precision in dict.fromkeys(r["precision"] for r in rows):
+        mm, pp = runs("mmcl", preset, precision), [r for r in runs("pytorch", preset, precision) if "inference_samples_per_s" in r]
+        if not mm or not pp:
+            continue
+        m = statistics.median(r["inference"]["samples_per_s"] for r in mm)
+        q = statistics.median(r["inference_samples_per_s"] for r in pp)
+        g = statistics.median(r["inference"]["gflop_per_s"] for r in mm)
+        print(f"| {preset} | {precision} | {q:.1f} | {m:.1f} | {m / q:.2f}× | {g:.1f} |")
+print()
 print("Per round (samples/s: mmcl / PyTorch loop / PyTorch loop with the same thresholds):")
 for preset in dict.fromkeys(r["preset_name"] for r in rows):
     for precision in dict.fromkeys(r["precision"] for r in rows):
