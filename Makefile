@@ -33,7 +33,10 @@ help:
 	@echo "make reproduce-fdt  CLIP against CLIP+FDT, 3 seeds, two datasets (docs/REPRODUCTION.md, ~2 h)"
 	@echo "make reproduce-cvrl  CVRL's augmentation ablation, 3 seeds, moving Fashion-MNIST (~40 min)"
 	@echo "make reproduce-vatt  VATT's DropToken ablation and VATT-MA, 3 seeds, moving Fashion-MNIST with speech (~45 min)"
-	@echo "make build | setup | clean"
+	@echo "make build-cpu-only  build as against a CPU-only LibTorch (CUDA/NCCL compiled out) into build-cpu/"
+	@echo "make gpu-bundle  pack the Debian libraries a bare GPU machine lacks into .gpu-bundle/ (docs/GPU.md)"
+	@echo "make gpu-check   on a GPU machine: build against its PyTorch, run the CUDA tests and GPU benchmarks"
+	@echo "make build | setup | venv | clean"
 
 setup:
 	@missing=""; \
