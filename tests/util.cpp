@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <cstdio>
 #include <fstream>
@@ -208,6 +209,21 @@ Curve learning_curve(const std::string& precision_name, const c10::Device& devic
   curve.model = model;
   curve.loss_scale = scaler.scale();
   return curve;
+}
+
+}  // namespace mmcl::test
+
+namespace mmcl::test {
+
+at::Tensor attention_reference(models::SelfAttentionImpl& attn, const at::Tensor& x, const at::Tensor& mask) {
+  const auto f64 = [](const at::Tensor& t) { return t.to(at::kDouble); };
+  const int64_t b = x.size(0), l = x.size(1), d = x.size(2), h = attn.heads, e = d / h;
+  const at::Tensor qkv =
+      at::linear(f64(x), f64(attn.in_proj_weight), f64(attn.in_proj_bias)).view({b, l, 3, h, e}).permute({2, 0, 3, 1, 4});
+  at::Tensor scores = at::matmul(qkv[0], qkv[1].transpose(-2, -1)) / std::sqrt(static_cast<double>(e));
+  if (mask.defined()) scores = scores + f64(mask);
+  const at::Tensor out = at::matmul(at::softmax(scores, -1), qkv[2]).transpose(1, 2).reshape({b, l, d});
+  return at::linear(out, f64(attn.out_proj->weight), f64(attn.out_proj->bias));
 }
 
 }  // namespace mmcl::test

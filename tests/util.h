@@ -61,6 +61,7 @@ int wait_exit(pid_t pid);
 #include "mmcl/config/config.h"
 #include "mmcl/data/batch.h"
 #include "mmcl/models/model.h"
+#include "mmcl/models/transformer.h"
 
 namespace mmcl::test {
 // A CLIP of a few thousand parameters (16 px images, 6-token captions over 20 ids) for unit tests,
@@ -78,6 +79,10 @@ struct Curve {
   double loss_scale = 0;
 };
 Curve learning_curve(const std::string& precision, const c10::Device& device, double grad_clip = 0);
+
+// softmax(QK^T / sqrt(d) + mask) V through `attn`'s projections, written out in float64 (parameters, input
+// and mask cast to double; differentiable): [B, L, D] -> [B, L, D].
+at::Tensor attention_reference(models::SelfAttentionImpl& attn, const at::Tensor& x, const at::Tensor& mask);
 }  // namespace mmcl::test
 
 namespace mmcl::models {

@@ -46,7 +46,7 @@ CATCH_TEST_CASE("CUDA attention (flash / memory-efficient / math) matches the fl
   if (!have_gpu()) return;
   NoTf32 exact;
   torch::manual_seed(1);
-  const int64_t batch = 4, length = 77, width = 64, heads = 8, e = width / heads;
+  const int64_t batch = 4, length = 77, width = 64, heads = 8;
   models::SelfAttention attn(width, heads);
   const at::Tensor x = at::randn({batch, length, width});
   at::Tensor padding = at::zeros({batch, 1, 1, length});
@@ -58,14 +58,7 @@ CATCH_TEST_CASE("CUDA attention (flash / memory-efficient / math) matches the fl
     at::Tensor expected;
     {
       torch::NoGradGuard no_grad;
-      const at::Tensor x64 = x.to(at::kDouble);
-      const at::Tensor qkv = at::linear(x64, attn->in_proj_weight.to(at::kDouble), attn->in_proj_bias.to(at::kDouble))
-                                 .view({batch, length, 3, heads, e})
-                                 .permute({2, 0, 3, 1, 4});
-      at::Tensor scores = at::matmul(qkv[0], qkv[1].transpose(-2, -1)) / std::sqrt(static_cast<double>(e));
-      if (mask.defined()) scores = scores + mask.to(at::kDouble);
-      const at::Tensor o = at::matmul(at::softmax(scores, -1), qkv[2]).transpose(1, 2).reshape({batch, length, width});
-      expected = at::linear(o, attn->out_proj->weight.to(at::kDouble), attn->out_proj->bias.to(at::kDouble));
+      expected = test::attention_reference(*attn, x, mask);
     }
     attn->to(kGpu);
     const at::Tensor got = attn->forward(x.to(kGpu), mask.defined() ? mask.to(kGpu) : mask).cpu().to(at::kDouble);

@@ -15,16 +15,6 @@ namespace {
 
 using mmcl::models::SelfAttention;
 
-// The same module's parameters, attention written out: [B, L, D] -> [B, L, D].
-at::Tensor reference(SelfAttention& attn, const at::Tensor& x, const at::Tensor& mask) {
-  const int64_t b = x.size(0), l = x.size(1), d = x.size(2), h = attn->heads, e = d / h;
-  const at::Tensor qkv = at::linear(x, attn->in_proj_weight, attn->in_proj_bias).view({b, l, 3, h, e}).permute({2, 0, 3, 1, 4});
-  at::Tensor scores = at::matmul(qkv[0], qkv[1].transpose(-2, -1)) / std::sqrt(static_cast<double>(e));
-  if (mask.defined()) scores = scores + mask.to(scores.scalar_type());
-  const at::Tensor out = at::matmul(at::softmax(scores, -1), qkv[2]);
-  return attn->out_proj(out.transpose(1, 2).reshape({b, l, d}));
-}
-
 // Key padding: sample i keeps its first (L - i) keys.
 at::Tensor padding_mask(int64_t batch, int64_t length, at::ScalarType type) {
   at::Tensor m = at::zeros({batch, 1, 1, length}, at::TensorOptions().dtype(type));
@@ -53,7 +43,7 @@ void compare(at::ScalarType type, double tolerance) {
       for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
     }
     attn64->to(at::kDouble);
-    const at::Tensor expected = reference(attn64, x64, mask.defined() ? mask.to(at::kDouble) : mask);
+    const at::Tensor expected = mmcl::test::attention_reference(*attn64, x64, mask);
     CATCH_CHECK(out.scalar_type() == type);
     CATCH_CHECK((out.to(at::kDouble) - expected).abs().max().item<double>() < tolerance);
     // Gradients with respect to the input and the projection weights.

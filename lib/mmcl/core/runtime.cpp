@@ -130,8 +130,14 @@ double gpu_peak_memory_mb(const c10::Device& device) {
 }
 
 std::string build_description() {
-  return str_cat("LibTorch ", torch_version(), " | CUDA ", cuda_description(), " | BLAS ", blas_library(), " | ",
-                 openmp_description() == "none" ? "no OpenMP" : "OpenMP " + openmp_description());
+  // Logged at start-up and again with the run directory: worked out once (the loaded libraries and the
+  // GPUs visible do not change while the process runs).
+  static const std::string text = [] {
+    const std::string openmp = openmp_description();
+    return str_cat("LibTorch ", torch_version(), " | CUDA ", cuda_description(), " | BLAS ", blas_library(), " | ",
+                   openmp == "none" ? "no OpenMP" : "OpenMP " + openmp);
+  }();
+  return text;
 }
 
 std::string torch_version() { return TORCH_VERSION; }

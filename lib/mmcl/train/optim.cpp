@@ -77,7 +77,7 @@ at::Tensor FusedAdamW::step(LossClosure closure) {
       }
       auto& state = static_cast<torch::optim::AdamWParamState&>(*found->second);
       StepTensor& st = steps_[key];
-      if (st.value != state.step() || !st.tensor.defined() || st.tensor.device() != p.device())
+      if (st.value != state.step() || st.tensor.device() != p.device())  // new, or a loaded state
         st.tensor = at::full({}, static_cast<double>(state.step()), at::TensorOptions().dtype(at::kFloat).device(p.device()));
       state.step(state.step() + 1);
       st.value = state.step();
