@@ -24,7 +24,7 @@ for format in $FORMATS; do
   for w in $WORKERS; do
     for side in mmcl torchvision; do
       if [ "$side" = mmcl ]; then
-        line=$("$BUILD_DIR/mmcl-bench" images --files "$BENCH_DIR/$format/files.txt" --workers "$w" --epochs "$EPOCHS")
+        line=$("$BUILD_DIR/mmcl" bench images --files "$BENCH_DIR/$format/files.txt" --workers "$w" --epochs "$EPOCHS")
       else
         line=$($PYTHON bench/torchvision_pipeline.py --files "$BENCH_DIR/$format/files.txt" --workers "$w" --epochs "$EPOCHS")
       fi

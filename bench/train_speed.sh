@@ -1,5 +1,5 @@
 #!/bin/sh
-# Training speed: `mmcl bench` against the same CLIP trained by a plain PyTorch loop
+# Training speed: `mmcl bench train` against the same CLIP trained by a plain PyTorch loop
 # (bench/torch_clip_loop.py, with the torch of the project venv: the same LibTorch), batch 64, 2 threads, for each preset and
 # precision, in ROUNDS interleaved rounds (this machine's speed drifts by ±10% between minutes, so the
 # table shows each side's median over the rounds). One JSON line per measurement goes to
@@ -35,7 +35,7 @@ while [ "$round" -le "$ROUNDS" ]; do
       steps=$STEPS; warmup=$WARMUP
       if [ "$precision" != fp32 ]; then steps=$BF16_STEPS; warmup=1; fi
       echo "== round $round: $preset $precision ($steps steps after $warmup)"
-      "$BUILD_DIR/mmcl" bench --config configs/bench/clip.yaml --set model.preset="$preset" \
+      "$BUILD_DIR/mmcl" bench train --config configs/bench/clip.yaml --set model.preset="$preset" \
         --set runtime.precision="$precision" --steps "$steps" --warmup "$warmup" --json | tail -n 1 | tag mmcl "$preset" "$round"
       loop="bench/torch_clip_loop.py --preset configs/models/$preset.yaml --batch 64 --threads 2 --precision $precision --steps $steps --warmup $warmup"
       $TORCH_PYTHON $loop | tag pytorch "$preset" "$round"

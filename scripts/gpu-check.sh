@@ -110,13 +110,13 @@ PY
     fi
   done
 
-  # --- one CVRL and one VATT step on synthetic video (mmcl bench: a few steps on a random batch)
+  # --- one CVRL and one VATT step on synthetic video (mmcl bench train: a few steps on a random batch)
   bench_row() {  # NAME LABEL CONFIG OVERRIDES...
     local name=$1 label=$2 config=$3; shift 3
     local args=()
     for s in "$@"; do args+=(--set "$s"); done
     # bench reads no data with --data-batches 0, but the config's data.train must name a file.
-    if step "$name" "$mmcl" bench --config "$config" --json --steps 5 --warmup 2 --data-batches 0 \
+    if step "$name" "$mmcl" bench train --config "$config" --json --steps 5 --warmup 2 --data-batches 0 \
         --set runtime.device=cuda --set data.train="$work/empty.csv" "${args[@]}"; then
       row "$($python - "$work/$name.log" "$label" <<'PY'
 import json, math, sys

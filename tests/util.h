@@ -1,5 +1,8 @@
 #pragma once
-// Helpers shared by the tests: temporary folders, running the mmcl binary, writing files.
+// The test harness: temporary folders, running the mmcl binary, files, and where the shared and
+// repository fixtures are. Model and data fixtures are in fixtures.h.
+
+#include <sys/types.h>
 
 #include <filesystem>
 #include <string>
@@ -29,6 +32,10 @@ struct CommandResult {
 
 // Runs `mmcl <args>` in `cwd` (no shell quoting is done: keep args simple).
 CommandResult run_mmcl(const std::string& args, const fs::path& cwd);
+// Starts `mmcl <args>` in `cwd` without waiting (output to `log`); returns its pid.
+pid_t spawn_mmcl(const std::string& args, const fs::path& cwd, const fs::path& log);
+// Waits for `pid` and returns its exit status (-1 if it did not exit normally).
+int wait_exit(pid_t pid);
 
 void write_text(const fs::path& path, const std::string& text);
 std::string read_text(const fs::path& path);
@@ -36,60 +43,8 @@ std::string read_text(const fs::path& path);
 // The shared fixtures folder (../shared next to the source tree), or "" when it is absent; tests
 // that need it call this and skip with a visible message.
 fs::path shared_dir();
+// The absolute path of a file under tests/fixtures/ (YAML the tests share, e.g. "models/tiny-clip-16.yaml",
+// the CLIP of the colour-square runs, named as model.preset).
+std::string fixture_path(const std::string& relative);
 
-// A tiny captioned image set in `dir`: img/ with 16x16 PNGs of red and blue squares (a little noise),
-// train.csv (32 rows, filepath,title: "a red square", "a photo of a blue square", ...), test.csv
-// (filepath,label: 8 images and one unreadable img/broken.png labelled red) and captions.csv (the
-// 8 test images, "a red square" / "a blue square").
-void write_colour_squares(const fs::path& dir);
-
-// A CLIP small enough for unit tests, as a config YAML (seconds per run on one thread).
-std::string tiny_run_yaml(const std::string& name, int steps);
-
-}  // namespace mmcl::test
-
-
-#include <sys/types.h>
-
-namespace mmcl::test {
-// Starts `mmcl <args>` in `cwd` without waiting (output to `log`); returns its pid.
-pid_t spawn_mmcl(const std::string& args, const fs::path& cwd, const fs::path& log);
-// Waits for `pid` and returns its exit status (-1 if it did not exit normally).
-int wait_exit(pid_t pid);
-}  // namespace mmcl::test
-
-#include "mmcl/config/config.h"
-#include "mmcl/data/batch.h"
-#include "mmcl/models/model.h"
-#include "mmcl/models/transformer.h"
-
-namespace mmcl::test {
-// A CLIP of a few thousand parameters (16 px images, 6-token captions over 20 ids) for unit tests,
-// and a random batch that fits it (the end token 19 last).
-config::ModelConfig micro_clip_config();
-data::Batch micro_clip_batch(int64_t n);
-
-// Per-step losses of 30 AdamW steps (lr 3e-3, no weight decay) of the micro CLIP on one fixed batch of 16
-// pairs, from the same initialisation, in `precision` on `device`, through train::step_optimizer (loss
-// scaler for amp_fp16, clipping to `grad_clip` when > 0). Optionally the trained model and the final
-// loss scale.
-struct Curve {
-  std::vector<double> losses;
-  models::ModelPtr model;
-  double loss_scale = 0;
-};
-Curve learning_curve(const std::string& precision, const c10::Device& device, double grad_clip = 0);
-
-// softmax(QK^T / sqrt(d) + mask) V through `attn`'s projections, written out in float64 (parameters, input
-// and mask cast to double; differentiable): [B, L, D] -> [B, L, D].
-at::Tensor attention_reference(models::SelfAttentionImpl& attn, const at::Tensor& x, const at::Tensor& mask);
-}  // namespace mmcl::test
-
-namespace mmcl::models {
-class ClipImpl;
-}
-namespace mmcl::test {
-// Checks `model` (open_clip's weights loaded) against open_clip's outputs in the fixture's io.safetensors:
-// normalised image and text features within 1e-5, logits within 1e-4 (max abs).
-void check_open_clip_outputs(models::ClipImpl& model, const fs::path& fixture_dir);
 }  // namespace mmcl::test

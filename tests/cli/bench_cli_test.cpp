@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "util.h"
+#include "fixtures.h"
 
 using namespace mmcl::test;
 
@@ -35,7 +35,7 @@ CATCH_TEST_CASE("mmcl bench: samples/s, step percentiles, GFLOP/s from counted F
              "runtime: {device: cpu, threads: 1}\n"
              "model: {preset: clip-vit-tiny}\n"
              "data: {type: synthetic, batch_size: 4}\n");
-  const auto r = run_mmcl("bench --config bench.yaml --steps 3 --warmup 1 --json", dir.path());
+  const auto r = run_mmcl("bench train --config bench.yaml --steps 3 --warmup 1 --json", dir.path());
   CATCH_INFO(r.output);
   CATCH_REQUIRE(r.exit_code == 0);
   const auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')));
@@ -60,13 +60,13 @@ CATCH_TEST_CASE("mmcl bench: samples/s, step percentiles, GFLOP/s from counted F
   CATCH_CHECK(j["data"].is_null());  // synthetic data: no pipeline to time
 
   // The text form, in amp_bf16; amp_fp16 is refused on CPU.
-  const auto amp = run_mmcl("bench --config bench.yaml --steps 2 --warmup 1 --set runtime.precision=amp_bf16", dir.path());
+  const auto amp = run_mmcl("bench train --config bench.yaml --steps 2 --warmup 1 --set runtime.precision=amp_bf16", dir.path());
   CATCH_INFO(amp.output);
   CATCH_CHECK(amp.exit_code == 0);
   CATCH_CHECK(amp.output.find("amp_bf16") != std::string::npos);
   CATCH_CHECK(amp.output.find("GFLOP/s") != std::string::npos);
   CATCH_CHECK(amp.output.find("peak RSS") != std::string::npos);
-  const auto fp16 = run_mmcl("bench --config bench.yaml --set runtime.precision=amp_fp16", dir.path());
+  const auto fp16 = run_mmcl("bench train --config bench.yaml --set runtime.precision=amp_fp16", dir.path());
   CATCH_CHECK(fp16.exit_code == 2);
   CATCH_CHECK(fp16.output.find("runtime.precision") != std::string::npos);
 }
@@ -79,7 +79,7 @@ CATCH_TEST_CASE("mmcl bench times the data pipeline of a config's training data 
              "model: {preset: clip-vit-tiny}\n"
              "data: {type: manifest, train: train.csv, batch_size: 4, workers: 1}\n"
              "tokenizer: {name: words}\n");
-  const auto r = run_mmcl("bench --config bench.yaml --steps 2 --warmup 1 --data-batches 12 --json", dir.path());
+  const auto r = run_mmcl("bench train --config bench.yaml --steps 2 --warmup 1 --data-batches 12 --json", dir.path());
   CATCH_INFO(r.output);
   CATCH_REQUIRE(r.exit_code == 0);
   const auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')));
@@ -90,8 +90,47 @@ CATCH_TEST_CASE("mmcl bench times the data pipeline of a config's training data 
   CATCH_CHECK(data_rate > 0);
   CATCH_CHECK(j["data_keeps_up"].get<bool>() == (data_rate >= j["train"]["samples_per_s"].get<double>()));
 
-  const auto text = run_mmcl("bench --config bench.yaml --steps 1 --warmup 0 --data-batches 2", dir.path());
+  const auto text = run_mmcl("bench train --config bench.yaml --steps 1 --warmup 0 --data-batches 2", dir.path());
   CATCH_INFO(text.output);
   CATCH_REQUIRE(text.exit_code == 0);
   CATCH_CHECK(text.output.find("the training rate") != std::string::npos);
+}
+
+CATCH_TEST_CASE("mmcl bench images and videos: one JSON line per input pipeline, a benchmark must be named", "[cli]") {
+  TempDir dir;
+  write_colour_squares(dir.path());
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(dir / "img")) files += e.is_regular_file() ? 1 : 0;
+  const auto r = run_mmcl("bench images --files img --workers 1 --batch-size 4 --size 16 --epochs 2 --warmup-batches 1",
+                          dir.path());
+  CATCH_INFO(r.output);
+  CATCH_REQUIRE(r.exit_code == 0);
+  const auto j = nlohmann::json::parse(r.output.substr(r.output.rfind('{')));
+  CATCH_CHECK(j["pipeline"] == "mmcl");
+  CATCH_CHECK(j["files"] == files);
+  CATCH_CHECK(j["epochs"] == 2);
+  CATCH_CHECK(j["skipped"].get<int64_t>() >= 1);  // img/broken.png, every epoch
+  CATCH_CHECK(j["images"].get<int64_t>() <= 2 * files);
+  CATCH_CHECK(j["images_per_s"].get<double>() > 0);
+
+  const auto none = run_mmcl("bench", dir.path());
+  CATCH_CHECK(none.exit_code == 2);
+  const auto old_form = run_mmcl("bench --config bench.yaml", dir.path());
+  CATCH_CHECK(old_form.exit_code == 2);
+
+  const fs::path shared = shared_dir();
+  if (shared.empty()) {
+    CATCH_WARN("SKIPPED: ../shared is absent, so `mmcl bench videos` is not run on real videos");
+    return;
+  }
+  const auto v = run_mmcl("bench videos --files " + (shared / "data" / "video").string() +
+                              " --clips 4 --frames 4 --stride 2 --size 32 --warmup 1",
+                          dir.path());
+  CATCH_INFO(v.output);
+  CATCH_REQUIRE(v.exit_code == 0);
+  const auto vj = nlohmann::json::parse(v.output.substr(v.output.rfind('{')));
+  CATCH_CHECK(vj["clips"] == 4);
+  CATCH_CHECK(vj["frames"] == 4);
+  CATCH_CHECK(vj["clips_per_s"].get<double>() > 0);
+  CATCH_CHECK(vj["files"].get<int64_t>() >= 1);
 }

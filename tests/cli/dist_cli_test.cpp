@@ -16,8 +16,8 @@
 #include "dist/processes.h"
 #include "mmcl/config/load.h"
 #include "mmcl/models/model.h"
-#include "mmcl/train/checkpoint.h"
-#include "util.h"
+#include "mmcl/io/checkpoint.h"
+#include "fixtures.h"
 
 using namespace mmcl;
 using test::fs::path;
@@ -51,10 +51,10 @@ std::vector<int> wait_all(const std::vector<pid_t>& pids, double seconds) {
 }
 
 std::vector<at::Tensor> checkpoint_parameters(const path& file) {
-  const train::CheckpointMeta meta = train::checkpoint_meta(file);
+  const io::CheckpointMeta meta = io::checkpoint_meta(file);
   const config::RunConfig cfg = config::load_resolved_config(meta.config_yaml, file.string());
   models::ModelPtr model = models::make_model(cfg.model);
-  train::load_checkpoint(file, *model, nullptr);
+  io::load_checkpoint(file, *model, nullptr);
   return model->parameters();
 }
 
@@ -83,7 +83,7 @@ bool wait_for_lines(const path& file, int64_t lines, double seconds) {
 
 }  // namespace
 
-CATCH_TEST_CASE("pretrain on 2 ranks x batch 4 ends with the checkpoint of 1 rank x batch 8; rank 0 alone writes",
+CATCH_TEST_CASE("pretrain on 2 ranks x batch 4 ends with the checkpoint of 1 rank x batch 8, rank 0 alone writes",
                 "[cli][dist]") {
   test::TempDir dir;
   test::write_text(dir / "run.yaml", test::tiny_run_yaml("one", 6));
@@ -194,7 +194,7 @@ CATCH_TEST_CASE("SIGUSR1 to one rank: every rank stops after the same step, rank
   const std::string log0 = test::read_text(dir / "first0.log");
   CATCH_CHECK(log0.find("stopped by signal 10") != std::string::npos);
   CATCH_CHECK(test::read_text(dir / "scontrol.calls") == "requeue 4242\n");
-  const train::CheckpointDir checkpoints(dir / "runs/job/checkpoints");
+  const io::CheckpointDir checkpoints(dir / "runs/job/checkpoints");
   CATCH_REQUIRE(checkpoints.latest().has_value());
   const std::string saved = checkpoints.latest()->filename().string();  // step_<N>.pt
   const int64_t step = std::stoll(saved.substr(5, saved.size() - 8));
@@ -248,9 +248,7 @@ CATCH_TEST_CASE("finetune on 2 ranks x batch 4 gives the head and results of 1 r
   test::write_text(dir / "run.yaml",
                    "run: {name: colours, seed: 1}\n"
                    "runtime: {device: cpu, threads: 1}\n"
-                   "model:\n  preset: clip-vit-tiny\n  embed_dim: 16\n"
-                   "  vision: {image_size: 16, patch_size: 8, width: 32, layers: 1, head_width: 16}\n"
-                   "  text: {context_length: 8, width: 32, heads: 2, layers: 1}\n"
+                   "model: {preset: " + test::fixture_path("models/tiny-clip-16.yaml") + "}\n"
                    "data: {type: manifest, train: train.csv, batch_size: 8, workers: 2}\n"
                    "tokenizer: {name: words}\n"
                    "optim: {lr: 0.01, warmup_steps: 0}\n"

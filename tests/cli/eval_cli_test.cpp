@@ -3,11 +3,10 @@
 
 #include <ATen/ATen.h>
 
-#include "mmcl/eval/evaluate.h"
 #include "mmcl/io/safetensors.h"
 #include "mmcl/models/pretrained.h"
 #include "run_results.h"
-#include "util.h"
+#include "fixtures.h"
 
 using namespace mmcl::test;
 
@@ -18,9 +17,7 @@ CATCH_TEST_CASE("pretrain on a manifest, then zeroshot and retrieve from the che
   write_text(dir / "run.yaml",
              "run: {name: colours, seed: 1}\n"
              "runtime: {device: cpu, threads: 1}\n"
-             "model:\n  preset: clip-vit-tiny\n  embed_dim: 16\n"
-             "  vision: {image_size: 16, patch_size: 8, width: 32, layers: 1, head_width: 16}\n"
-             "  text: {context_length: 8, width: 32, heads: 2, layers: 1}\n"
+             "model: {preset: " + fixture_path("models/tiny-clip-16.yaml") + "}\n"
              "data: {type: manifest, train: train.csv, batch_size: 8, workers: 2}\n"
              "tokenizer: {name: words}\n"
              "optim: {lr: 0.002, warmup_steps: 5}\n"
@@ -93,11 +90,11 @@ CATCH_TEST_CASE("pretrain on a manifest, then zeroshot and retrieve from the che
   CATCH_CHECK(oc["vision_cfg"]["patch_size"] == 8);
   const auto exported = mmcl::io::load_safetensors(dir / "exported.safetensors");
   CATCH_CHECK(nlohmann::json::parse(exported.metadata.at("open_clip_config")) == oc);
-  const auto original = mmcl::eval::load_for_eval((dir / "runs/colours").string(), mmcl::config::RunConfig{}, at::kCPU);
+  const auto original = mmcl::test::checkpoint_run((dir / "runs/colours").string());
   // (from another working directory: a checkpoint's config is not checked against the file system)
   const auto weights = mmcl::models::named_weights(*original.model);
   CATCH_REQUIRE(weights.size() == exported.tensors.size());
-  auto reloaded = mmcl::models::make_model(original.config.model);
+  auto reloaded = mmcl::models::make_model(original.model_config);
   mmcl::models::load_weights_into(*reloaded, exported.tensors, "exported.safetensors");
   const auto again = mmcl::models::named_weights(*reloaded);
   for (size_t i = 0; i < weights.size(); ++i) {
@@ -158,7 +155,7 @@ CATCH_TEST_CASE("pretrain on a manifest, then zeroshot and retrieve from the che
                             "--set runtime.precision=amp_fp16", dir.path());
   CATCH_CAPTURE(f16.output);
   CATCH_CHECK(f16.exit_code == 2);
-  CATCH_CHECK(f16.output.find("runtime.precision: amp_fp16 needs runtime.device cuda") != std::string::npos);
+  CATCH_CHECK(f16.output.find("runtime.precision: amp_fp16 needs a CUDA device") != std::string::npos);
   CATCH_CHECK(!fs::exists(dir / "runs/f16"));
 
   // Without a checkpoint the evaluation is refused before anything is written.

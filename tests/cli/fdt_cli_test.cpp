@@ -7,11 +7,10 @@
 
 #include "mmcl/config/load.h"
 #include "mmcl/data/batch.h"
-#include "mmcl/eval/evaluate.h"
 #include "mmcl/io/safetensors.h"
 #include "mmcl/models/pretrained.h"
 #include "run_results.h"
-#include "util.h"
+#include "fixtures.h"
 
 using namespace mmcl::test;
 
@@ -81,7 +80,7 @@ CATCH_TEST_CASE("FDT: pretrain, evaluate with every subcommand, export, inspect 
   auto rebuilt = mmcl::models::make_model(c.model);
   const auto report = mmcl::models::load_weights_into(*rebuilt, exported.tensors, "fdt.safetensors");
   CATCH_CHECK(report.unused.empty());
-  const auto original = mmcl::eval::load_for_eval((dir / "runs/fdt").string(), c, at::kCPU);
+  const auto original = mmcl::test::checkpoint_run((dir / "runs/fdt").string());
   rebuilt->eval();
   mmcl::data::Batch b;
   b.image = at::randn({3, 3, 16, 16});

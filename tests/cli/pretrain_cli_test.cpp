@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "util.h"
+#include "fixtures.h"
 
 using namespace mmcl::test;
 

@@ -38,9 +38,7 @@ CATCH_TEST_CASE("pretrain streams webdataset shards made by tar (words vocabular
   write_text(dir / "run.yaml",
              "run: {name: wds, seed: 1}\n"
              "runtime: {device: cpu, threads: 1}\n"
-             "model:\n  preset: clip-vit-tiny\n  embed_dim: 16\n"
-             "  vision: {image_size: 16, patch_size: 8, width: 32, layers: 1, head_width: 16}\n"
-             "  text: {context_length: 8, width: 32, heads: 2, layers: 1}\n"
+             "model: {preset: " + fixture_path("models/tiny-clip-16.yaml") + "}\n"
              "data: {type: webdataset, train: 'shards/train-{0..1}.tar', shuffle_buffer: 8, batch_size: 8, workers: 2}\n"
              "tokenizer: {name: words}\n"
              "optim: {lr: 0.002, warmup_steps: 2}\n"

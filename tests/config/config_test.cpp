@@ -143,7 +143,7 @@ CATCH_TEST_CASE("model.base: a CLIP preset under model.preset, named by the pres
   c = load_config((dir / "x.yaml").string(), {"model.base=ViT-B-16"});
   CATCH_CHECK(c.model.name == "fdt");
   CATCH_CHECK(c.model.vision.patch_size == 16);
-  CATCH_CHECK(c.model.fdt.weighting == "softmax");
+  CATCH_CHECK(c.model.fdt.weighting == mmcl::TokenWeighting::softmax);
   const RunConfig back = mmcl::config::load_resolved_config(mmcl::config::dump_config(c), "dump");
   CATCH_CHECK(mmcl::config::config_differences(c, back).empty());
 
@@ -191,4 +191,48 @@ CATCH_TEST_CASE("every key is declared once and documented in docs/CONFIG.md", "
     CATCH_CAPTURE(key);
     CATCH_CHECK(doc.find("`" + key + "`") != std::string::npos);
   }
+}
+
+CATCH_TEST_CASE("what a model trains with comes from the model table, each subcommand's files are required", "[config]") {
+  TempDir dir;
+  const std::string f = (dir / "x.yaml").string();
+  // Capabilities: the message names the file:line of the key and what the model trains with.
+  CATCH_CHECK(error_for(dir, "model:\n  name: cvrl\nloss:\n  name: infonce\ndata: {type: video}\n") ==
+              f + ":4: loss.name: model.name cvrl trains with ntxent, not \"infonce\"");
+  CATCH_CHECK(error_for(dir, "model: {name: clip}\ndata:\n  type: video\n") ==
+              f + ":3: data.type: model.name clip trains on data.type synthetic, manifest, webdataset, not \"video\"");
+  CATCH_CHECK(error_for(dir, "model: {name: fdt}\nloss: {name: vatt}\n").find("loss.name: model.name fdt trains with infonce") !=
+              std::string::npos);
+  // The choice keys parse into their values once, here.
+  write_text(dir / "x.yaml", "runtime: {precision: amp_bf16, device: cpu}\noptim: {schedule: constant}\n");
+  const RunConfig c = load_config(f);
+  CATCH_CHECK(c.runtime.precision == mmcl::PrecisionMode::amp_bf16);
+  CATCH_CHECK(c.runtime.device == mmcl::DeviceChoice::cpu);
+  CATCH_CHECK(c.optim.schedule == mmcl::LrSchedule::constant);
+  CATCH_CHECK(error_for(dir, "runtime: {device: cpu, precision: amp_fp16}\n") ==
+              f + ":1: runtime.precision: amp_fp16 needs a CUDA device (CPU autocast runs bfloat16 only); use amp_bf16 "
+                  "on the CPU");
+
+  // Per subcommand: evaluations need eval.data and a checkpoint (or model.pretrained), linear-probe and
+  // finetune also eval.train; pretrain needs none of them.
+  write_text(dir / "x.yaml", "run: {name: a}\n");
+  CATCH_CHECK_NOTHROW(load_config(f, {}, "pretrain"));
+  auto message = [&](const std::string& subcommand, const std::vector<std::string>& sets = {}) {
+    try {
+      load_config(f, sets, subcommand);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CATCH_CHECK(message("zeroshot").find("eval.checkpoint: required by this subcommand (or set model.pretrained)") !=
+              std::string::npos);
+  write_text(dir / "ckpt.pt", "x");
+  const std::string ckpt = "eval.checkpoint=" + (dir / "ckpt.pt").string();
+  CATCH_CHECK(message("retrieve", {ckpt}).find("eval.data: required by this subcommand") != std::string::npos);
+  CATCH_CHECK(message("linear-probe", {ckpt, "eval.data=" + (dir / "ckpt.pt").string()})
+                  .find("eval.train: required by this subcommand") != std::string::npos);
+  CATCH_CHECK(message("embed", {ckpt, "eval.data=nowhere.csv"}).find("eval.data: file not found: \"nowhere.csv\"") !=
+              std::string::npos);
+  CATCH_CHECK(message("zeroshot", {ckpt, "eval.data=" + (dir / "ckpt.pt").string()}).empty());
 }

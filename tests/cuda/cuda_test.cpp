@@ -17,9 +17,10 @@
 #include "mmcl/models/model.h"
 #include "mmcl/models/transformer.h"
 #include "mmcl/train/optim.h"
-#include "mmcl/train/precision.h"
+#include "mmcl/core/precision.h"
+#include "mmcl/train/grad_scaler.h"
 #include "mmcl/train/trainer.h"
-#include "util.h"
+#include "fixtures.h"
 
 using namespace mmcl;
 

@@ -5,9 +5,11 @@
 
 #include "mmcl/data/dataset.h"
 #include "mmcl/data/image.h"
+#include "mmcl/media/image.h"
 #include "mmcl/data/resample.h"
 #include "util.h"
 
+using namespace mmcl;
 using namespace mmcl::data;
 
 namespace {
@@ -19,17 +21,18 @@ std::string png(int w, int h, int channels, const std::vector<unsigned char>& pi
 }
 }  // namespace
 
-CATCH_TEST_CASE("images decode to RGB uint8, grey and RGBA included; garbage is a SampleError", "[data]") {
-  const at::Tensor rgb = decode_image(png(2, 1, 3, {10, 20, 30, 40, 50, 60}), "rgb");
+CATCH_TEST_CASE("images decode to RGB uint8, grey and RGBA included, garbage is a SampleError", "[data]") {
+  const at::Tensor rgb = media::decode_image(png(2, 1, 3, {10, 20, 30, 40, 50, 60}), "rgb");
   CATCH_CHECK(rgb.sizes() == at::IntArrayRef({1, 2, 3}));
   CATCH_CHECK(rgb[0][1][2].item<int>() == 60);
-  const at::Tensor grey = decode_image(png(1, 1, 1, {77}), "grey");
+  const at::Tensor grey = media::decode_image(png(1, 1, 1, {77}), "grey");
   CATCH_CHECK(grey.sizes() == at::IntArrayRef({1, 1, 3}));
   CATCH_CHECK(grey[0][0][1].item<int>() == 77);
-  const at::Tensor rgba = decode_image(png(1, 1, 4, {1, 2, 3, 4}), "rgba");
+  const at::Tensor rgba = media::decode_image(png(1, 1, 4, {1, 2, 3, 4}), "rgba");
   CATCH_CHECK(rgba[0][0][2].item<int>() == 3);
-  CATCH_CHECK_THROWS_AS(decode_image("not an image", "x"), SampleError);
-  CATCH_CHECK_THROWS_AS(read_image("/nonexistent/x.png"), SampleError);
+  CATCH_CHECK_THROWS_AS(media::decode_image("not an image", "x"), media::DecodeError);
+  CATCH_CHECK_THROWS_AS(data::decode_sample_image("not an image", "x"), SampleError);
+  CATCH_CHECK_THROWS_AS(data::read_sample_image("/nonexistent/x.png"), SampleError);
 }
 
 CATCH_TEST_CASE("eval transform: resize the shorter side, centre crop, normalise", "[data]") {

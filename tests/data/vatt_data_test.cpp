@@ -6,8 +6,8 @@
 
 #include <ATen/ATen.h>
 
-#include "mmcl/data/audio.h"
-#include "mmcl/data/video.h"
+#include "mmcl/data/audio_windows.h"
+#include "mmcl/data/video_clips.h"
 #include "mmcl/media/audio.h"
 #include "mmcl/media/video.h"
 #include "mmcl/text/tokenizer.h"

@@ -3,7 +3,7 @@
 
 #include <ATen/ATen.h>
 
-#include "mmcl/data/video.h"
+#include "mmcl/data/video_clips.h"
 #include "util.h"
 
 using namespace mmcl;
@@ -12,8 +12,8 @@ CATCH_TEST_CASE("temporal interval sampling follows its distribution and keeps b
   const double c = 3.0;
   const int n = 40000;
   // E[t]: c/3 for 2(c - t)/c^2, c/2 uniform, 2c/3 for 2t/c^2; P(t < c/2): 3/4, 1/2, 1/4.
-  const std::vector<std::tuple<std::string, double, double>> cases = {
-      {"decreasing", c / 3, 0.75}, {"uniform", c / 2, 0.5}, {"increasing", 2 * c / 3, 0.25}};
+  const std::vector<std::tuple<ClipInterval, double, double>> cases = {
+      {ClipInterval::decreasing, c / 3, 0.75}, {ClipInterval::uniform, c / 2, 0.5}, {ClipInterval::increasing, 2 * c / 3, 0.25}};
   for (const auto& [name, mean, below_half] : cases) {
     CATCH_INFO(name);
     std::mt19937_64 rng(1);
@@ -33,12 +33,12 @@ CATCH_TEST_CASE("temporal interval sampling follows its distribution and keeps b
     CATCH_CHECK(first_sum / n == Approx(0.5).margin(0.01));  // the first start is uniform in [0, c - t]
   }
   std::mt19937_64 rng(2);
-  const auto same = data::sample_clip_starts(c, "none", rng);
+  const auto same = data::sample_clip_starts(c, ClipInterval::none, rng);
   CATCH_CHECK(same[0] == same[1]);
-  CATCH_CHECK(data::sample_clip_starts(0, "decreasing", rng)[1] == 0);  // a video no longer than a clip
+  CATCH_CHECK(data::sample_clip_starts(0, ClipInterval::decreasing, rng)[1] == 0);  // a video no longer than a clip
 }
 
-CATCH_TEST_CASE("temporally consistent augmentation treats every frame alike; inconsistent draws per frame",
+CATCH_TEST_CASE("temporally consistent augmentation treats every frame alike, inconsistent draws per frame",
                 "[data]") {
   // A clip of 6 identical random frames: consistent augmentation keeps them identical.
   torch::manual_seed(0);

@@ -5,7 +5,7 @@
 #include <ATen/ATen.h>
 
 #include "media/probe.h"
-#include "mmcl/data/video.h"
+#include "mmcl/data/video_clips.h"
 #include "mmcl/media/video.h"
 #include "util.h"
 

@@ -83,22 +83,6 @@ ImageTransform eval_transform() {
 
 }  // namespace
 
-CATCH_TEST_CASE("brace patterns expand like webdataset's shard lists", "[data]") {
-  using V = std::vector<std::string>;
-  CATCH_CHECK(mmcl::expand_braces("a.tar") == V{"a.tar"});
-  CATCH_CHECK(mmcl::expand_braces("s-{000..002}.tar") == V{"s-000.tar", "s-001.tar", "s-002.tar"});
-  CATCH_CHECK(mmcl::expand_braces("s-{8..10}.tar") == V{"s-8.tar", "s-9.tar", "s-10.tar"});
-  CATCH_CHECK(mmcl::expand_braces("{a,b}/{0..1}.tar") == V{"a/0.tar", "a/1.tar", "b/0.tar", "b/1.tar"});
-  CATCH_CHECK(mmcl::expand_braces("{x,y{1..2}}.tar") == V{"x.tar", "y1.tar", "y2.tar"});
-  CATCH_CHECK(mmcl::expand_braces("a.tar::b-{1..2}.tar") == V{"a.tar", "b-1.tar", "b-2.tar"});
-  CATCH_CHECK_THROWS_WITH(mmcl::expand_braces("s-{0..2.tar"), "unbalanced '{' in \"s-{0..2.tar\"");
-  CATCH_CHECK_THROWS_WITH(mmcl::expand_braces("s-0}.tar"), "unbalanced '}' in \"s-0}.tar\"");
-  CATCH_CHECK_THROWS_WITH(mmcl::expand_braces("s-{5..2}.tar"),
-                          "bad range {5..2} in \"s-{5..2}.tar\": the last number is below the first");
-  CATCH_CHECK_THROWS_WITH(mmcl::expand_braces("s-{a..c}.tar"),
-                          "bad range {a..c} in \"s-{a..c}.tar\": expected {FIRST..LAST} with integers");
-}
-
 CATCH_TEST_CASE("member names split into webdataset keys and extensions", "[data]") {
   CATCH_CHECK(split_member_name("000123.jpg") == std::make_pair(std::string("000123"), std::string("jpg")));
   CATCH_CHECK(split_member_name("dir.v2/a.b.PNG") == std::make_pair(std::string("dir.v2/a"), std::string("b.png")));
@@ -197,7 +181,7 @@ CATCH_TEST_CASE("webdataset samples: grouped by key, captions from .txt or .json
   CATCH_CHECK(loader.skipped() >= 1);
 }
 
-CATCH_TEST_CASE("webdataset epochs: shards shuffled, then a shuffle buffer; a permutation fixed by the seed", "[data]") {
+CATCH_TEST_CASE("webdataset epochs: shards shuffled, then a shuffle buffer, a permutation fixed by the seed", "[data]") {
   TempDir dir;
   std::vector<std::string> shards;
   for (int s = 0; s < 4; ++s) {

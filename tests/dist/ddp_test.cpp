@@ -21,7 +21,7 @@
 #include "mmcl/models/model.h"
 #include "mmcl/train/optim.h"
 #include "mmcl/train/trainer.h"
-#include "util.h"
+#include "fixtures.h"
 
 using namespace mmcl;
 
@@ -53,7 +53,7 @@ struct Mode {
 config::ModelConfig micro_cvrl_config() {
   config::ModelConfig mc;
   mc.name = "cvrl";
-  mc.video = {"r3d18", 2, 2, 8};
+  mc.video = {VideoBackbone::r3d18, 2, 2, 8};
   mc.cvrl = {8, 4, 2};
   return mc;
 }

@@ -10,7 +10,7 @@
 #include "mmcl/io/torch_checkpoint.h"
 #include "mmcl/models/clip.h"
 #include "mmcl/models/pretrained.h"
-#include "util.h"
+#include "fixtures.h"
 
 using namespace mmcl::test;
 using mmcl::io::unpickle_state_dict;

@@ -5,7 +5,7 @@
 
 #include "mmcl/core/error.h"
 #include "mmcl/losses/loss.h"
-#include "mmcl/train/precision.h"
+#include "mmcl/core/precision.h"
 #include "util.h"
 
 using mmcl::losses::ntxent;
@@ -30,7 +30,7 @@ CATCH_TEST_CASE("NT-Xent matches a hand-computed case", "[loss]") {
   CATCH_CHECK(ntxent(a, b, tau).item<double>() == Approx(total / 4).epsilon(1e-12));
 }
 
-CATCH_TEST_CASE("NT-Xent: gradient against finite differences; row blocks average to the whole loss", "[loss]") {
+CATCH_TEST_CASE("NT-Xent: gradient against finite differences, row blocks average to the whole loss", "[loss]") {
   torch::manual_seed(4);
   const at::Tensor a0 = at::randn({6, 3}, at::kDouble), b0 = at::randn({6, 3}, at::kDouble);
   auto loss = [&](const at::Tensor& a, const at::Tensor& b) {
@@ -66,10 +66,10 @@ CATCH_TEST_CASE("NT-Xent under bfloat16 autocast follows float32", "[loss][preci
   torch::manual_seed(4);
   const at::Tensor a = at::randn({6, 16}), b = at::randn({6, 16});
   const double fp32 = mmcl::losses::ntxent(a, b, 0.1).item<double>();
-  const auto amp = mmcl::train::resolve_precision("amp_bf16", c10::Device("cpu"));
+  const auto amp = mmcl::resolve_precision(mmcl::PrecisionMode::amp_bf16, c10::Device("cpu"));
   double low = 0;
   {
-    mmcl::train::AutocastGuard guard(amp, c10::Device("cpu"));
+    mmcl::AutocastGuard guard(amp, c10::Device("cpu"));
     low = mmcl::losses::ntxent(a, b, 0.1).item<double>();  // the logits are bfloat16 here
   }
   CATCH_CHECK(std::isfinite(low));

@@ -82,7 +82,7 @@ CATCH_TEST_CASE("MIL-NCE matches a direct computation with padded captions", "[l
   CATCH_CHECK_THROWS_AS(mil_nce(v, t, at::ones({3, 3}, at::kDouble), tau), mmcl::Error);
 }
 
-CATCH_TEST_CASE("MIL-NCE ignores padding; its gradient matches finite differences and stays finite", "[loss]") {
+CATCH_TEST_CASE("MIL-NCE ignores padding, its gradient matches finite differences and stays finite", "[loss]") {
   torch::manual_seed(5);
   const at::Tensor v0 = at::randn({4, 3}, at::kDouble), t0 = at::randn({4, 2, 3}, at::kDouble);
   const at::Tensor valid = at::tensor({1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0}, at::kDouble).view({4, 2});
@@ -128,7 +128,7 @@ CATCH_TEST_CASE("MIL-NCE ignores padding; its gradient matches finite difference
   CATCH_CHECK(all_finite(t_zero.grad()));
 }
 
-CATCH_TEST_CASE("MIL-NCE and NCE over row blocks average to the whole loss; NCE is infonce at 1/tau", "[loss]") {
+CATCH_TEST_CASE("MIL-NCE and NCE over row blocks average to the whole loss, NCE is infonce at 1/tau", "[loss]") {
   torch::manual_seed(8);
   const at::Tensor v = unit(at::randn({4, 5}, at::kDouble)), t = unit(at::randn({4, 2, 5}, at::kDouble));
   const at::Tensor a = unit(at::randn({4, 5}, at::kDouble));

@@ -54,7 +54,7 @@ CATCH_TEST_CASE("speech recordings resampled from 8 kHz: the sample counts ffpro
   CATCH_CHECK(checked == 12);
 }
 
-CATCH_TEST_CASE("a tone keeps its frequency through resampling; windows are exact in length and position",
+CATCH_TEST_CASE("a tone keeps its frequency through resampling, windows are exact in length and position",
                 "[media]") {
   if (!test::have_ffmpeg_tools()) {
     CATCH_WARN("SKIPPED: ffmpeg not installed; resampling of a tone not checked");
@@ -92,7 +92,7 @@ CATCH_TEST_CASE("a tone keeps its frequency through resampling; windows are exac
   CATCH_CHECK(peak == fb.select(1, bin440).argmax().item<int64_t>());
 }
 
-CATCH_TEST_CASE("the soundtracks of real videos decode; a video without sound is a DecodeError", "[media]") {
+CATCH_TEST_CASE("the soundtracks of real videos decode, a video without sound is a DecodeError", "[media]") {
   const path shared = test::shared_dir();
   if (shared.empty()) {
     CATCH_WARN("SKIPPED: ../shared not found; video soundtracks not checked");

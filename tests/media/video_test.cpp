@@ -42,7 +42,7 @@ size_t first_at_or_after(const std::vector<double>& times, double t) {
 
 }  // namespace
 
-CATCH_TEST_CASE("every frame's timestamp matches ffprobe; clips by stride and by rate pick the frames ffprobe "
+CATCH_TEST_CASE("every frame's timestamp matches ffprobe, clips by stride and by rate pick the frames ffprobe "
                 "lists", "[media]") {
   const auto files = shared_videos("frame timestamps");
   for (const path& file : files) {

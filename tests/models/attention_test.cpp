@@ -8,8 +8,8 @@
 #include <torch/autograd.h>
 
 #include "mmcl/models/transformer.h"
-#include "mmcl/train/precision.h"
-#include "util.h"
+#include "mmcl/core/precision.h"
+#include "fixtures.h"
 
 namespace {
 
@@ -89,10 +89,10 @@ CATCH_TEST_CASE("attention under bfloat16 autocast follows float32 and takes a f
   const at::Tensor x = at::randn({2, 9, 32});
   const at::Tensor mask = mmcl::models::causal_mask(9, {});
   const at::Tensor fp32 = attn->forward(x, mask);
-  mmcl::train::Precision amp = mmcl::train::resolve_precision("amp_bf16", c10::Device("cpu"));
+  mmcl::Precision amp = mmcl::resolve_precision(mmcl::PrecisionMode::amp_bf16, c10::Device("cpu"));
   at::Tensor low;
   {
-    mmcl::train::AutocastGuard guard(amp, c10::Device("cpu"));
+    mmcl::AutocastGuard guard(amp, c10::Device("cpu"));
     low = attn->forward(x, mask);
   }
   CATCH_CHECK(low.scalar_type() == at::kBFloat16);

@@ -8,7 +8,7 @@
 
 #include "mmcl/io/safetensors.h"
 #include "mmcl/models/clip.h"
-#include "util.h"
+#include "fixtures.h"
 
 using mmcl::models::ClipImpl;
 

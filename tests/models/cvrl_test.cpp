@@ -8,18 +8,18 @@
 
 using namespace mmcl;
 
-CATCH_TEST_CASE("R3D-18 at width 64 has torchvision's r3d_18 parameter count; pooled features per clip", "[models]") {
+CATCH_TEST_CASE("R3D-18 at width 64 has torchvision's r3d_18 parameter count, pooled features per clip", "[models]") {
   config::VideoModelConfig vc;
   models::R3d net(vc);
   int64_t params = 0;
   for (const auto& p : net->parameters()) params += p.numel();
   CATCH_CHECK(params == 33166272);  // torchvision.models.video.r3d_18 without its classifier
   CATCH_CHECK(net->features() == 512);
-  vc.backbone = "r3d50";
+  vc.backbone = VideoBackbone::r3d50;
   vc.width = 8;
   models::R3d deep(vc);
   CATCH_CHECK(deep->features() == 8 * 8 * 4);  // bottlenecks expand the last stage 4x
-  vc.backbone = "r3d18";
+  vc.backbone = VideoBackbone::r3d18;
   vc.width = 4;
   models::R3d small(vc);
   small->eval();

@@ -13,13 +13,13 @@
 #include "mmcl/models/fdt.h"
 #include "mmcl/models/pretrained.h"
 #include "mmcl/models/sparsemax.h"
-#include "util.h"
+#include "fixtures.h"
 
 using mmcl::models::FdtImpl;
 
 namespace {
 
-mmcl::config::ModelConfig micro_fdt_config(const std::string& weighting = "sparsemax", double temperature = 1.0) {
+mmcl::config::ModelConfig micro_fdt_config(mmcl::TokenWeighting weighting = mmcl::TokenWeighting::sparsemax, double temperature = 1.0) {
   mmcl::config::ModelConfig c = mmcl::test::micro_clip_config();
   c.name = "fdt";
   c.fdt.tokens = 24;
@@ -36,13 +36,13 @@ at::Tensor weights_by_hand(FdtImpl& m, const at::Tensor& queries_in, mmcl::model
   at::Tensor a = at::matmul(q, m.fdt->tokens.t()) / std::sqrt(static_cast<double>(c.dim)) / c.temperature;
   if (valid.defined()) a = a.masked_fill(valid.logical_not().unsqueeze(-1), -std::numeric_limits<double>::infinity());
   const at::Tensor r = std::get<0>(a.max(1));
-  return c.weighting == "softmax" ? at::softmax(r, -1) : mmcl::models::sparsemax(r);
+  return c.weighting == mmcl::TokenWeighting::softmax ? at::softmax(r, -1) : mmcl::models::sparsemax(r);
 }
 
 }  // namespace
 
 CATCH_TEST_CASE("FDT embeddings are the normalised mixture of the tokens the queries select", "[models]") {
-  for (const std::string weighting : {"sparsemax", "softmax"}) {
+  for (const mmcl::TokenWeighting weighting : {mmcl::TokenWeighting::sparsemax, mmcl::TokenWeighting::softmax}) {
     CATCH_CAPTURE(weighting);
     at::manual_seed(1);
     const auto c = micro_fdt_config(weighting);
@@ -71,7 +71,7 @@ CATCH_TEST_CASE("FDT embeddings are the normalised mixture of the tokens the que
     const at::Tensor valid = FdtImpl::text_positions(b.text);
     const at::Tensor wt = weights_by_hand(m, m.text_tokens(b.text), m.fdt->text_query, valid, c.fdt);
     CATCH_CHECK(at::allclose(m.text_weights(b.text).weights, wt, 1e-5, 1e-6));
-    if (weighting == "softmax") CATCH_CHECK(wt.min().item<double>() > 0);
+    if (weighting == mmcl::TokenWeighting::softmax) CATCH_CHECK(wt.min().item<double>() > 0);
   }
 }
 
@@ -104,7 +104,7 @@ CATCH_TEST_CASE("FDT leaves text padding out of the maximum", "[models]") {
 
 CATCH_TEST_CASE("FDT's gradient matches finite differences", "[models]") {
   at::manual_seed(3);
-  FdtImpl m(micro_fdt_config("sparsemax", 0.5));
+  FdtImpl m(micro_fdt_config(mmcl::TokenWeighting::sparsemax, 0.5));
   m.to(at::kDouble);
   m.train();
   mmcl::data::Batch b = mmcl::test::micro_clip_batch(4);
@@ -158,7 +158,7 @@ CATCH_TEST_CASE("FDT learns: AdamW steps on a fixed batch lower the contrastive 
   CATCH_CHECK(last < 0.5 * first);
 }
 
-CATCH_TEST_CASE("CLIP weights load into FDT's towers; the token bank starts fresh", "[models]") {
+CATCH_TEST_CASE("CLIP weights load into FDT's towers, the token bank starts fresh", "[models]") {
   at::manual_seed(5);
   auto clip_config = mmcl::test::micro_clip_config();
   mmcl::models::ClipImpl clip(clip_config);

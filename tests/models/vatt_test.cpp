@@ -10,6 +10,8 @@
 #include <torch/autograd.h>
 #include <torch/utils.h>
 
+#include "mmcl/core/catalog.h"
+#include "mmcl/config/load.h"
 #include "mmcl/core/error.h"
 #include "mmcl/models/transformer.h"
 #include "mmcl/models/vatt.h"
@@ -19,7 +21,7 @@ using namespace mmcl;
 
 namespace {
 
-config::ModelConfig tiny_vatt(const std::string& backbone, double droptoken = 0.5) {
+config::ModelConfig tiny_vatt(VattBackbone backbone, double droptoken = 0.5) {
   config::ModelConfig c;
   c.name = "vatt";
   c.video.frames = 4;
@@ -67,14 +69,14 @@ bool unit_rows(const at::Tensor& x) {
 }  // namespace
 
 CATCH_TEST_CASE("VATT: embeddings per modality, shapes and norms, for both backbones", "[models]") {
-  for (const std::string backbone : {"specific", "agnostic"}) {
+  for (const VattBackbone backbone : {VattBackbone::specific, VattBackbone::agnostic}) {
     CATCH_INFO("backbone " << backbone);
     torch::manual_seed(0);
     const config::ModelConfig c = tiny_vatt(backbone);
     const models::ModelPtr model = models::make_model(c);
     CATCH_CHECK(model->embedding_dim() == 4);
-    CATCH_CHECK(model->input_modality() == "video");
-    CATCH_CHECK(model->reads_text());
+    CATCH_CHECK(model_capabilities("vatt").eval_input == Modality::video);
+    CATCH_CHECK(model_capabilities("vatt").has(Modality::text));
     const data::InputSpec spec = model->input_spec();
     CATCH_CHECK(spec.video_frames == 4);
     CATCH_CHECK(spec.video_size == 16);
@@ -118,28 +120,34 @@ CATCH_TEST_CASE("VATT: embeddings per modality, shapes and norms, for both backb
   }
 }
 
-CATCH_TEST_CASE("VATT: the configuration is checked", "[models]") {
-  config::ModelConfig c = tiny_vatt("specific");
-  c.video.frames = 5;
-  CATCH_CHECK_THROWS_AS(models::VattImpl(c), mmcl::Error);
-  c = tiny_vatt("specific");
-  c.video.size = 20;
-  CATCH_CHECK_THROWS_AS(models::VattImpl(c), mmcl::Error);
-  c = tiny_vatt("specific");
-  c.vatt.audio_samples = 250;
-  CATCH_CHECK_THROWS_AS(models::VattImpl(c), mmcl::Error);
-  c = tiny_vatt("specific");
-  c.vatt.heads = 3;
-  CATCH_CHECK_THROWS_AS(models::VattImpl(c), mmcl::Error);
-  c = tiny_vatt("specific", 1.0);
-  CATCH_CHECK_THROWS_AS(models::VattImpl(c), mmcl::Error);
-  c = tiny_vatt("shared");
-  CATCH_CHECK_THROWS_AS(models::VattImpl(c), mmcl::Error);
+CATCH_TEST_CASE("VATT: the configuration is checked where it is loaded, naming the key", "[models][config]") {
+  // The constructor trusts its config: every shape rule is a config error (file:line, key, exit 2).
+  const std::string yaml = "model:\n  name: vatt\n  video: {frames: 4, size: 16}\n"
+                           "  vatt: {width: 16, heads: 2, layers: 1, video_patch: [2, 8, 8], audio_patch: 32,"
+                           " audio_samples: 256}\nloss: {name: vatt}\ndata: {type: video, train: x.csv}\n";
+  // The YAML as given builds (no file check: resolved configs are not checked against the disk).
+  CATCH_CHECK_NOTHROW(models::make_model(config::load_resolved_config(yaml, "vatt.yaml").model));
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"model.video.frames=5", "model.vatt.video_patch"},     {"model.video.size=20", "model.vatt.video_patch"},
+      {"model.vatt.audio_samples=250", "model.vatt.audio_samples"}, {"model.vatt.heads=3", "model.vatt.width"},
+      {"model.vatt.video_droptoken=1", "model.vatt.video_droptoken"},
+      {"model.vatt.audio_droptoken=1", "model.vatt.audio_droptoken"},
+      {"model.vatt.backbone=shared", "model.vatt.backbone"}};
+  for (const auto& [set, key] : bad) {
+    CATCH_INFO(set);
+    try {
+      (void)config::load_resolved_config(yaml, "vatt.yaml", {set});
+      CATCH_FAIL("accepted");
+    } catch (const ConfigError& e) {
+      CATCH_CHECK(std::string(e.what()).find(key + ":") != std::string::npos);
+      CATCH_CHECK(e.exit_code() == kExitUsage);
+    }
+  }
 }
 
 CATCH_TEST_CASE("VATT-MA shares one transformer across the modalities", "[models]") {
-  const models::VattImpl specific(tiny_vatt("specific"));
-  const models::VattImpl agnostic(tiny_vatt("agnostic"));
+  const models::VattImpl specific(tiny_vatt(VattBackbone::specific));
+  const models::VattImpl agnostic(tiny_vatt(VattBackbone::agnostic));
   const models::Transformer one(16, 1, 2, 2.0, models::Activation::kGelu);
   CATCH_CHECK(parameter_count(agnostic) == parameter_count(specific) - 2 * parameter_count(*one));
   CATCH_CHECK(agnostic.video_transformer.get() == agnostic.audio_transformer.get());
@@ -177,10 +185,10 @@ CATCH_TEST_CASE("DropToken keeps a random ordered subset of each sample's tokens
   CATCH_CHECK_THROWS_AS(models::drop_tokens(x, 1.0), mmcl::Error);
 }
 
-CATCH_TEST_CASE("VATT: evaluation is deterministic; DropToken acts only while training", "[models]") {
+CATCH_TEST_CASE("VATT: evaluation is deterministic, DropToken acts only while training", "[models]") {
   torch::manual_seed(3);
   const data::Batch b = tiny_batch(4);
-  const auto model = std::make_shared<models::VattImpl>(tiny_vatt("specific", 0.5));
+  const auto model = std::make_shared<models::VattImpl>(tiny_vatt(VattBackbone::specific, 0.5));
   model->eval();
   const models::Embeddings first = model->forward(b);
   const models::Embeddings second = model->forward(b);
@@ -193,7 +201,7 @@ CATCH_TEST_CASE("VATT: evaluation is deterministic; DropToken acts only while tr
   CATCH_CHECK(at::allclose(trained.at("text"), first.at("text"), 1e-6, 1e-6));
 
   // Without DropToken training and evaluation agree before the BatchNorm.
-  const auto keep = std::make_shared<models::VattImpl>(tiny_vatt("specific", 0.0));
+  const auto keep = std::make_shared<models::VattImpl>(tiny_vatt(VattBackbone::specific, 0.0));
   keep->train();
   const models::Embeddings t = keep->forward(b);
   keep->eval();
@@ -203,7 +211,7 @@ CATCH_TEST_CASE("VATT: evaluation is deterministic; DropToken acts only while tr
 }
 
 CATCH_TEST_CASE("VATT: padded words are never attended to", "[models]") {
-  for (const std::string backbone : {"specific", "agnostic"}) {
+  for (const VattBackbone backbone : {VattBackbone::specific, VattBackbone::agnostic}) {
     CATCH_INFO("backbone " << backbone);
     torch::manual_seed(5);
     const auto model = std::make_shared<models::VattImpl>(tiny_vatt(backbone));
@@ -227,7 +235,7 @@ CATCH_TEST_CASE("VATT: padded words are never attended to", "[models]") {
 }
 
 CATCH_TEST_CASE("VATT: a training step reaches every parameter", "[models]") {
-  for (const std::string backbone : {"specific", "agnostic"}) {
+  for (const VattBackbone backbone : {VattBackbone::specific, VattBackbone::agnostic}) {
     CATCH_INFO("backbone " << backbone);
     torch::manual_seed(11);
     const auto model = std::make_shared<models::VattImpl>(tiny_vatt(backbone));
@@ -242,7 +250,7 @@ CATCH_TEST_CASE("VATT: a training step reaches every parameter", "[models]") {
       CATCH_REQUIRE(p.value().grad().defined());
       CATCH_CHECK(p.value().grad().abs().sum().item<double>() > 0);
     }
-    if (backbone == "agnostic") {
+    if (backbone == VattBackbone::agnostic) {
       // The shared transformer learns from each modality on its own.
       const std::vector<at::Tensor> shared = model->video_transformer->parameters();
       for (const std::string modality : {"video", "audio", "text"}) {

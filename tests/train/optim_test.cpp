@@ -13,7 +13,7 @@
 #include "mmcl/models/clip.h"
 #include "mmcl/train/optim.h"
 #include "mmcl/train/trainer.h"
-#include "util.h"
+#include "fixtures.h"
 
 namespace {
 
@@ -66,7 +66,7 @@ CATCH_TEST_CASE("warm-up then cosine learning rate", "[optim]") {
   CATCH_CHECK(learning_rate(c, 54, 104) == Approx(0.1 + 0.5 * 0.9));  // half-way: cos(pi/2) = 0
   CATCH_CHECK(learning_rate(c, 104, 104) == Approx(0.1));
   CATCH_CHECK(learning_rate(c, 29, 104) == Approx(0.1 + 0.5 * (1 + std::cos(M_PI * 0.25)) * 0.9));
-  c.schedule = "constant";
+  c.schedule = mmcl::LrSchedule::constant;
   CATCH_CHECK(learning_rate(c, 1, 104) == Approx(0.5));
   CATCH_CHECK(learning_rate(c, 90, 104) == Approx(1.0));
 }

@@ -12,9 +12,11 @@
 #include "mmcl/losses/loss.h"
 #include "mmcl/models/model.h"
 #include "mmcl/train/optim.h"
-#include "mmcl/train/precision.h"
+#include "mmcl/config/load.h"
+#include "mmcl/core/precision.h"
+#include "mmcl/train/grad_scaler.h"
 #include "mmcl/train/trainer.h"
-#include "util.h"
+#include "fixtures.h"
 
 using namespace mmcl;
 
@@ -62,15 +64,15 @@ CATCH_TEST_CASE("pure bf16 keeps bfloat16 parameters and trains", "[train]") {
   CATCH_CHECK(curve.back() < 0.7 * curve.front());
 }
 
-CATCH_TEST_CASE("precision names: amp_fp16 needs CUDA; unknown names are config errors", "[train]") {
+CATCH_TEST_CASE("precision names: amp_fp16 needs CUDA, unknown names are config errors", "[train]") {
   const c10::Device cpu("cpu");
-  CATCH_CHECK_THROWS_AS(train::resolve_precision("amp_fp16", cpu), ConfigError);
-  CATCH_CHECK_THROWS_AS(train::resolve_precision("fp8", cpu), ConfigError);
-  const train::Precision amp = train::resolve_precision("amp_bf16", cpu);
+  CATCH_CHECK_THROWS_AS(resolve_precision(mmcl::PrecisionMode::amp_fp16, cpu), ConfigError);
+  CATCH_CHECK_THROWS_AS(config::load_config_text("runtime: {precision: fp8}\n", "p.yaml"), ConfigError);
+  const Precision amp = resolve_precision(mmcl::PrecisionMode::amp_bf16, cpu);
   CATCH_CHECK(amp.autocast);
   CATCH_CHECK(amp.param_dtype() == at::kFloat);
-  CATCH_CHECK(train::resolve_precision("bf16", cpu).param_dtype() == at::kBFloat16);
-  CATCH_CHECK(train::resolve_precision("amp_fp16", c10::Device("cuda")).scale_loss);
+  CATCH_CHECK(resolve_precision(mmcl::PrecisionMode::bf16, cpu).param_dtype() == at::kBFloat16);
+  CATCH_CHECK(resolve_precision(mmcl::PrecisionMode::amp_fp16, c10::Device("cuda")).scale_loss);
 }
 
 CATCH_TEST_CASE("loss scaling: unscaled gradients, a non-finite step skipped and the scale halved, growth", "[train]") {
@@ -96,9 +98,9 @@ CATCH_TEST_CASE("loss scaling: unscaled gradients, a non-finite step skipped and
   CATCH_CHECK(off.unscale({w}));
 }
 
-CATCH_TEST_CASE("place_module casts floating parameters and buffers only; BatchNorm's counter stays int64", "[precision]") {
+CATCH_TEST_CASE("place_module casts floating parameters and buffers only, BatchNorm's counter stays int64", "[precision]") {
   torch::nn::Sequential net(torch::nn::Linear(4, 4), torch::nn::BatchNorm1d(4));
-  train::place_module(*net, c10::Device("cpu"), at::kBFloat16);
+  place_module(*net, c10::Device("cpu"), at::kBFloat16);
   for (const auto& p : net->parameters()) CATCH_CHECK(p.scalar_type() == at::kBFloat16);
   for (const auto& b : net->named_buffers()) {
     CATCH_CAPTURE(b.key());

@@ -13,7 +13,7 @@
 
 #include "mmcl/config/load.h"
 #include "mmcl/core/error.h"
-#include "mmcl/train/checkpoint.h"
+#include "mmcl/io/checkpoint.h"
 #include "mmcl/train/optim.h"
 #include "mmcl/train/trainer.h"
 #include "util.h"
@@ -65,7 +65,7 @@ CATCH_TEST_CASE("the training loop reads losses back only at log and checkpoint 
   const config::RunConfig cfg = loop_config(6);
   torch::nn::Linear model(torch::nn::LinearOptions(1, 1).bias(false));
   auto optimizer = train::make_optimizer(*model, cfg.optim);
-  data::Loader loader(std::make_shared<NumberDataset>(), train::loader_options(cfg));
+  data::Loader loader(std::make_shared<NumberDataset>(), train::loader_options(cfg.data, cfg.run.seed));
 
   std::vector<double> losses;  // what each step computed
   int64_t step = 0;
@@ -84,7 +84,7 @@ CATCH_TEST_CASE("the training loop reads losses back only at log and checkpoint 
 
   std::string message;
   try {
-    train::run_training(cfg, job, {config::dump_config(cfg), ""}, run, Runtime{});
+    train::run_training(job, {cfg.train, cfg.optim, {config::dump_config(cfg), ""}}, run, Runtime{});
   } catch (const Error& e) {
     message = e.what();
   }
@@ -93,7 +93,7 @@ CATCH_TEST_CASE("the training loop reads losses back only at log and checkpoint 
   CATCH_CHECK(message.find("the last checkpoint is intact") != std::string::npos);
   // The check at step 5's log caught it: step 6 never ran, and no checkpoint holds step 5's weights.
   CATCH_CHECK(step == 5);
-  train::CheckpointDir checkpoints(run.checkpoints());
+  io::CheckpointDir checkpoints(run.checkpoints());
   CATCH_REQUIRE(checkpoints.latest().has_value());
   CATCH_CHECK(checkpoints.latest()->filename() == "step_4.pt");
 
@@ -118,7 +118,7 @@ CATCH_TEST_CASE("clipping logs the gradient norm and a resumed run keeps the los
     auto optimizer = train::make_optimizer(*model, cfg.optim);
     config::RunConfig c = cfg;
     c.train.stop_after = stop_after;
-    data::Loader loader(std::make_shared<NumberDataset>(), train::loader_options(c));
+    data::Loader loader(std::make_shared<NumberDataset>(), train::loader_options(c.data, c.run.seed));
     train::TrainingJob job;
     job.module = model.ptr().get();
     job.optimizer = optimizer.get();
@@ -132,7 +132,7 @@ CATCH_TEST_CASE("clipping logs the gradient norm and a resumed run keeps the los
       norms.push_back(std::abs(2 * model->weight.item<double>() * x.pow(2).mean().item<double>()));
       return train::StepStats{loss.detach(), {}};
     };
-    train::run_training(c, job, {config::dump_config(c), ""}, RunDir{dir.path(), resuming}, Runtime{});
+    train::run_training(job, {c.train, c.optim, {config::dump_config(c), ""}}, RunDir{dir.path(), resuming}, Runtime{});
   };
 
   // Growth every 2 good steps: 3 steps take the scale from 1024 to 2048 with one good step counted.

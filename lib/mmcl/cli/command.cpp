@@ -46,6 +46,7 @@ int guarded(const std::function<int()>& fn) {
     return e.exit_code();
   } catch (const Error& e) {
     spdlog::error("{}", e.what());
+    if (!e.where().empty()) spdlog::debug("raised by the check at {}", e.where());
     return e.exit_code();
   } catch (const c10::Error& e) {
     spdlog::error("{}", first_line(e.what_without_backtrace()));
@@ -76,14 +77,16 @@ void RunCommand::add_options(CLI::App& app) {
 
 RunCommand::TrainingPlan RunCommand::plan_training(const config::RunConfig& config) const {
   const dist::Env env = dist::resolve_env(config.dist);
+  log::set_rank(env.rank, env.world_size);
   if (env.distributed() && config.run.name.empty() && options_.run_dir.empty())
     throw ConfigError(str_cat("run.name: empty, which names the run directory after the time it starts; the ",
                               env.world_size, " processes of a distributed run need one name: set run.name or --run-dir"));
-  return {env, plan_run_dir(run_dir_path(config, options_.run_dir), options_.resume || dist::slurm_restarted())};
+  return {env, plan_run_dir(run_dir_path(config.run.output_dir, config.run.name, options_.run_dir),
+                            options_.resume || dist::slurm_restarted())};
 }
 
 int RunCommand::run() {
-  const config::RunConfig config = config::load_config(options_.config, options_.sets, required_keys());
+  const config::RunConfig config = config::load_config(options_.config, options_.sets, name());
   if (options_.dump_config) {
     std::cout << config::dump_config(config);
     return kExitOk;

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "mmcl/config/load.h"
 #include "mmcl/core/fs.h"
 #include "mmcl/core/log.h"
 #include "mmcl/core/run_dir.h"
@@ -10,12 +11,14 @@
 namespace mmcl::cli {
 
 int EvalCommand::execute(const config::RunConfig& config) {
-  const c10::Device device = select_device(config.runtime.device);
-  const RunDir dir = plan_run_dir(run_dir_path(config, options_.run_dir), options_.resume);
-  const Runtime runtime = setup_runtime(config.runtime);
-  eval::EvalModel model = eval::load_for_eval(config.eval.checkpoint, config, device);
-  const EvalOutput out = evaluate(config, model, runtime);
-  open_run_dir(dir, config, /*training=*/false);
+  const RunDir dir = plan_run_dir(run_dir_path(config.run.output_dir, config.run.name, options_.run_dir), options_.resume);
+  run::Request request;
+  request.model = run::ModelFrom::checkpoint;
+  request.checkpoint = config.eval.checkpoint;
+  const run::Run run = run::resolve(config, request);
+  (void)setup_runtime(run.device, config.runtime.threads);
+  const EvalOutput out = evaluate(run);
+  open_run_dir(dir, config::dump_config(config), /*training=*/false);
   nlohmann::json results = out.results;
   results["subcommand"] = name();
   results["checkpoint"] = config.eval.checkpoint.empty() ? config.model.pretrained : config.eval.checkpoint;

@@ -5,10 +5,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mmcl/core/format.h"
 #include "mmcl/cli/run_command.h"
 #include "mmcl/core/runtime.h"
-#include "mmcl/eval/evaluate.h"
 #include "mmcl/io/safetensors.h"
+#include "mmcl/run/run.h"
 
 namespace mmcl::cli {
 
@@ -25,11 +26,9 @@ struct EvalOutput {
 
 class EvalCommand : public RunCommand {
  protected:
-  // Keys that must name existing files (eval.checkpoint is always one).
-  virtual std::vector<std::string> required_files() const { return {"eval.checkpoint", "eval.data"}; }
-  virtual EvalOutput evaluate(const config::RunConfig& config, eval::EvalModel& model, const Runtime& runtime) = 0;
+  // The model of eval.checkpoint (or model.pretrained) with its tokenizer, on the run's device.
+  virtual EvalOutput evaluate(const run::Run& run) = 0;
   int execute(const config::RunConfig& config) override;
-  std::vector<std::string> required_keys() const override { return required_files(); }
 };
 
 }  // namespace mmcl::cli

@@ -12,10 +12,9 @@
 #include "mmcl/core/error.h"
 #include "mmcl/core/fs.h"
 #include "mmcl/core/log.h"
-#include "mmcl/eval/evaluate.h"
 #include "mmcl/io/safetensors.h"
 #include "mmcl/models/pretrained.h"
-#include "mmcl/train/checkpoint.h"
+#include "mmcl/run/run.h"
 
 namespace mmcl::cli {
 namespace {
@@ -61,11 +60,19 @@ class Export : public Command {
     if (std::filesystem::path(out_).extension() != ".safetensors")
       throw ConfigError(str_cat("--out: expected a .safetensors file name, got \"", out_, "\""));
     log::init_console();
-    const std::string file = eval::resolve_checkpoint(checkpoint_);
-    const config::RunConfig config = config::load_resolved_config(train::checkpoint_meta(file).config_yaml, file);
-    auto model = models::make_model(config.model);
-    train::load_checkpoint(file, *model, nullptr);
-    if (config.model.name != "clip") {
+    // The checkpoint's model on the CPU in float32, without its tokenizer.
+    config::RunConfig here;
+    here.runtime.device = DeviceChoice::cpu;
+    run::Request request;
+    request.model = run::ModelFrom::checkpoint;
+    request.checkpoint = checkpoint_;
+    request.tokenizer = false;
+    const run::Run run = run::resolve(here, request);
+    config::RunConfig config;
+    config.model = run.model_config;
+    const std::string& file = run.checkpoint;
+    auto& model = run.model;
+    if (!run.can->open_clip) {
       // Not an open_clip architecture: the model section of the config, as an mmcl preset YAML that
       // model.preset reads (with model.pretrained naming the weights).
       const std::string preset = model_preset_yaml(config);

@@ -68,7 +68,7 @@ class List : public Command {
     print_catalog("losses (loss.name)", loss_catalog());
     print_catalog("datasets (data.type)", dataset_catalog());
     std::vector<CatalogEntry> presets;
-    for (const auto& p : config::embedded_presets()) presets.push_back({p.name, preset_summary(p)});
+    for (const auto& p : config::embedded_presets()) presets.push_back({p.name, preset_summary(p), {}});
     print_catalog("presets (model.preset)", presets);
     return 0;
   }

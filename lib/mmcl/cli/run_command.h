@@ -23,9 +23,8 @@ class RunCommand : public Command {
   int run() override;
 
  protected:
+  // The config as loaded and checked for this subcommand (config/load.h).
   virtual int execute(const config::RunConfig& config) = 0;
-  // Config keys that must name existing files for this subcommand.
-  virtual std::vector<std::string> required_keys() const { return {}; }
   // For the training subcommands, on every rank before anything is written: which process this is
   // (launcher environment) and the run directory (--resume, or implied when SLURM restarts a
   // requeued job). Several processes need a run directory named in advance.

@@ -8,6 +8,7 @@
 #include "mmcl/config/load.h"
 #include "mmcl/core/error.h"
 #include "mmcl/core/fs.h"
+#include "mmcl/run/run.h"
 #include "mmcl/text/factory.h"
 #include "mmcl/text/tokenizer.h"
 
@@ -37,10 +38,13 @@ class Tokenize : public Command {
     std::shared_ptr<const text::Tokenizer> tokenizer;
     int64_t context = context_ > 0 ? context_ : 77;
     if (!config_.empty()) {
-      config::RunConfig c = config::load_config(config_, sets_);
-      tokenizer = text::training_tokenizer(c).tokenizer;
-      if (!tokenizer) throw ConfigError(str_cat(config_, ": data.type ", c.data.type, " has no captions to tokenize"));
-      if (context_ <= 0) context = c.model.text.context_length;
+      run::Request request;
+      request.model = run::ModelFrom::none;
+      const run::Run run = run::resolve(config::load_config(config_, sets_, name()), request);
+      tokenizer = run.tokenizer;
+      if (!tokenizer)
+        throw ConfigError(str_cat(config_, ": data.type ", run.config.data.type, " has no captions to tokenize"));
+      if (context_ <= 0) context = run.config.model.text.context_length;
     } else if (ends_with(vocab_, ".json")) {
       tokenizer = std::make_shared<text::WordVocab>(text::WordVocab::from_json(read_file(vocab_)));
     } else if (!vocab_.empty()) {

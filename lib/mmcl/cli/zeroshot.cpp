@@ -1,26 +1,16 @@
-// mmcl zeroshot: classify the images of eval.data by comparing them with the text embeddings of
-// their class names in every template (CLIP, Radford et al. 2021, Sec. 3.1.4: prompt ensembling).
+// mmcl zeroshot: zero-shot classification of eval.data with a checkpoint (eval/zeroshot.h); this file
+// formats the result.
 
 #include <cmath>
 #include <cstdio>
 #include <sstream>
 
-#include <ATen/ATen.h>
-
 #include "mmcl/cli/eval_command.h"
-#include "mmcl/core/error.h"
-#include "mmcl/eval/metrics.h"
-#include "mmcl/text/tokenizer.h"
+#include "mmcl/eval/embed.h"
+#include "mmcl/eval/zeroshot.h"
 
 namespace mmcl::cli {
 namespace {
-
-std::string fill(const std::string& templ, const std::string& name) {
-  std::string out = templ;
-  for (size_t at = out.find("{}"); at != std::string::npos; at = out.find("{}", at + name.size()))
-    out.replace(at, 2, name);
-  return out;
-}
 
 class Zeroshot : public EvalCommand {
  public:
@@ -28,51 +18,26 @@ class Zeroshot : public EvalCommand {
   std::string summary() const override { return "Zero-shot classification of eval.data with a checkpoint"; }
 
  protected:
-  EvalOutput evaluate(const config::RunConfig& c, eval::EvalModel& m, const Runtime& rt) override {
-    const auto& e = c.eval;
-    const data::Manifest manifest = eval::read_labelled(c, e.data);
-    std::vector<std::string> classes = e.classnames.empty() ? manifest.label_names : e.classnames;
-    if (classes.empty())
-      throw ConfigError(str_cat(e.data, ": labels are numbers, so eval.classnames must name the classes"));
-    int64_t max_label = 0;
-    for (const auto& r : manifest.records) max_label = std::max(max_label, r.label);
-    if (max_label >= static_cast<int64_t>(classes.size()))
-      throw ConfigError(str_cat(e.data, ": label ", max_label, " but eval.classnames has ", classes.size(), " names"));
-    MMCL_CHECK(m.tokenizer, "the checkpoint has no tokenizer to embed class names with");
-
-    // Classifier: per class, the mean of its normalised prompt embeddings, normalised again.
-    const int64_t ctx = m.config.model.text.context_length;
-    std::vector<at::Tensor> weights;
-    for (const auto& cls : classes) {
-      std::vector<std::string> prompts;
-      for (const auto& t : e.templates) prompts.push_back(fill(t, cls));
-      const at::Tensor emb = eval::embed_texts(*m.model, *m.tokenizer, prompts, ctx, e.batch_size, rt.device, m.precision).mean(0);
-      weights.push_back(emb / emb.norm());
-    }
-    const at::Tensor classifier = at::stack(weights);  // [C, D]
-
-    const eval::LabelledEmbeddings img = eval::embed_labelled(c, m, manifest, rt.device);
-    const auto metrics = eval::classification_metrics(at::matmul(img.x, classifier.t()), img.y);
-
+  EvalOutput evaluate(const run::Run& run) override {
+    const config::EvalConfig& e = run.config.eval;
+    const eval::ZeroshotResult z = eval::zeroshot(run);
+    const eval::ClassificationMetrics& m = z.metrics;
     EvalOutput out;
     nlohmann::json per_class = nlohmann::json::object();
-    for (size_t k = 0; k < classes.size(); ++k)
-      per_class[classes[k]] = std::isnan(metrics.per_class[k]) ? nlohmann::json() : nlohmann::json(metrics.per_class[k]);
-    out.results = {{"top1", metrics.top1},   {"top5", metrics.top5},       {"samples", metrics.samples},
-                   {"classes", classes},      {"templates", e.templates},   {"per_class", per_class},
-                   {"confusion", metrics.confusion}, {"skipped", manifest.records.size() - static_cast<size_t>(img.x.size(0))}};
+    for (size_t k = 0; k < z.classes.size(); ++k)
+      per_class[z.classes[k]] = std::isnan(m.per_class[k]) ? nlohmann::json() : nlohmann::json(m.per_class[k]);
+    out.results = {{"top1", m.top1},         {"top5", m.top5},           {"samples", m.samples},
+                   {"classes", z.classes},   {"templates", e.templates}, {"per_class", per_class},
+                   {"confusion", m.confusion}, {"skipped", z.skipped}};
     std::ostringstream s;
-    char line[160];
-    std::snprintf(line, sizeof line, "zero-shot on %s: %lld images, %zu classes, %zu templates\n", e.data.c_str(),
-                  static_cast<long long>(metrics.samples), classes.size(), e.templates.size());
-    s << line;
-    std::snprintf(line, sizeof line, "top-1 %.2f%%  top-5 %.2f%%  (chance %.2f%%)\n", 100 * metrics.top1,
-                  100 * metrics.top5, 100.0 / static_cast<double>(classes.size()));
-    s << line << "per class:\n";
-    for (size_t k = 0; k < classes.size(); ++k) {
-      std::snprintf(line, sizeof line, "  %-24s %6.2f%%\n", classes[k].c_str(), 100 * metrics.per_class[k]);
-      s << line;
-    }
+    s << format_line("zero-shot on %s: %lld %s, %zu classes, %zu templates\n", e.data.c_str(),
+                     static_cast<long long>(m.samples), plural_of(eval::eval_modality(run)).c_str(), z.classes.size(),
+                     e.templates.size())
+      << format_line("top-1 %.2f%%  top-5 %.2f%%  (chance %.2f%%)\n", 100 * m.top1, 100 * m.top5,
+                     100.0 / static_cast<double>(z.classes.size()))
+      << "per class:\n";
+    for (size_t k = 0; k < z.classes.size(); ++k)
+      s << format_line("  %-24s %6.2f%%\n", z.classes[k].c_str(), 100 * m.per_class[k]);
     out.summary = s.str();
     return out;
   }

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "mmcl/core/choices.h"
+
 namespace mmcl::config {
 
 struct RunSection {
@@ -17,9 +19,9 @@ struct RunSection {
 };
 
 struct RuntimeConfig {
-  std::string device = "auto";   // cpu | cuda | auto
+  DeviceChoice device = DeviceChoice::automatic;  // cpu | cuda | auto
   int64_t threads = 0;           // 0: every core
-  std::string precision = "fp32";  // fp32 | bf16 | fp16 | amp_bf16 | amp_fp16 (training; open_clip's meanings)
+  PrecisionMode precision = PrecisionMode::fp32;  // fp32 | bf16 | fp16 | amp_bf16 | amp_fp16 (open_clip's meanings)
 };
 
 struct VisionConfig {
@@ -45,13 +47,13 @@ struct TextConfig {
 struct FdtConfig {
   int64_t tokens = 16384;              // C, tokens in the shared bank
   int64_t dim = 512;                   // d, token dimension (the embedding dimension of an FDT model)
-  std::string weighting = "sparsemax";  // sparsemax | softmax
+  TokenWeighting weighting = TokenWeighting::sparsemax;
   double temperature = 1000;           // tau_fdt: relevances are <q, c> / sqrt(d) / tau_fdt
 };
 
 // The video tower (CVRL): a 3D ResNet over clips of `frames` frames of size x size pixels.
 struct VideoModelConfig {
-  std::string backbone = "r3d18";  // r3d18 | r3d50
+  VideoBackbone backbone = VideoBackbone::r3d18;
   int64_t width = 64;              // channels of the first stage (64 in R3D; smaller for CPU runs)
   int64_t frames = 16;
   int64_t size = 112;
@@ -67,7 +69,7 @@ struct CvrlConfig {
 // DropToken; video and audio meet in a va_dim space, video (through ReLU -> Linear -> BatchNorm) and
 // text in a vt_dim space. Clip frames and size come from `video`, the word context from `text`.
 struct VattConfig {
-  std::string backbone = "specific";          // specific (a transformer per modality) | agnostic (one shared: VATT-MA)
+  VattBackbone backbone = VattBackbone::specific;  // a transformer per modality | one shared (VATT-MA)
   int64_t width = 768;                        // d, every transformer's width
   int64_t layers = 12;
   int64_t heads = 12;
@@ -121,7 +123,7 @@ struct ImageAugmentConfig {
 // Video clips and CVRL's augmentations (data.video).
 struct VideoDataConfig {
   int64_t stride = 2;                    // decoded frames between the frames of a clip
-  std::string interval = "decreasing";   // CVRL's temporal interval between two views: decreasing | uniform | increasing | none
+  ClipInterval interval = ClipInterval::decreasing;  // CVRL's temporal interval between two views
   bool spatial = true;                   // random resized crop, flip, colour jitter, grayscale (training)
   bool consistent = true;                // the same spatial parameters for every frame of a clip
   std::array<double, 2> crop_scale = {0.3, 1.0};
@@ -152,12 +154,12 @@ struct DataConfig {
 
 
 struct OptimConfig {
-  std::string name = "adamw";
+  OptimizerKind name = OptimizerKind::adamw;
   double lr = 5e-4;
   double weight_decay = 0.2;
   std::array<double, 2> betas = {0.9, 0.98};
   double eps = 1e-6;
-  std::string schedule = "cosine";  // cosine | constant
+  LrSchedule schedule = LrSchedule::cosine;
   int64_t warmup_steps = 0;
   double min_lr = 0.0;
   double grad_clip = 0.0;           // max global L2 norm; 0 disables clipping
@@ -166,7 +168,7 @@ struct OptimConfig {
 };
 
 struct TokenizerConfig {
-  std::string name = "clip_bpe";     // clip_bpe | words
+  TokenizerKind name = TokenizerKind::clip_bpe;
   std::string vocab;                 // clip_bpe: the bpe_simple_vocab_16e6.txt.gz file
   int64_t max_words = 8192;          // words: vocabulary learned from the training captions
   int64_t min_count = 1;
@@ -184,12 +186,12 @@ struct EvalConfig {
   std::vector<std::string> templates = {"a photo of a {}."};
   int64_t batch_size = 256;
   bool export_embeddings = false;    // retrieve: also write the embeddings (embeddings.safetensors)
-  std::string modality = "auto";     // what eval files hold: auto (the model's input) | image | video | audio
-  std::string retrieval = "text";    // retrieve: match each image/video with its captions (text) or its soundtrack (audio)
+  EvalModality modality = EvalModality::automatic;  // what eval files hold (auto: the model's input)
+  RetrievalTarget retrieval = RetrievalTarget::text;  // retrieve: captions (text) or the soundtrack (audio)
 };
 
 struct FinetuneConfig {
-  std::string mode = "full";         // full | linear (the image tower frozen)
+  FinetuneMode mode = FinetuneMode::full;  // linear: the input tower frozen
   double label_smoothing = 0.0;
 };
 
@@ -211,7 +213,7 @@ struct DistConfig {
   int64_t local_rank = -1;               // -1: the rank
   std::string master_addr = "127.0.0.1";
   int64_t master_port = 29500;
-  std::string backend = "auto";          // auto | gloo | nccl
+  BackendChoice backend = BackendChoice::automatic;
   double timeout_s = 300;                // rendezvous and every collective
   double bucket_mb = 25;                 // gradient all-reduce bucket size
 };

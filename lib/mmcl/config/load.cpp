@@ -1,6 +1,7 @@
 #include "mmcl/config/load.h"
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <set>
 #include <utility>
@@ -10,12 +11,19 @@
 #include "mmcl/config/presets.h"
 #include "mmcl/config/schema.h"
 #include "mmcl/core/braces.h"
+#include "mmcl/core/catalog.h"
 #include "mmcl/core/error.h"
 
 namespace fs = std::filesystem;
 
 namespace mmcl::config {
 namespace {
+
+std::string join(const std::vector<std::string>& items, const std::string& sep) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
+  return out;
+}
 
 YAML::Node parse_yaml(const std::string& text, const std::string& source) {
   try {
@@ -180,7 +188,8 @@ void apply_presets(Schema& schema, std::string preset, const Origin& preset_orig
     if (b.node.IsMap()) {
       const YAML::Node& m = b.node;
       const YAML::Node name = m["name"];
-      if (name && name.IsScalar() && name.Scalar() != "clip")
+      // A base gives an FDT model its towers: it must be an open_clip architecture (model table).
+      if (name && name.IsScalar() && !model_capabilities(name.Scalar()).open_clip)
         throw ConfigError(str_cat(base_origin.str(), ": model.base: \"", base, "\" is a ", name.Scalar(),
                                   " preset; a base must be a CLIP preset"));
       if (const YAML::Node nested = m["base"])
@@ -212,21 +221,18 @@ void validate(const RunConfig& c, const Schema& schema) {
                                                   schema.value_text("model.max_logit_scale"), ")"));
   if (c.optim.min_lr > c.optim.lr)
     schema.fail("optim.min_lr", str_cat("must not exceed optim.lr (", schema.value_text("optim.lr"), ")"));
-  if (c.runtime.precision == "amp_fp16" && c.runtime.device == "cpu")
-    schema.fail("runtime.precision", "amp_fp16 needs runtime.device cuda (CPU autocast runs bfloat16 only); use amp_bf16 on the CPU");
-  if (c.model.name == "cvrl") {
-    // CVRL learns from two clips of each video; nothing else feeds it.
-    if (c.loss.name != "ntxent")
-      schema.fail("loss.name", str_cat("model.name cvrl trains with ntxent, not \"", c.loss.name, "\""));
-    if (c.data.type != "video")
-      schema.fail("data.type", str_cat("model.name cvrl trains on video, not \"", c.data.type, "\""));
-  }
-  if (c.model.name == "vatt") {
+  if (c.runtime.device == DeviceChoice::cpu)
+    if (const auto why = precision_unsupported(c.runtime.precision, /*cuda=*/false)) schema.fail("runtime.precision", *why);
+  // What the model trains with comes from its entry in the model table.
+  const Capabilities& model = model_capabilities(c.model.name);
+  if (!model.trains_with_loss(c.loss.name))
+    schema.fail("loss.name", str_cat("model.name ", c.model.name, " trains with ", join(model.losses, " or "), ", not \"",
+                                     c.loss.name, "\""));
+  if (!model.trains_on(c.data.type))
+    schema.fail("data.type", str_cat("model.name ", c.model.name, " trains on data.type ", join(model.data, ", "),
+                                     ", not \"", c.data.type, "\""));
+  if (model.built_from("vatt")) {
     const auto& m = c.model.vatt;
-    if (c.loss.name != "vatt")
-      schema.fail("loss.name", str_cat("model.name vatt trains with the vatt loss, not \"", c.loss.name, "\""));
-    if (c.data.type != "video")
-      schema.fail("data.type", str_cat("model.name vatt trains on video (with audio and captions), not \"", c.data.type, "\""));
     if (c.model.video.frames % m.video_patch[0] != 0)
       schema.fail("model.vatt.video_patch", str_cat("model.video.frames (", c.model.video.frames,
                                                     ") is not a multiple of its ", m.video_patch[0], " frames"));
@@ -238,10 +244,10 @@ void validate(const RunConfig& c, const Schema& schema) {
                                                       m.audio_patch, ")"));
     if (m.width % m.heads != 0)
       schema.fail("model.vatt.width", str_cat(m.width, " is not a multiple of model.vatt.heads (", m.heads, ")"));
+    // DropToken keeps at least one token: a fraction of 1 would drop them all.
+    if (m.video_droptoken >= 1) schema.fail("model.vatt.video_droptoken", "must be below 1 (1 drops every video token)");
+    if (m.audio_droptoken >= 1) schema.fail("model.vatt.audio_droptoken", "must be below 1 (1 drops every audio token)");
   }
-  if (c.loss.name == "vatt" && c.model.name != "vatt")
-    schema.fail("loss.name", str_cat("the vatt loss reads VATT's video, audio and text spaces; model.name is \"",
-                                     c.model.name, "\""));
   for (const std::string& t : c.eval.templates)
     if (t.find("{}") == std::string::npos)
       schema.fail("eval.templates", str_cat("template \"", t, "\" has no {} for the class name"));
@@ -274,9 +280,45 @@ void require_shards(const Schema& schema, const std::string& pattern, const std:
       schema.fail("data.train", str_cat("shard not found: \"", shard, "\"", shards.size() > 1 ? str_cat(" (one of ", shards.size(), ")") : ""));
 }
 
+// What each subcommand needs of its config beyond the schema's rules: the keys that must name existing
+// files (eval.checkpoint may be left empty when model.pretrained names weights).
+const std::vector<std::string>& required_files(const std::string& subcommand) {
+  static const std::map<std::string, std::vector<std::string>> table = {
+      {"pretrain", {}},
+      {"bench", {}},
+      {"tokenize", {}},
+      {"finetune", {"eval.checkpoint", "eval.train", "eval.data"}},
+      {"linear-probe", {"eval.checkpoint", "eval.train", "eval.data"}},
+      {"zeroshot", {"eval.checkpoint", "eval.data"}},
+      {"retrieve", {"eval.checkpoint", "eval.data"}},
+      {"embed", {"eval.checkpoint", "eval.data"}},
+      {"inspect", {"eval.checkpoint", "eval.data"}},
+  };
+  static const std::vector<std::string> none;
+  const auto it = table.find(subcommand);
+  MMCL_CHECK(subcommand.empty() || it != table.end(), "internal: no config requirements for subcommand ", subcommand);
+  return it == table.end() ? none : it->second;
+}
+
+// The files every user config must name correctly: the training data and its tokenizer's vocabulary
+// (as the model and dataset tables say they are read), and pretrained weights.
+void require_inputs(const RunConfig& config, const Schema& schema, const std::string& source) {
+  const Capabilities& data = dataset_capabilities(config.data.type);
+  switch (data.source) {
+    case DataSource::generated: break;
+    case DataSource::manifest:
+      require_file(schema, "data.train", source, str_cat("when data.type is ", config.data.type));
+      break;
+    case DataSource::shards: require_shards(schema, config.data.train, source); break;
+  }
+  if (data.tokenizes && model_capabilities(config.model.name).has(Modality::text) &&
+      config.tokenizer.name == TokenizerKind::clip_bpe)
+    require_file(schema, "tokenizer.vocab", source, "for tokenizer.name clip_bpe");
+  if (!config.model.pretrained.empty()) require_file(schema, "model.pretrained", source, "");
+}
+
 RunConfig resolve(const YAML::Node& root, const std::string& source, const std::string& base_dir,
-                  const std::vector<std::string>& sets, bool user_config,
-                  const std::vector<std::string>& required_files = {}) {
+                  const std::vector<std::string>& sets, bool user_config, const std::string& subcommand = "") {
   RunConfig config;
   Schema schema(config);
   const std::vector<Setting> settings = parse_sets(sets);
@@ -306,14 +348,8 @@ RunConfig resolve(const YAML::Node& root, const std::string& source, const std::
   // not checked against the file system: its data and weights were where the run was, not necessarily
   // where it is evaluated or exported.
   if (!user_config) return config;
-  if (config.data.type == "manifest" || config.data.type == "video")
-    require_file(schema, "data.train", source, str_cat("when data.type is ", config.data.type));
-  if (config.data.type == "webdataset") require_shards(schema, config.data.train, source);
-  // CVRL reads no text.
-  if (config.data.type != "synthetic" && config.model.name != "cvrl" && config.tokenizer.name == "clip_bpe")
-    require_file(schema, "tokenizer.vocab", source, "for tokenizer.name clip_bpe");
-  if (!config.model.pretrained.empty()) require_file(schema, "model.pretrained", source, "");
-  for (const std::string& key : required_files) {
+  require_inputs(config, schema, source);
+  for (const std::string& key : required_files(subcommand)) {
     // Evaluations take a checkpoint, or the model of this config with pretrained weights.
     if (key == "eval.checkpoint" && !config.model.pretrained.empty()) continue;
     require_file(schema, key, source, key == "eval.checkpoint" ? "by this subcommand (or set model.pretrained)" : "by this subcommand");
@@ -323,10 +359,9 @@ RunConfig resolve(const YAML::Node& root, const std::string& source, const std::
 
 }  // namespace
 
-RunConfig load_config(const std::string& path, const std::vector<std::string>& sets,
-                      const std::vector<std::string>& required_files) {
+RunConfig load_config(const std::string& path, const std::vector<std::string>& sets, const std::string& subcommand) {
   const YAML::Node root = parse_yaml_file(path, "config file");
-  return resolve(root, path, fs::path(path).parent_path().string(), sets, true, required_files);
+  return resolve(root, path, fs::path(path).parent_path().string(), sets, true, subcommand);
 }
 
 RunConfig load_config_text(const std::string& yaml, const std::string& source, const std::vector<std::string>& sets) {

@@ -10,11 +10,12 @@
 
 namespace mmcl::config {
 
-// Loads the YAML file at `path`, then applies `sets` ("a.b=value", value parsed as YAML).
-// `required_files`: keys (e.g. "eval.checkpoint") that must name existing files for the caller.
-// File paths are relative to the working directory.
+// Loads the YAML file at `path`, then applies `sets` ("a.b=value", value parsed as YAML), and checks
+// what `subcommand` needs of it (its entry in the table of load.cpp: pretrain needs its training
+// data, zeroshot eval.data and a checkpoint or pretrained weights, ...). File paths are relative to
+// the working directory.
 RunConfig load_config(const std::string& path, const std::vector<std::string>& sets = {},
-                      const std::vector<std::string>& required_files = {});
+                      const std::string& subcommand = "");
 // The same from YAML text; `source` names it in messages (e.g. a checkpoint's path).
 RunConfig load_config_text(const std::string& yaml, const std::string& source,
                            const std::vector<std::string>& sets = {});

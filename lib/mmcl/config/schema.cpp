@@ -162,6 +162,16 @@ void Schema::choice(const std::string& key, std::string* target, const std::vect
   fields_.back().value = [target] { return YAML::Node(*target); };
 }
 
+template <class E>
+void Schema::choice(const std::string& key, E* target, const std::string& doc) {
+  add<E>(key, target, "string", "one of " + join(choice_names<E>(), ", "), doc,
+         [](const YAML::Node& n) -> std::optional<E> {
+           if (!n.IsScalar()) return std::nullopt;
+           return parse_choice<E>(n.Scalar());
+         });
+  fields_.back().value = [target] { return YAML::Node(name_of(*target)); };
+}
+
 template <size_t N>
 void Schema::numbers(const std::string& key, std::array<double, N>* target, double min, double max, bool max_inclusive,
                      const std::string& doc) {
@@ -234,10 +244,10 @@ Schema::Schema(RunConfig& c) {
   text("run.output_dir", &c.run.output_dir, "Folder that holds run directories.");
   integer("run.seed", &c.run.seed, 0, "Seed for model initialisation, data order and augmentation.");
   // runtime
-  choice("runtime.device", &c.runtime.device, {"auto", "cpu", "cuda"},
+  choice("runtime.device", &c.runtime.device,
          "Device: cuda needs a CUDA build of LibTorch and a GPU; auto takes cuda when available.");
   integer("runtime.threads", &c.runtime.threads, 0, "Intra-op CPU threads; 0 uses every core.");
-  choice("runtime.precision", &c.runtime.precision, {"fp32", "bf16", "fp16", "amp_bf16", "amp_fp16"},
+  choice("runtime.precision", &c.runtime.precision,
          "Precision of training and of evaluation's forward passes (open_clip's meanings): fp32; bf16/fp16 (parameters and inputs in that type); amp_bf16/"
          "amp_fp16 (autocast forward and loss, float32 weights and optimiser state; amp_fp16 scales the loss, CUDA "
          "only). Losses compute in float32.");
@@ -272,16 +282,16 @@ Schema::Schema(RunConfig& c) {
   number("model.text.mlp_ratio", &c.model.text.mlp_ratio, 0, false, inf, "MLP hidden width / width.");
   integer("model.fdt.tokens", &c.model.fdt.tokens, 1, "FDT: tokens in the bank shared by images and texts (C).");
   integer("model.fdt.dim", &c.model.fdt.dim, 1, "FDT: token dimension d, which is also the embedding dimension.");
-  choice("model.fdt.weighting", &c.model.fdt.weighting, {"sparsemax", "softmax"},
+  choice("model.fdt.weighting", &c.model.fdt.weighting,
          "FDT: how token relevances become weights; sparsemax gives exact zeros (the sparse activation constraint).");
   number("model.fdt.temperature", &c.model.fdt.temperature, 0, false, inf,
          "FDT: tau_fdt; relevances are <query, token> / sqrt(d) / tau_fdt (1000 in the official code).");
-  choice("model.video.backbone", &c.model.video.backbone, {"r3d18", "r3d50"},
+  choice("model.video.backbone", &c.model.video.backbone,
          "Video tower: 3D ResNet-18 (basic blocks) or -50 (bottlenecks, CVRL's).");
   integer("model.video.width", &c.model.video.width, 1, "Channels of the video tower's first stage (64 in R3D).");
   integer("model.video.frames", &c.model.video.frames, 1, "Frames per clip (T).");
   integer("model.video.size", &c.model.video.size, 8, "Clip frame side in pixels after cropping.");
-  choice("model.vatt.backbone", &c.model.vatt.backbone, {"specific", "agnostic"},
+  choice("model.vatt.backbone", &c.model.vatt.backbone,
          "VATT: a transformer per modality (specific) or one shared by video, audio and text (agnostic, VATT-MA).");
   integer("model.vatt.width", &c.model.vatt.width, 1, "VATT: transformer width d.");
   integer("model.vatt.layers", &c.model.vatt.layers, 1, "VATT: transformer layers.");
@@ -340,7 +350,7 @@ Schema::Schema(RunConfig& c) {
   integer("data.max_captions", &c.data.max_captions, 1,
           "Video with captions: captions per sample, at most (MIL-NCE's positives; random ones when a sample has more).");
   integer("data.video.stride", &c.data.video.stride, 1, "Video: decoded frames between the frames of a clip.");
-  choice("data.video.interval", &c.data.video.interval, {"decreasing", "uniform", "increasing", "none"},
+  choice("data.video.interval", &c.data.video.interval,
          "CVRL: distribution of the time between a video's two clips on [0, c] (c: video length - clip span): "
          "P(t) = 2(c - t)/c^2 (decreasing, the paper's), uniform, 2t/c^2 (increasing); none: both clips start together.");
   boolean("data.video.spatial", &c.data.video.spatial,
@@ -359,20 +369,20 @@ Schema::Schema(RunConfig& c) {
          "Video: a clip taking longer than this to decode is skipped and counted.");
   integer("data.synthetic.size", &c.data.synthetic.size, 2, "Number of synthetic image-text pairs.");
   // tokenizer
-  choice("tokenizer.name", &c.tokenizer.name, {"clip_bpe", "words"},
+  choice("tokenizer.name", &c.tokenizer.name,
          "clip_bpe: CLIP's byte-level BPE from tokenizer.vocab; words: a word vocabulary learned from the training "
          "captions, stored with the run and its checkpoints (model.text.vocab_size follows it).");
   text("tokenizer.vocab", &c.tokenizer.vocab, "CLIP BPE vocabulary (bpe_simple_vocab_16e6.txt.gz) for tokenizer.name clip_bpe.");
   integer("tokenizer.max_words", &c.tokenizer.max_words, 1, "words: keep at most this many of the most frequent words.");
   integer("tokenizer.min_count", &c.tokenizer.min_count, 1, "words: keep only words seen at least this often.");
   // optim
-  choice("optim.name", &c.optim.name, {"adamw"}, "Optimiser.");
+  choice("optim.name", &c.optim.name, "Optimiser.");
   number("optim.lr", &c.optim.lr, 0, false, inf, "Peak learning rate.");
   number("optim.weight_decay", &c.optim.weight_decay, 0, true, inf,
          "Decoupled weight decay; never applied to biases, norms, embeddings or the logit scale.");
   numbers<2>("optim.betas", &c.optim.betas, 0, 1, false, "Adam betas [beta1, beta2].");
   number("optim.eps", &c.optim.eps, 0, false, inf, "Adam epsilon.");
-  choice("optim.schedule", &c.optim.schedule, {"cosine", "constant"},
+  choice("optim.schedule", &c.optim.schedule,
          "Learning-rate schedule after the linear warm-up.");
   integer("optim.warmup_steps", &c.optim.warmup_steps, 0, "Linear warm-up steps from 0 to optim.lr.");
   number("optim.min_lr", &c.optim.min_lr, 0, true, inf, "Final learning rate of the cosine schedule.");
@@ -404,14 +414,14 @@ Schema::Schema(RunConfig& c) {
   text("dist.master_addr", &c.dist.master_addr,
        "Host of rank 0, where the rendezvous store listens (MASTER_ADDR, then the first host of SLURM_JOB_NODELIST win).");
   integer("dist.master_port", &c.dist.master_port, 1, "Port of the rendezvous store (MASTER_PORT wins; also used under SLURM).");
-  choice("dist.backend", &c.dist.backend, {"auto", "gloo", "nccl"},
+  choice("dist.backend", &c.dist.backend,
          "Process group: auto takes NCCL on CUDA devices (when LibTorch has it) and Gloo on the CPU.");
   number("dist.timeout_s", &c.dist.timeout_s, 0, false, inf,
          "Seconds the rendezvous and each collective may wait: a peer that died or never came ends every process "
          "with an error within this time.");
   number("dist.bucket_mb", &c.dist.bucket_mb, 0, false, inf, "Size of the flat buffers gradients are all-reduced in (MiB).");
   // finetune
-  choice("finetune.mode", &c.finetune.mode, {"full", "linear"},
+  choice("finetune.mode", &c.finetune.mode,
          "finetune: train the input tower (images, or video for video models) with the head (full) or the head alone on frozen features (linear).");
   number("finetune.label_smoothing", &c.finetune.label_smoothing, 0, true, 1, "finetune: label smoothing of the cross-entropy.");
   // eval
@@ -421,10 +431,10 @@ Schema::Schema(RunConfig& c) {
   text("eval.val", &c.eval.val,
        "linear-probe: labelled manifest that chooses the regularisation; empty: a fixed 20% of eval.train.");
   text("eval.image_key", &c.eval.image_key, "Evaluation manifest column or field with the image path.");
-  choice("eval.modality", &c.eval.modality, {"auto", "image", "video", "audio"},
+  choice("eval.modality", &c.eval.modality,
          "What the evaluation files are: auto (what the model reads: images, or video for video models), or image, "
          "video, audio (audio files, or the soundtracks of videos; VATT's audio tower) for linear-probe and finetune.");
-  choice("eval.retrieval", &c.eval.retrieval, {"text", "audio"},
+  choice("eval.retrieval", &c.eval.retrieval,
          "retrieve: match each image or video with its captions (text), or each video with its own soundtrack (audio: "
          "video <-> audio retrieval, VATT).");
   text("eval.caption_key", &c.eval.caption_key, "Evaluation manifest column or field with the caption(s) (retrieve).");
@@ -552,13 +562,3 @@ void Schema::fail(const std::string& key, const std::string& message) const {
 }
 
 }  // namespace mmcl::config
-
-namespace mmcl {
-
-std::vector<std::string> names_of(const std::vector<CatalogEntry>& catalog) {
-  std::vector<std::string> names;
-  for (const auto& e : catalog) names.push_back(e.name);
-  return names;
-}
-
-}  // namespace mmcl

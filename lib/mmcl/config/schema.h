@@ -70,6 +70,8 @@ class Schema {
   void text(const std::string& key, std::string* target, const std::string& doc);
   void choice(const std::string& key, std::string* target, const std::vector<std::string>& choices,
               const std::string& doc);
+  template <class E>
+  void choice(const std::string& key, E* target, const std::string& doc);
   template <size_t N>
   void numbers(const std::string& key, std::array<double, N>* target, double min, double max, bool max_inclusive,
                const std::string& doc);

@@ -17,7 +17,15 @@ enum ExitCode : int {
 class Error : public std::runtime_error {
  public:
   explicit Error(const std::string& message) : std::runtime_error(message) {}
+  // From MMCL_CHECK: the source file and line of the check, shown in debug logs.
+  Error(const std::string& message, const char* file, int line)
+      : std::runtime_error(message), where_(std::string(file) + ":" + std::to_string(line)) {}
   virtual int exit_code() const { return kExitRuntime; }
+  // "lib/mmcl/x/y.cpp:42" for a failed MMCL_CHECK, else "".
+  const std::string& where() const { return where_; }
+
+ private:
+  std::string where_;
 };
 
 // A configuration or command-line error. The message is complete as it stands
@@ -46,8 +54,9 @@ std::string str_cat(const Parts&... parts) {
 
 }  // namespace mmcl
 
-// MMCL_CHECK(cond, parts...) throws mmcl::Error("<parts>") when cond is false.
-#define MMCL_CHECK(cond, ...)                                    \
-  do {                                                           \
-    if (!(cond)) throw ::mmcl::Error(::mmcl::str_cat(__VA_ARGS__)); \
+// MMCL_CHECK(cond, parts...) throws mmcl::Error("<parts>") when cond is false; the error remembers
+// where the check is (Error::where(), logged at debug level).
+#define MMCL_CHECK(cond, ...)                                                        \
+  do {                                                                               \
+    if (!(cond)) throw ::mmcl::Error(::mmcl::str_cat(__VA_ARGS__), __FILE__, __LINE__); \
   } while (0)

@@ -1,5 +1,6 @@
 #include "mmcl/core/log.h"
 
+#include <cstdlib>
 #include <memory>
 
 #include <spdlog/sinks/basic_file_sink.h>
@@ -18,6 +19,8 @@ void init_console() {
   auto logger = std::make_shared<spdlog::logger>("mmcl", console);
   logger->set_pattern(g_pattern);
   logger->flush_on(spdlog::level::info);
+  // MMCL_LOG_LEVEL=debug also shows, for instance, the source line of a failed internal check.
+  if (const char* level = std::getenv("MMCL_LOG_LEVEL")) logger->set_level(spdlog::level::from_str(level));
   spdlog::set_default_logger(logger);
 }
 

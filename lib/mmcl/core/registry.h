@@ -17,6 +17,7 @@ class Registry {
     std::string name;
     std::string summary;
     Factory make;
+    Capabilities can = {};  // what the component reads and works with (catalog.h)
   };
 
   Registry(std::string key, std::vector<Entry> entries) : key_(std::move(key)), entries_(std::move(entries)) {}
@@ -29,7 +30,7 @@ class Registry {
 
   std::vector<CatalogEntry> catalog() const {
     std::vector<CatalogEntry> out;
-    for (const Entry& e : entries_) out.push_back({e.name, e.summary});
+    for (const Entry& e : entries_) out.push_back({e.name, e.summary, e.can});
     return out;
   }
 

@@ -3,7 +3,6 @@
 #include <chrono>
 #include <ctime>
 
-#include "mmcl/config/load.h"
 #include "mmcl/core/error.h"
 #include "mmcl/core/fs.h"
 #include "mmcl/core/log.h"
@@ -12,9 +11,9 @@ namespace fs = std::filesystem;
 
 namespace mmcl {
 
-fs::path run_dir_path(const config::RunConfig& config, const std::string& override_dir) {
+fs::path run_dir_path(const std::string& output_dir, const std::string& run_name, const std::string& override_dir) {
   if (!override_dir.empty()) return override_dir;
-  std::string name = config.run.name;
+  std::string name = run_name;
   if (name.empty()) {
     std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
     std::tm tm{};
@@ -23,7 +22,7 @@ fs::path run_dir_path(const config::RunConfig& config, const std::string& overri
     std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
     name = buf;
   }
-  return fs::path(config.run.output_dir) / name;
+  return fs::path(output_dir) / name;
 }
 
 RunDir plan_run_dir(const fs::path& path, bool resume) {
@@ -39,12 +38,12 @@ RunDir plan_run_dir(const fs::path& path, bool resume) {
   return dir;
 }
 
-void open_run_dir(const RunDir& dir, const config::RunConfig& config, bool training) {
+void open_run_dir(const RunDir& dir, const std::string& config_yaml, bool training) {
   std::error_code ec;
   const fs::path folder = training ? dir.checkpoints() : dir.root;
   fs::create_directories(folder, ec);
   MMCL_CHECK(!ec, "cannot create ", folder.string(), ": ", ec.message());
-  write_file_atomic(dir.config_file(), config::dump_config(config));
+  write_file_atomic(dir.config_file(), config_yaml);
   log::add_file(dir.log_file().string());
 }
 

@@ -4,7 +4,6 @@
 #include <filesystem>
 #include <string>
 
-#include "mmcl/config/config.h"
 
 namespace mmcl {
 
@@ -19,13 +18,15 @@ struct RunDir {
   std::filesystem::path checkpoints() const { return root / "checkpoints"; }
 };
 
-// Where the run goes: `override_dir` if given, else <run.output_dir>/<run.name or a timestamp>.
-std::filesystem::path run_dir_path(const config::RunConfig& config, const std::string& override_dir);
+// Where the run goes: `override_dir` if given, else <output_dir>/<run_name or a timestamp>
+// (run.output_dir, run.name).
+std::filesystem::path run_dir_path(const std::string& output_dir, const std::string& run_name,
+                                   const std::string& override_dir);
 // Checks that the directory may be used: an existing one needs `resume` (a ConfigError otherwise).
 // Writes nothing; call before any output so a refused run leaves the disk as it was.
 RunDir plan_run_dir(const std::filesystem::path& path, bool resume);
-// Creates the folder (with checkpoints/ when `training`), writes the resolved config.yaml and adds
-// train.log to the logger.
-void open_run_dir(const RunDir& dir, const config::RunConfig& config, bool training = true);
+// Creates the folder (with checkpoints/ when `training`), writes the resolved config (YAML) to
+// config.yaml and adds train.log to the logger.
+void open_run_dir(const RunDir& dir, const std::string& config_yaml, bool training = true);
 
 }  // namespace mmcl

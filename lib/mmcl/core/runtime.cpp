@@ -23,10 +23,10 @@
 
 namespace mmcl {
 
-c10::Device select_device(const std::string& name) {
-  if (name == "cpu") return c10::Device("cpu");
+c10::Device select_device(DeviceChoice choice) {
+  if (choice == DeviceChoice::cpu) return c10::Device("cpu");
   const bool cuda = torch::cuda::is_available();
-  if (name == "cuda") {
+  if (choice == DeviceChoice::cuda) {
     if (!cuda)
       throw ConfigError("runtime.device: cuda requested, but this LibTorch build has no CUDA support or no GPU is "
                         "visible (use cpu or auto)");
@@ -146,10 +146,10 @@ void seed_everything(uint64_t seed) {
   torch::manual_seed(seed);  // seeds the CPU generator and every CUDA device's
 }
 
-Runtime setup_runtime(const config::RuntimeConfig& config) {
+Runtime setup_runtime(const c10::Device& device, int64_t threads) {
   Runtime rt;
-  rt.device = select_device(config.device);
-  rt.threads = configure_threads(config.threads);
+  rt.device = device;
+  rt.threads = configure_threads(threads);
   // Training frees and reallocates the same large activation buffers every step; glibc serves blocks
   // over its mmap threshold with fresh mappings, so each step paid page faults and zeroing (a fifth
   // of a CPU step in a profile). Keeping freed memory in the heap instead made clip-vit-tiny training

@@ -7,7 +7,7 @@
 
 #include <c10/core/Device.h>
 
-#include "mmcl/config/config.h"
+#include "mmcl/core/choices.h"
 
 namespace mmcl::dist {
 class Group;
@@ -15,7 +15,7 @@ class Group;
 namespace mmcl {
 
 // cpu | cuda | auto -> a device. "cuda" without a usable GPU is a ConfigError naming runtime.device.
-c10::Device select_device(const std::string& name);
+c10::Device select_device(DeviceChoice choice);
 // Sets the intra-op thread count (0: every core) and returns it.
 int configure_threads(int64_t requested);
 // The BLAS LibTorch was built with (MKL in the PyPI wheels) and the BLAS shared library the process
@@ -40,8 +40,8 @@ struct Runtime {
   int threads = 1;
   std::shared_ptr<dist::Group> group;  // the processes of a distributed run; null: this process alone
 };
-// Applies config.runtime, keeps freed memory in the heap (glibc's mmap and trim thresholds at 1 GiB;
+// Sets runtime.threads for the (resolved) device, keeps freed memory in the heap (glibc's mmap and trim thresholds at 1 GiB;
 // MMCL_NO_MALLOPT=1 keeps the defaults) and logs LibTorch version, device, threads and BLAS once.
-Runtime setup_runtime(const config::RuntimeConfig& config);
+Runtime setup_runtime(const c10::Device& device, int64_t threads);
 
 }  // namespace mmcl

@@ -9,6 +9,8 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
+#include "mmcl/core/choices.h"
+
 namespace mmcl::data {
 
 struct Sample {
@@ -29,6 +31,9 @@ struct Batch {
   std::vector<int64_t> indices;
 
   int64_t size() const { return static_cast<int64_t>(indices.size()); }
+  // The tensor of one modality (image, text, video or audio).
+  at::Tensor& input(Modality m) { return m == Modality::image ? image : m == Modality::video ? video : m == Modality::audio ? audio : text; }
+  const at::Tensor& input(Modality m) const { return const_cast<Batch*>(this)->input(m); }
   Batch to(const c10::Device& device, bool non_blocking = false) const;
   // The same tensors in page-locked memory, so a copy to a CUDA device can run without blocking
   // (needs a CUDA build and device).

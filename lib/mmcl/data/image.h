@@ -1,5 +1,5 @@
 #pragma once
-// Image decoding (stb_image) and the CLIP image transforms.
+// The CLIP image transforms (decoding is media/image.h).
 
 #include <array>
 #include <cstdint>
@@ -10,11 +10,10 @@
 
 namespace mmcl::data {
 
-// Decodes JPEG, PNG, BMP or GIF (first frame) bytes to RGB uint8 [H, W, 3]; grey and RGBA become RGB.
-// Throws SampleError naming `name` when the bytes are not an image.
-at::Tensor decode_image(const std::string& bytes, const std::string& name);
-// Reads and decodes a file; a missing or unreadable file is a SampleError.
-at::Tensor read_image(const std::string& path);
+// media::decode_image and media::read_image for datasets: a file that cannot be decoded is a
+// SampleError (skipped and counted by the loader).
+at::Tensor decode_sample_image(const std::string& bytes, const std::string& name);
+at::Tensor read_sample_image(const std::string& path);
 
 struct ImageTransform {
   int64_t size = 224;                 // output side

@@ -15,7 +15,7 @@ Sample ImageTextDataset::get(int64_t index, uint64_t seed) const {
   const Record& r = manifest_.records.at(static_cast<size_t>(index));
   std::mt19937_64 rng(seed);
   Sample s;
-  s.image = transform_image(read_image(r.image), transform_, rng);
+  s.image = transform_image(read_sample_image(r.image), transform_, rng);
   if (tokenizer_ && !r.captions.empty()) {
     const size_t pick = r.captions.size() == 1 ? 0 : static_cast<size_t>(rng() % r.captions.size());
     s.text = at::tensor(tokenizer_->tokenize(r.captions[pick], context_length_), at::kLong);

@@ -47,6 +47,7 @@ class Loader {
   Loader& operator=(const Loader&) = delete;
 
   int64_t batches_per_epoch() const;
+  int64_t batch_size() const { return options_.batch_size; }
   // Begins `epoch` at batch `first_batch` (stopping any epoch in flight).
   void start_epoch(int64_t epoch, int64_t first_batch = 0);
   // The next batch of the current epoch, or nullopt at its end.

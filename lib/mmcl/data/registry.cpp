@@ -6,7 +6,7 @@
 #include "mmcl/data/dataset.h"
 #include "mmcl/data/image_text.h"
 #include "mmcl/data/synthetic.h"
-#include "mmcl/data/video.h"
+#include "mmcl/data/video_clips.h"
 #include "mmcl/data/webdataset.h"
 
 namespace mmcl::data {
@@ -31,13 +31,15 @@ const Registry<DatasetFactory>& registry() {
           {"synthetic", "random image-text pairs, fixed per index (data.synthetic.size of them); for smoke runs",
            [](const config::DataConfig& c, const InputSpec& spec, uint64_t seed) -> std::shared_ptr<Dataset> {
              return std::make_shared<SyntheticDataset>(c.synthetic.size, spec, seed);
-           }},
+           },
+           {.reads = {Modality::image, Modality::text}, .tokenizes = false, .source = DataSource::generated}},
           {"manifest", "image-text pairs listed in a CSV/TSV or JSONL manifest (data.train); images decoded with stb_image",
            [](const config::DataConfig& c, const InputSpec& spec, uint64_t) -> std::shared_ptr<Dataset> {
              return std::make_shared<ImageTextDataset>(read_manifest(c.train, manifest_columns(c)),
                                                        image_transform(c.image, spec.image_size, /*train=*/true),
                                                        spec.tokenizer, spec.context_length);
-           }},
+           },
+           {.reads = {Modality::image, Modality::text}, .source = DataSource::manifest}},
           {"video",
            "video clips listed in a manifest (data.train, the data.image_key column), decoded with FFmpeg; two views "
            "per video for CVRL; with the soundtrack and the captions (data.caption_key) for VATT",
@@ -47,13 +49,15 @@ const Registry<DatasetFactory>& registry() {
              return std::make_shared<VideoDataset>(
                  read_manifest(c.train, ManifestColumns{c.image_key, captions, "", c.separator, c.root}),
                  video_transform(c, spec, /*train=*/true));
-           }},
+           },
+           {.reads = {Modality::video, Modality::audio, Modality::text}, .source = DataSource::manifest}},
           {"webdataset",
            "image-text pairs in webdataset .tar shards (data.train: a list or brace pattern), streamed through a "
            "shuffle buffer",
            [](const config::DataConfig& c, const InputSpec& spec, uint64_t) -> std::shared_ptr<Dataset> {
              return open_shards(c, spec, /*train=*/true);
-           }},
+           },
+           {.reads = {Modality::image, Modality::text}, .source = DataSource::shards}},
       });
   return table;
 }
@@ -66,17 +70,22 @@ std::shared_ptr<Dataset> make_dataset(const config::DataConfig& config, const In
 
 std::vector<std::string> training_captions(const config::DataConfig& c) {
   std::vector<std::string> captions;
-  if (c.type == "manifest" || c.type == "video") {
-    for (const Record& r : read_manifest(c.train, manifest_columns(c)).records)
-      captions.insert(captions.end(), r.captions.begin(), r.captions.end());
-  } else if (c.type == "webdataset") {
-    const auto shards = open_shards(c, InputSpec{}, false);
-    for (int64_t i = 0; i < shards->size(); ++i) {
-      try {
-        for (std::string& caption : shards->captions(i)) captions.push_back(std::move(caption));
-      } catch (const SampleError& e) {
-        spdlog::warn("skipping a caption: {}", e.what());
+  switch (dataset_capabilities(c.type).source) {
+    case DataSource::generated: break;
+    case DataSource::manifest:
+      for (const Record& r : read_manifest(c.train, manifest_columns(c)).records)
+        captions.insert(captions.end(), r.captions.begin(), r.captions.end());
+      break;
+    case DataSource::shards: {
+      const auto shards = open_shards(c, InputSpec{}, false);
+      for (int64_t i = 0; i < shards->size(); ++i) {
+        try {
+          for (std::string& caption : shards->captions(i)) captions.push_back(std::move(caption));
+        } catch (const SampleError& e) {
+          spdlog::warn("skipping a caption: {}", e.what());
+        }
       }
+      break;
     }
   }
   return captions;

@@ -135,11 +135,13 @@ bool nccl_available() {
 
 std::shared_ptr<Group> connect(const Env& env, const config::DistConfig& config, c10::Device device) {
   if (!env.distributed()) return single_process();
-  std::string backend = config.backend;
-  if (backend == "auto") backend = device.is_cuda() && nccl_available() ? "nccl" : "gloo";
-  if (backend == "nccl" && !device.is_cuda())
+  BackendChoice choice = config.backend;
+  if (choice == BackendChoice::automatic)
+    choice = device.is_cuda() && nccl_available() ? BackendChoice::nccl : BackendChoice::gloo;
+  const std::string backend = name_of(choice);
+  if (choice == BackendChoice::nccl && !device.is_cuda())
     throw ConfigError("dist.backend: nccl needs runtime.device cuda (use gloo or auto on the CPU)");
-  if (backend == "nccl" && !nccl_available())
+  if (choice == BackendChoice::nccl && !nccl_available())
     throw ConfigError("dist.backend: nccl requested, but this LibTorch build has no NCCL (use gloo or auto)");
 
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(config.timeout_s * 1000));
@@ -166,7 +168,7 @@ std::shared_ptr<Group> connect(const Env& env, const config::DistConfig& config,
   }
   try {
 #ifdef USE_C10D_NCCL
-    if (backend == "nccl") {
+    if (choice == BackendChoice::nccl) {
       c10::cuda::set_device(device.index());
       auto options = c10d::ProcessGroupNCCL::Options::create();
       options->timeout = timeout;

@@ -8,16 +8,20 @@
 
 namespace mmcl::dist {
 
-Runtime setup_training_runtime(const config::RunConfig& config, const Env& env) {
+c10::Device local_device(const c10::Device& device, const Env& env) {
+  if (!device.is_cuda() || !env.distributed()) return device;
+  const auto count = static_cast<int64_t>(torch::cuda::device_count());
+  const c10::Device local(c10::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank % count));
+  if (env.local_rank >= count)
+    spdlog::warn("local rank {} but {} GPUs visible: sharing GPU {}", env.local_rank, count, local.index());
+  return local;
+}
+
+Runtime setup_training_runtime(const c10::Device& device, int64_t threads, const config::DistConfig& dist,
+                               const Env& env) {
   log::set_rank(env.rank, env.world_size);
-  Runtime runtime = setup_runtime(config.runtime);
-  if (runtime.device.is_cuda() && env.distributed()) {
-    const auto count = static_cast<int64_t>(torch::cuda::device_count());
-    runtime.device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank % count));
-    if (env.local_rank >= count)
-      spdlog::warn("local rank {} but {} GPUs visible: sharing GPU {}", env.local_rank, count, runtime.device.index());
-  }
-  runtime.group = connect(env, config.dist, runtime.device);
+  Runtime runtime = setup_runtime(device, threads);
+  runtime.group = connect(env, dist, runtime.device);
   if (env.distributed())
     spdlog::info("process group ready: {} ranks, {} backend, this rank on {}", env.world_size,
                  runtime.group->backend(), runtime.device.str());

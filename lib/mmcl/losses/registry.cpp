@@ -20,13 +20,13 @@ const Registry<Factory>& registry() {
       "loss.name",
       {
           {"infonce", "symmetric InfoNCE over image-text pairs (CLIP): mean of image->text and text->image cross-entropy",
-           [](const config::LossConfig&) { return make_infonce(); }},
+           [](const config::LossConfig&) { return make_infonce(); }, {}},
           {"ntxent", "NT-Xent between two views of each sample (SimCLR, CVRL) at loss.temperature; reads video and video_2",
-           [](const config::LossConfig& c) { return make_ntxent(c.temperature > 0 ? c.temperature : 0.1); }},
+           [](const config::LossConfig& c) { return make_ntxent(c.temperature > 0 ? c.temperature : 0.1); }, {}},
           {"vatt",
            "VATT: NCE between video and audio + loss.mil_weight x MIL-NCE between video and its captions at "
            "loss.temperature; reads video_va, audio, video, text, text_mask",
-           [](const config::LossConfig& c) { return make_vatt(c.temperature > 0 ? c.temperature : 0.07, c.mil_weight); }},
+           [](const config::LossConfig& c) { return make_vatt(c.temperature > 0 ? c.temperature : 0.07, c.mil_weight); }, {}},
       });
   return table;
 }

@@ -15,14 +15,9 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "mmcl/core/error.h"
+#include "mmcl/media/error.h"
 
 namespace mmcl::media {
-
-class DecodeError : public Error {
- public:
-  using Error::Error;
-};
 
 struct VideoInfo {
   int64_t width = 0, height = 0;

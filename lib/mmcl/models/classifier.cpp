@@ -6,11 +6,10 @@
 
 namespace mmcl::models {
 
-ClassifierImpl::ClassifierImpl(ModelPtr backbone_, const std::string& modality, int64_t classes, bool freeze)
+ClassifierImpl::ClassifierImpl(ModelPtr backbone_, Modality modality, int64_t classes, bool freeze)
     : backbone(register_module("backbone", std::move(backbone_))), frozen(freeze), modality_(modality) {
-  MMCL_CHECK(modality_ == "image" || modality_ == "video" || modality_ == "audio",
-             "a classifier reads images, video or audio, not ", modality_);
-  head = register_module("head", torch::nn::Linear(backbone->embedding_dim_of(modality_), classes));
+  MMCL_CHECK(modality_ != Modality::text, "a classifier reads images, video or audio, not text");
+  head = register_module("head", torch::nn::Linear(backbone->embedding_dim_of(name_of(modality_)), classes));
   torch::NoGradGuard no_grad;
   head->weight.zero_();
   head->bias.zero_();
@@ -20,13 +19,13 @@ ClassifierImpl::ClassifierImpl(ModelPtr backbone_, const std::string& modality, 
 
 at::Tensor ClassifierImpl::forward(const at::Tensor& inputs) {
   data::Batch batch;
-  (modality_ == "video" ? batch.video : modality_ == "audio" ? batch.audio : batch.image) = inputs;
+  batch.input(modality_) = inputs;
   at::Tensor features;
   if (frozen) {
     torch::NoGradGuard no_grad;
-    features = backbone->forward(batch).at(modality_);
+    features = backbone->forward(batch).at(name_of(modality_));
   } else {
-    features = backbone->forward(batch).at(modality_);
+    features = backbone->forward(batch).at(name_of(modality_));
   }
   return head(features);
 }

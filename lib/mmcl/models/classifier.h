@@ -12,20 +12,20 @@ namespace mmcl::models {
 
 class ClassifierImpl : public torch::nn::Module {
  public:
-  // `modality` ("image", "video" or "audio") says what forward() reads. With `freeze_backbone` only
+  // `modality` (image, video or audio) says what forward() reads. With `freeze_backbone` only
   // the head trains (linear fine-tuning); the backbone stays in eval mode.
-  ClassifierImpl(ModelPtr backbone, const std::string& modality, int64_t classes, bool freeze_backbone);
+  ClassifierImpl(ModelPtr backbone, Modality modality, int64_t classes, bool freeze_backbone);
   // images [B, 3, H, W], clips [B, T, 3, H, W] or waveforms [B, samples] -> [B, classes] logits
   at::Tensor forward(const at::Tensor& inputs);
   void train(bool on = true) override;
-  const std::string& modality() const { return modality_; }
+  Modality modality() const { return modality_; }
 
   ModelPtr backbone;
   torch::nn::Linear head{nullptr};
   bool frozen;
 
  private:
-  std::string modality_;
+  Modality modality_;
 };
 TORCH_MODULE(Classifier);
 

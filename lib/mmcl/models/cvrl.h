@@ -18,8 +18,6 @@ class CvrlImpl : public ContrastiveModel {
   Embeddings forward(const data::Batch& batch) override;
   data::InputSpec input_spec() const override;
   int64_t embedding_dim() const override { return backbone->features(); }
-  std::string input_modality() const override { return "video"; }
-  bool reads_text() const override { return false; }
 
   // [N, T, 3, H, W] -> pooled features [N, F] (not normalised).
   at::Tensor features(const at::Tensor& clips);

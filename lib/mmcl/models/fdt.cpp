@@ -21,8 +21,7 @@ QueryMapImpl::QueryMapImpl(int64_t width, int64_t dim) {
 at::Tensor QueryMapImpl::forward(const at::Tensor& x) { return fc_2(ln_2(at::gelu(fc_1(ln_1(x))))); }
 
 FdtHeadImpl::FdtHeadImpl(const config::FdtConfig& c, int64_t image_width, int64_t text_width)
-    : scale_(1.0 / std::sqrt(static_cast<double>(c.dim)) / c.temperature), softmax_(c.weighting == "softmax") {
-  MMCL_CHECK(c.weighting == "sparsemax" || c.weighting == "softmax", "model.fdt.weighting: unknown \"", c.weighting, "\"");
+    : scale_(1.0 / std::sqrt(static_cast<double>(c.dim)) / c.temperature), softmax_(c.weighting == TokenWeighting::softmax) {
   tokens = register_parameter("tokens", torch::randn({c.tokens, c.dim}));
   image_query = register_module("image_query", QueryMap(image_width, c.dim));
   text_query = register_module("text_query", QueryMap(text_width, c.dim));

@@ -33,10 +33,6 @@ class ContrastiveModel : public torch::nn::Module {
   virtual int64_t embedding_dim() const = 0;
   // The dimension of one modality's embedding, where the model's spaces differ (VATT's audio).
   virtual int64_t embedding_dim_of(const std::string& /*modality*/) const { return embedding_dim(); }
-  // What the evaluation subcommands feed it: "image" (a Batch's image) or "video" (its video); and
-  // whether it embeds captions (a tokenizer is needed).
-  virtual std::string input_modality() const { return "image"; }
-  virtual bool reads_text() const { return true; }
   // Whether the tensor `name` may be absent from pretrained weights and keep its initial value (the
   // parts a method adds to the CLIP whose weights it starts from).
   virtual bool may_start_fresh(const std::string& /*name*/) const { return false; }
@@ -44,7 +40,8 @@ class ContrastiveModel : public torch::nn::Module {
 
 using ModelPtr = std::shared_ptr<ContrastiveModel>;
 
-// Builds the model named by config.name (the table is in registry.cpp).
+// Builds the model named by config.name (the table is in registry.cpp). What a model reads, trains
+// with and is evaluated on is its table entry's: model_capabilities(config.name) (core/catalog.h).
 ModelPtr make_model(const config::ModelConfig& config);
 
 }  // namespace mmcl::models

@@ -53,8 +53,7 @@ TORCH_MODULE(Block);
 }  // namespace
 
 R3dImpl::R3dImpl(const config::VideoModelConfig& c) {
-  const bool bottleneck = c.backbone == "r3d50";
-  MMCL_CHECK(bottleneck || c.backbone == "r3d18", "model.video.backbone: unknown \"", c.backbone, "\"");
+  const bool bottleneck = c.backbone == VideoBackbone::r3d50;
   const std::vector<int64_t> depth = bottleneck ? std::vector<int64_t>{3, 4, 6, 3} : std::vector<int64_t>{2, 2, 2, 2};
   const int64_t w = c.width;
   stem_conv = register_module("stem_conv", nn::Conv3d(nn::Conv3dOptions(3, w, {3, 7, 7})

@@ -1,4 +1,4 @@
-// The model table: model.name -> factory.
+// The model table: model.name -> factory, with what each model reads, trains with and exports to.
 
 #include <functional>
 
@@ -17,16 +17,38 @@ const Registry<Factory>& registry() {
       "model.name",
       {
           {"clip", "CLIP (Radford et al. 2021): ViT image tower + causal text transformer, open_clip parameter names",
-           [](const config::ModelConfig& c) -> ModelPtr { return std::make_shared<ClipImpl>(c); }},
+           [](const config::ModelConfig& c) -> ModelPtr { return std::make_shared<ClipImpl>(c); },
+           {.reads = {Modality::image, Modality::text},
+            .losses = {"infonce"},
+            .data = {"synthetic", "manifest", "webdataset"},
+            .eval_input = Modality::image,
+            .open_clip = true,
+            .sections = {"vision", "text"}}},
           {"cvrl", "CVRL (Qian et al. 2021): a 3D ResNet video tower with an MLP projection head, trained by NT-Xent "
                    "between two clips of a video (loss.name ntxent, data.type video)",
-           [](const config::ModelConfig& c) -> ModelPtr { return std::make_shared<CvrlImpl>(c); }},
+           [](const config::ModelConfig& c) -> ModelPtr { return std::make_shared<CvrlImpl>(c); },
+           {.reads = {Modality::video},
+            .views = 2,
+            .losses = {"ntxent"},
+            .data = {"video"},
+            .eval_input = Modality::video,
+            .sections = {"video", "cvrl"}}},
           {"fdt", "FDT (Chen et al. 2023): CLIP towers whose patch and word outputs weigh a shared bank of tokens "
                   "(model.fdt.*); the embedding is the weighted sum of the tokens",
-           [](const config::ModelConfig& c) -> ModelPtr { return std::make_shared<FdtImpl>(c); }},
+           [](const config::ModelConfig& c) -> ModelPtr { return std::make_shared<FdtImpl>(c); },
+           {.reads = {Modality::image, Modality::text},
+            .losses = {"infonce"},
+            .data = {"synthetic", "manifest", "webdataset"},
+            .eval_input = Modality::image,
+            .sections = {"vision", "text", "fdt"}}},
           {"vatt", "VATT (Akbari et al. 2021): transformers over video patches, raw audio and words with DropToken; "
                    "model.vatt.backbone specific or agnostic (one shared transformer)",
-           [](const config::ModelConfig& c) -> ModelPtr { return std::make_shared<VattImpl>(c); }},
+           [](const config::ModelConfig& c) -> ModelPtr { return std::make_shared<VattImpl>(c); },
+           {.reads = {Modality::video, Modality::audio, Modality::text},
+            .losses = {"vatt"},
+            .data = {"video"},
+            .eval_input = Modality::video,
+            .sections = {"video", "text", "vatt"}}},
       });
   return table;
 }

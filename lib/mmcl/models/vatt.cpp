@@ -33,38 +33,7 @@ VattImpl::VattImpl(const config::ModelConfig& config) : config_(config) {
   const int64_t frames = config.video.frames, size = config.video.size;
   const int64_t context = config.text.context_length, vocab = config.text.vocab_size;
   const auto& patch = c.video_patch;
-  MMCL_CHECK(c.backbone == "specific" || c.backbone == "agnostic",
-             "model.vatt.backbone: expected specific or agnostic, got \"", c.backbone, "\"");
-  MMCL_CHECK(c.width > 0 && c.layers > 0 && c.heads > 0,
-             "model.vatt.width, model.vatt.layers and model.vatt.heads must be positive, got ", c.width, ", ", c.layers,
-             ", ", c.heads);
-  MMCL_CHECK(c.width % c.heads == 0,
-             "model.vatt.width (", c.width, ") is not a multiple of model.vatt.heads (", c.heads, ")");
-  MMCL_CHECK(c.mlp_ratio > 0, "model.vatt.mlp_ratio must be positive, got ", c.mlp_ratio);
-  MMCL_CHECK(patch[0] > 0 && patch[1] > 0 && patch[2] > 0,
-             "model.vatt.video_patch must be positive, got [", patch[0], ", ", patch[1], ", ", patch[2], "]");
-  MMCL_CHECK(frames > 0 && size > 0,
-             "model.video.frames and model.video.size must be positive, got ", frames, " and ", size);
-  MMCL_CHECK(frames % patch[0] == 0,
-             "model.video.frames (", frames, ") is not a multiple of model.vatt.video_patch[0] (", patch[0], ")");
-  MMCL_CHECK(size % patch[1] == 0,
-             "model.video.size (", size, ") is not a multiple of model.vatt.video_patch[1] (", patch[1], ")");
-  MMCL_CHECK(size % patch[2] == 0,
-             "model.video.size (", size, ") is not a multiple of model.vatt.video_patch[2] (", patch[2], ")");
-  MMCL_CHECK(c.audio_patch > 0 && c.audio_samples > 0,
-             "model.vatt.audio_patch and model.vatt.audio_samples must be positive, got ", c.audio_patch, " and ",
-             c.audio_samples);
-  MMCL_CHECK(c.audio_samples % c.audio_patch == 0, "model.vatt.audio_samples (", c.audio_samples,
-             ") is not a multiple of model.vatt.audio_patch (", c.audio_patch, ")");
-  MMCL_CHECK(c.audio_rate > 0, "model.vatt.audio_rate must be positive, got ", c.audio_rate);
-  MMCL_CHECK(c.video_droptoken >= 0 && c.video_droptoken < 1,
-             "model.vatt.video_droptoken must lie in [0, 1), got ", c.video_droptoken);
-  MMCL_CHECK(c.audio_droptoken >= 0 && c.audio_droptoken < 1,
-             "model.vatt.audio_droptoken must lie in [0, 1), got ", c.audio_droptoken);
-  MMCL_CHECK(context > 0 && vocab > 0,
-             "model.text.context_length and model.text.vocab_size must be positive, got ", context, " and ", vocab);
-  MMCL_CHECK(c.va_dim > 0 && c.vt_dim > 0,
-             "model.vatt.va_dim and model.vatt.vt_dim must be positive, got ", c.va_dim, " and ", c.vt_dim);
+  // The config loader has checked every shape rule (config/load.cpp): the constructor trusts it.
 
   const int64_t d = c.width;
   video_embed = register_module(
@@ -90,7 +59,7 @@ VattImpl::VattImpl(const config::ModelConfig& config) : config_(config) {
     t->init_parameters();
     return t;
   };
-  if (c.backbone == "agnostic") {
+  if (c.backbone == VattBackbone::agnostic) {
     video_transformer = register_module("transformer", make_transformer());
     audio_transformer = video_transformer;
     text_transformer = video_transformer;

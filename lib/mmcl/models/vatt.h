@@ -48,8 +48,6 @@ class VattImpl : public ContrastiveModel {
   int64_t embedding_dim_of(const std::string& modality) const override {
     return modality == "audio" ? config_.vatt.va_dim : config_.vatt.vt_dim;
   }
-  std::string input_modality() const override { return "video"; }
-  bool reads_text() const override { return true; }
 
   // The modality outputs (ln_post of the aggregation token), not projected nor normalised.
   // clips [B, T, 3, S, S] -> [B, d]

@@ -4,29 +4,24 @@
 
 #include "mmcl/core/error.h"
 #include "mmcl/core/log.h"
-#include "mmcl/data/dataset.h"
 #include "mmcl/text/tokenizer.h"
 
 namespace mmcl::text {
 
-TrainingTokenizer training_tokenizer(config::RunConfig& c) {
+TrainingTokenizer training_tokenizer(const config::TokenizerConfig& c,
+                                     const std::function<std::vector<std::string>()>& captions) {
   TrainingTokenizer out;
-  if (c.data.type == "synthetic") return out;  // ids are generated directly
-  if (c.model.name == "cvrl") return out;      // clips without captions
-  if (c.tokenizer.name == "words") {
-    const std::vector<std::string> captions = data::training_captions(c.data);
-    auto vocab = std::make_shared<WordVocab>(WordVocab::learn(captions, c.tokenizer.max_words, c.tokenizer.min_count));
-    spdlog::info("learned a vocabulary of {} words from {} captions; model.text.vocab_size {} -> {}",
-                 vocab->words().size(), captions.size(), c.model.text.vocab_size, vocab->vocab_size());
-    c.model.text.vocab_size = vocab->vocab_size();
+  if (c.name == TokenizerKind::words) {
+    const std::vector<std::string> texts = captions();
+    auto vocab = std::make_shared<WordVocab>(WordVocab::learn(texts, c.max_words, c.min_count));
+    spdlog::info("learned a vocabulary of {} words from {} captions", vocab->words().size(), texts.size());
     out.state = vocab->to_json();
+    out.vocab_size = vocab->vocab_size();
     out.tokenizer = vocab;
     return out;
   }
-  out.tokenizer = load_clip_bpe(c.tokenizer.vocab);
-  if (out.tokenizer->vocab_size() != c.model.text.vocab_size)
-    throw ConfigError(str_cat("model.text.vocab_size: ", c.model.text.vocab_size, " does not match the ",
-                              out.tokenizer->vocab_size(), " tokens of ", c.tokenizer.vocab));
+  out.tokenizer = load_clip_bpe(c.vocab);
+  out.vocab_size = out.tokenizer->vocab_size();
   return out;
 }
 

@@ -1,8 +1,10 @@
 #pragma once
 // Which tokenizer a run uses, and how it travels with checkpoints.
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "mmcl/config/config.h"
 
@@ -11,14 +13,15 @@ namespace mmcl::text {
 class Tokenizer;
 
 struct TrainingTokenizer {
-  std::shared_ptr<const Tokenizer> tokenizer;  // null for data without captions (synthetic)
-  std::string state;                           // a learned vocabulary as JSON, "" for CLIP BPE
+  std::shared_ptr<const Tokenizer> tokenizer;
+  std::string state;       // a learned vocabulary as JSON, "" for CLIP BPE
+  int64_t vocab_size = 0;  // the ids it produces: the text tower's model.text.vocab_size
 };
 
-// The tokenizer for pretraining with `config`: CLIP BPE from tokenizer.vocab, or (tokenizer.name
-// words) a vocabulary learned from the captions of data.train. With a learned vocabulary,
-// config.model.text.vocab_size is set to its size. Config problems are ConfigErrors.
-TrainingTokenizer training_tokenizer(config::RunConfig& config);
+// The tokenizer for training: CLIP BPE from tokenizer.vocab, or (tokenizer.name words) a vocabulary
+// learned from `captions()` (the training captions, read only then). Config problems are ConfigErrors.
+TrainingTokenizer training_tokenizer(const config::TokenizerConfig& config,
+                                     const std::function<std::vector<std::string>()>& captions);
 
 // The tokenizer a checkpoint was trained with: its stored vocabulary, else CLIP BPE from
 // `vocab_override` when given, else from the checkpoint config's tokenizer.vocab.

@@ -117,7 +117,7 @@ std::unique_ptr<torch::optim::AdamW> make_optimizer(const torch::nn::Module& mod
 
 double learning_rate(const config::OptimConfig& c, int64_t step, int64_t total_steps) {
   if (step < c.warmup_steps) return c.lr * static_cast<double>(step + 1) / static_cast<double>(c.warmup_steps);
-  if (c.schedule == "constant") return c.lr;
+  if (c.schedule == LrSchedule::constant) return c.lr;
   const double span = static_cast<double>(std::max<int64_t>(1, total_steps - c.warmup_steps));
   const double progress = std::min(1.0, static_cast<double>(step - c.warmup_steps) / span);
   return c.min_lr + 0.5 * (1.0 + std::cos(M_PI * progress)) * (c.lr - c.min_lr);

@@ -11,7 +11,8 @@
 #include <torch/optim/adamw.h>
 
 #include "mmcl/config/config.h"
-#include "mmcl/train/precision.h"
+#include "mmcl/core/precision.h"
+#include "mmcl/train/grad_scaler.h"
 
 namespace mmcl::train {
 

@@ -15,17 +15,12 @@
 #include "mmcl/dist/ddp.h"
 #include "mmcl/dist/group.h"
 #include "mmcl/dist/slurm.h"
-#include "mmcl/models/pretrained.h"
-#include "mmcl/train/checkpoint.h"
-#include "mmcl/train/metrics.h"
+#include "mmcl/io/checkpoint.h"
+#include "mmcl/train/progress.h"
 #include "mmcl/train/optim.h"
 
 namespace mmcl::train {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 models::Embeddings concat_with(const std::vector<models::Embeddings>& cached, size_t live_index,
                                const models::Embeddings& live) {
@@ -111,251 +106,303 @@ StepStats forward_backward(models::ContrastiveModel& model, const losses::Loss& 
   return stats;
 }
 
-TrainResult pretrain(const config::RunConfig& cfg, std::shared_ptr<const data::Dataset> dataset,
-                     const std::string& tokenizer_state, const RunDir& dir, const Runtime& runtime) {
-  seed_everything(static_cast<uint64_t>(cfg.run.seed));
-  models::ModelPtr model = models::make_model(cfg.model);
-  if (!cfg.model.pretrained.empty()) models::load_pretrained(*model, cfg.model.pretrained);
-  const Precision precision = resolve_precision(cfg.runtime.precision, runtime.device);
-  place_module(*model, runtime.device, precision.param_dtype());
-  GradScaler scaler(precision.scale_loss);
+TrainResult pretrain(const run::Run& run, const RunDir& dir, const Runtime& runtime) {
+  const config::RunConfig& cfg = run.config;
+  models::ContrastiveModel& model = *run.model;
+  GradScaler scaler(run.precision.scale_loss);
   losses::LossPtr loss = losses::make_loss(cfg.loss);
-  auto optimizer = make_optimizer(*model, cfg.optim);
-  data::Loader loader(dataset, loader_options(cfg, runtime));
+  auto optimizer = make_optimizer(model, cfg.optim);
+  data::Loader loader(run.dataset, loader_options(cfg.data, cfg.run.seed, runtime));
   const GlobalBatch global{runtime.group.get(), cfg.loss.local_loss, cfg.loss.gather_with_grad};
 
   int64_t params = 0;
-  for (const auto& p : model->parameters()) params += p.numel();
+  for (const auto& p : model.parameters()) params += p.numel();
   TrainingJob job;
-  job.module = model.get();
+  job.module = &model;
   job.optimizer = optimizer.get();
   job.loader = &loader;
-  const StepPrecision step_precision{precision, runtime.device, &scaler};
+  const StepPrecision step_precision{run.precision, runtime.device, &scaler};
   job.step = [&](const std::vector<data::Batch>& micro) {
-    return forward_backward(*model, *loss, micro, global, step_precision);
+    return forward_backward(model, *loss, micro, global, step_precision);
   };
   job.scaler = &scaler;
-  job.after_step = [&] { model->after_step(); };
+  job.after_step = [&] { model.after_step(); };
   job.description = str_cat("model ", cfg.model.name, " (", static_cast<double>(params) / 1e6, " M parameters), loss ",
-                            cfg.loss.name, ", ", dataset->size(), " samples, precision ", precision.name);
-  return run_training(cfg, job, {config::dump_config(cfg), tokenizer_state}, dir, runtime);
+                            cfg.loss.name, ", ", run.dataset->size(), " samples, precision ", run.precision.name());
+  return run_training(job, {cfg.train, cfg.optim, {config::dump_config(cfg), run.tokenizer_state}, cfg.dist.bucket_mb},
+                      dir, runtime);
 }
 
-data::LoaderOptions loader_options(const config::RunConfig& cfg, const Runtime& runtime) {
+data::LoaderOptions loader_options(const config::DataConfig& data, int64_t seed, const Runtime& runtime) {
   data::LoaderOptions lo;
   if (runtime.group) {
     lo.rank = runtime.group->rank();
     lo.world = runtime.group->world_size();
   }
-  lo.batch_size = cfg.data.batch_size;
-  lo.workers = cfg.data.workers;
-  lo.prefetch = cfg.data.prefetch;
-  lo.seed = static_cast<uint64_t>(cfg.run.seed);
+  lo.batch_size = data.batch_size;
+  lo.workers = data.workers;
+  lo.prefetch = data.prefetch;
+  lo.seed = static_cast<uint64_t>(seed);
   lo.pin_memory = runtime.device.is_cuda();  // then each batch's copy to the GPU does not block
   return lo;
 }
 
-TrainResult run_training(const config::RunConfig& cfg, const TrainingJob& job, const CheckpointMeta& meta,
-                         const RunDir& dir, const Runtime& runtime) {
-  const auto& tc = cfg.train;
-  data::Loader& loader = *job.loader;
-  const std::shared_ptr<dist::Group> group = runtime.group ? runtime.group : dist::single_process();
-  const bool main = group->is_main();
-  const int64_t world = group->world_size();
-  const int64_t accum = cfg.optim.accum_steps;
-  const int64_t step_samples = accum * cfg.data.batch_size * world;  // the global batch of one step
-  const int64_t steps_per_epoch = loader.batches_per_epoch() / accum;
-  MMCL_CHECK(steps_per_epoch > 0, "one step needs ", step_samples, " samples (data.batch_size x optim.accum_steps",
-             world > 1 ? " x processes" : "", ") but an epoch has ", loader.batches_per_epoch(), " batches");
-  const int64_t total = tc.steps > 0 ? tc.steps : tc.epochs * steps_per_epoch;
-  spdlog::info("{}, {} steps/epoch, {} steps, batch {} x {} accum{}", job.description, steps_per_epoch, total,
-               cfg.data.batch_size, accum, world > 1 ? str_cat(" x ", world, " processes") : "");
+namespace {
 
-  CheckpointDir checkpoints(dir.checkpoints());
-  TrainState state;
-  if (dir.resuming) {
-    if (auto latest = checkpoints.latest()) {
-      const CheckpointInfo info = load_checkpoint(*latest, *job.module, job.optimizer);
-      state = info.state;
-      if (job.scaler && job.scaler->enabled() && state.loss_scale > 0)
-        job.scaler->restore(state.loss_scale, state.loss_scale_good_steps);
-      const auto before = config::load_resolved_config(info.meta.config_yaml, latest->string());
-      for (const std::string& change : config::config_differences(before, cfg))
-        spdlog::warn("config differs from the checkpoint's: {}", change);
-      spdlog::info("resumed from {} at step {}", latest->string(), state.step);
-    } else {
-      spdlog::info("--resume: no checkpoint in {}, starting from step 0", dir.checkpoints().string());
+// One run of the training loop, in the pieces it is made of: resume, the step, the deferred loss
+// check, agreement between ranks, logging and the end report.
+class Loop {
+ public:
+  Loop(const TrainingJob& job, const LoopSettings& settings, const RunDir& dir, const Runtime& runtime)
+      : job_(job), tc_(settings.train), oc_(settings.optim), meta_(settings.meta), dir_(dir), runtime_(runtime),
+        group_(runtime.group ? runtime.group : dist::single_process()), main_(group_->is_main()),
+        world_(group_->world_size()), accum_(settings.optim.accum_steps), bucket_mb_(settings.bucket_mb),
+        checkpoints_(dir.checkpoints()), host_(runtime.device.is_cpu()) {
+    data::Loader& loader = *job.loader;
+    step_samples_ = accum_ * loader.batch_size() * world_;  // the global batch of one step
+    steps_per_epoch_ = loader.batches_per_epoch() / accum_;
+    MMCL_CHECK(steps_per_epoch_ > 0, "one step needs ", step_samples_,
+               " samples (data.batch_size x optim.accum_steps", world_ > 1 ? " x processes" : "", ") but an epoch has ",
+               loader.batches_per_epoch(), " batches");
+    total_ = tc_.steps > 0 ? tc_.steps : tc_.epochs * steps_per_epoch_;
+    spdlog::info("{}, {} steps/epoch, {} steps, batch {} x {} accum{}", job.description, steps_per_epoch_, total_,
+                 loader.batch_size(), accum_, world_ > 1 ? str_cat(" x ", world_, " processes") : "");
+  }
+
+  TrainResult run() {
+    resume();
+    join_ranks();
+    if (main_) metrics_.emplace(dir_.metrics_file(), dir_.resuming ? state_.step : -1);
+    install_stop_handlers();
+    progress_.emplace(state_.step, total_, main_);
+    first_step_ = last_saved_ = state_.step;
+    log_start_ = Clock::now();
+    job_.module->train();
+    while (state_.step < total_) {
+      if (world_ == 1) stopped_by_ = stop_signal();
+      if (stopped_by_ != 0) break;
+      if (tc_.stop_after > 0 && state_.step - first_step_ >= tc_.stop_after) break;
+      step();
+      if (tc_.checkpoint_every > 0 && state_.step % tc_.checkpoint_every == 0) save();
     }
-  }
-  std::unique_ptr<dist::GradientReducer> reducer;
-  if (world > 1) {
-    // Every rank starts from rank 0's parameters, fresh or resumed.
-    dist::broadcast_state(*group, *job.module);
-    reducer = std::make_unique<dist::GradientReducer>(group, job.module->parameters(), cfg.dist.bucket_mb);
-  }
-  std::optional<MetricsLog> metrics;
-  if (main) metrics.emplace(dir.metrics_file(), dir.resuming ? state.step : -1);
-
-  TrainResult result;
-  result.total_steps = total;
-  result.step = state.step;
-  install_stop_handlers();
-  Progress progress(state.step, total, main);
-  const int64_t first_step = state.step;
-  int64_t loaded_epoch = -1;
-  double data_wait = 0;
-  int64_t samples_since_log = 0;
-  double recent_rate = 0;  // samples/s, smoothed over recent steps
-  Clock::time_point log_start = Clock::now();
-  int64_t last_saved = state.step;
-  int stopped_by = 0;  // the stop signal, agreed by all ranks
-  // Reading a value computed on a GPU waits for the device, so the losses of the steps since the last
-  // check are kept as tensors and read back in one go at logging and checkpoint steps (on the CPU, where
-  // a read costs nothing, the progress line also shows every step's loss).
-  const bool host = runtime.device.is_cpu();
-  std::vector<at::Tensor> pending;  // the loss of each step since the last check (the ranks' mean)
-  int64_t pending_first = 0;        // the step index of pending[0]
-  double loss_value = std::nan("");  // the newest loss read back
-  auto check_losses = [&] {
-    if (pending.empty()) return;
-    const at::Tensor values = at::stack(pending).to(at::kCPU, at::kDouble).contiguous();
-    const double* v = values.data_ptr<double>();
-    for (size_t i = 0; i < pending.size(); ++i)
-      if (!std::isfinite(v[i]))
-        throw Error(str_cat("the loss is ", v[i], " at step ", pending_first + static_cast<int64_t>(i) + 1,
-                            "; the last checkpoint is intact (try a lower optim.lr or optim.grad_clip)"));
-    loss_value = v[pending.size() - 1];
-    pending.clear();
-  };
-
-  auto save = [&] {
-    // Never a checkpoint of weights a non-finite loss has reached.
+    if (state_.step != last_saved_ || (main_ && !checkpoints_.latest())) save();
     check_losses();
-    last_saved = state.step;
-    if (!main) return;
-    state.epoch = state.step / steps_per_epoch;
-    if (job.scaler && job.scaler->enabled()) {
-      state.loss_scale = job.scaler->scale();
-      state.loss_scale_good_steps = job.scaler->good_steps();
+    progress_->finish();
+    // Rank 0 serves the rendezvous store: every rank leaves together, after the last checkpoint.
+    group_->barrier();
+    return report();
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  static double seconds_since(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  }
+
+  // --resume: model, optimiser, step, loss scale and RNG states from the latest checkpoint; the config
+  // keys that changed since are logged.
+  void resume() {
+    if (!dir_.resuming) return;
+    const auto latest = checkpoints_.latest();
+    if (!latest) {
+      spdlog::info("--resume: no checkpoint in {}, starting from step 0", dir_.checkpoints().string());
+      return;
     }
-    const auto file = checkpoints.save(*job.module, job.optimizer, state, meta, tc.keep_checkpoints);
-    progress.clear();
-    spdlog::info("checkpoint {}", file.string());
-    progress.redraw();
-  };
+    const io::CheckpointInfo info = io::load_checkpoint(*latest, *job_.module, job_.optimizer);
+    state_ = info.state;
+    if (job_.scaler && job_.scaler->enabled() && state_.loss_scale > 0)
+      job_.scaler->restore(state_.loss_scale, state_.loss_scale_good_steps);
+    const auto before = config::load_resolved_config(info.meta.config_yaml, latest->string());
+    const auto now = config::load_resolved_config(meta_.config_yaml, "this run's config");
+    for (const std::string& change : config::config_differences(before, now))
+      spdlog::warn("config differs from the checkpoint's: {}", change);
+    spdlog::info("resumed from {} at step {}", latest->string(), state_.step);
+  }
 
-  job.module->train();
-  while (state.step < total) {
-    if (world == 1) stopped_by = stop_signal();
-    if (stopped_by != 0) break;
-    if (tc.stop_after > 0 && state.step - first_step >= tc.stop_after) break;
+  // Several processes: every rank starts from rank 0's parameters, fresh or resumed.
+  void join_ranks() {
+    if (world_ == 1) return;
+    dist::broadcast_state(*group_, *job_.module);
+    reducer_ = std::make_unique<dist::GradientReducer>(group_, job_.module->parameters(), bucket_mb_);
+  }
 
-    // Which batches this step takes follows from the step alone, so resume lands on the same data.
-    const int64_t epoch = state.step / steps_per_epoch;
-    if (epoch != loaded_epoch) {
-      loader.start_epoch(epoch, (state.step % steps_per_epoch) * accum);
-      loaded_epoch = epoch;
+  // One optimiser step: its batches (which follow from the step alone, so a resume lands on the same
+  // data), forward and backward, agreement between ranks, the optimiser, then logging.
+  void step() {
+    data::Loader& loader = *job_.loader;
+    const int64_t epoch = state_.step / steps_per_epoch_;
+    if (epoch != loaded_epoch_) {
+      loader.start_epoch(epoch, (state_.step % steps_per_epoch_) * accum_);
+      loaded_epoch_ = epoch;
     }
     const Clock::time_point step_start = Clock::now();
     std::vector<data::Batch> micro;
-    for (int64_t i = 0; i < accum; ++i) {
+    for (int64_t i = 0; i < accum_; ++i) {
       std::optional<data::Batch> b = loader.next();
       MMCL_CHECK(b.has_value(), "internal: the loader ran out of batches within an epoch");
-      micro.push_back(b->to(runtime.device, /*non_blocking=*/!host));
+      micro.push_back(b->to(runtime_.device, /*non_blocking=*/!host_));
     }
-    data_wait += seconds_since(step_start);
+    data_wait_ += seconds_since(step_start);
 
-    const double lr = learning_rate(cfg.optim, state.step, total);
-    set_learning_rate(*job.optimizer, lr);
-    job.optimizer->zero_grad();
-    const StepStats stats = job.step(micro);
-    if (pending.empty()) pending_first = state.step;
-    if (world > 1) {
-      reducer->reduce();
-      // One small all-reduce per step: the mean loss, and whether any rank was asked to stop (by
-      // which signal), so every rank stops after the same step.
-      const int sig = stop_signal();
-      const at::Tensor flags = at::tensor({sig == SIGINT ? 1.0 : 0.0, sig == SIGTERM ? 1.0 : 0.0, sig == SIGUSR1 ? 1.0 : 0.0},
-                                          at::kDouble);
-      at::Tensor agree = at::cat({stats.loss.to(at::kDouble).reshape({1}), flags.to(runtime.device)});
-      group->all_reduce_sum(agree);
-      agree = agree.cpu();
-      const double* a = agree.data_ptr<double>();
-      pending.push_back(at::scalar_tensor(a[0] / static_cast<double>(world), at::kDouble));
-      stopped_by = a[3] > 0 ? SIGUSR1 : a[2] > 0 ? SIGTERM : a[1] > 0 ? SIGINT : 0;
+    const double lr = learning_rate(oc_, state_.step, total_);
+    set_learning_rate(*job_.optimizer, lr);
+    job_.optimizer->zero_grad();
+    const StepStats stats = job_.step(micro);
+    if (pending_.empty()) pending_first_ = state_.step;
+    if (world_ > 1) {
+      reducer_->reduce();
+      agree_with_ranks(stats.loss);
     } else {
-      pending.push_back(stats.loss);
+      pending_.push_back(stats.loss);
     }
     // amp_fp16: gradients back to their true scale; a step with an inf/NaN gradient is skipped (every
     // rank sees the same reduced gradients, so every rank skips it).
-    const at::Tensor grad_norm =
-        step_optimizer(*job.optimizer, *job.module, job.scaler, cfg.optim.grad_clip);
-    if (job.after_step) job.after_step();
-    ++state.step;
-    samples_since_log += step_samples;
+    const at::Tensor grad_norm = step_optimizer(*job_.optimizer, *job_.module, job_.scaler, oc_.grad_clip);
+    if (job_.after_step) job_.after_step();
+    ++state_.step;
+    samples_since_log_ += step_samples_;
 
-    const bool last = state.step == total;
-    const bool epoch_end = state.step % steps_per_epoch == 0;
-    const bool log_now =
-        state.step % tc.log_every == 0 || last || state.step == first_step + 1 || (epoch_end && job.at_epoch_end);
+    const bool epoch_end = state_.step % steps_per_epoch_ == 0;
+    const bool log_now = state_.step % tc_.log_every == 0 || state_.step == total_ || state_.step == first_step_ + 1 ||
+                         (epoch_end && job_.at_epoch_end);
     if (log_now) check_losses();
-    if (host) loss_value = pending.empty() ? loss_value : pending.back().item<double>();
-    result.last_loss = loss_value;
+    if (host_) loss_value_ = pending_.empty() ? loss_value_ : pending_.back().item<double>();
 
     // The console line follows every step; the log and metrics every train.log_every steps.
-    const double step_rate = static_cast<double>(step_samples) / seconds_since(step_start);
-    recent_rate = recent_rate > 0 ? 0.9 * recent_rate + 0.1 * step_rate : step_rate;
-    progress.update(state.step, loss_value, recent_rate);
+    const double step_rate = static_cast<double>(step_samples_) / seconds_since(step_start);
+    recent_rate_ = recent_rate_ > 0 ? 0.9 * recent_rate_ + 0.1 * step_rate : step_rate;
+    progress_->update(state_.step, loss_value_, recent_rate_);
+    if (log_now) log_step(lr, stats, grad_norm, epoch_end);
+  }
 
-    if (log_now) {
-      const double elapsed = seconds_since(log_start);
-      const double samples_per_s = elapsed > 0 ? static_cast<double>(samples_since_log) / elapsed : 0.0;
-      nlohmann::json record = {{"step", state.step},
-                               {"epoch", static_cast<double>(state.step) / static_cast<double>(steps_per_epoch)},
-                               {"lr", lr},
-                               {"loss", loss_value},
-                               {"samples_per_s", samples_per_s},
-                               {"data_wait_s", data_wait},
-                               {"data/skipped", loader.skipped()}};
-      const double logit_scale = stats.logit_scale.defined() ? stats.logit_scale.item<double>() : 0.0;
-      if (logit_scale > 0) record["logit_scale"] = logit_scale;
-      if (grad_norm.defined()) record["grad_norm"] = grad_norm.item<double>();
-      if (runtime.device.is_cuda()) record["gpu_mem_peak_mb"] = gpu_peak_memory_mb(runtime.device);
-      if (epoch_end && job.at_epoch_end) {
-        progress.clear();
-        job.at_epoch_end(state.step / steps_per_epoch, record);
-        job.module->train();
-      }
-      if (metrics) metrics->write(record);
-      progress.clear();
-      spdlog::info("step {}/{} | epoch {:.2f} | loss {:.4f} | lr {:.3g}{} | {:.1f} samples/s | data wait {:.2f} s | ETA {}",
-                   state.step, total, record["epoch"].get<double>(), loss_value, lr,
-                   logit_scale > 0 ? str_cat(" | logit scale ", std::round(logit_scale * 100) / 100) : "",
-                   samples_per_s, data_wait, progress.eta(state.step));
-      progress.redraw();
-      data_wait = 0;
-      samples_since_log = 0;
-      log_start = Clock::now();
+  // One small all-reduce per step: the mean loss, and whether any rank was asked to stop (by which
+  // signal), so every rank stops after the same step.
+  void agree_with_ranks(const at::Tensor& loss) {
+    const int sig = stop_signal();
+    const at::Tensor flags =
+        at::tensor({sig == SIGINT ? 1.0 : 0.0, sig == SIGTERM ? 1.0 : 0.0, sig == SIGUSR1 ? 1.0 : 0.0}, at::kDouble);
+    at::Tensor agree = at::cat({loss.to(at::kDouble).reshape({1}), flags.to(runtime_.device)});
+    group_->all_reduce_sum(agree);
+    agree = agree.cpu();
+    const double* a = agree.data_ptr<double>();
+    pending_.push_back(at::scalar_tensor(a[0] / static_cast<double>(world_), at::kDouble));
+    stopped_by_ = a[3] > 0 ? SIGUSR1 : a[2] > 0 ? SIGTERM : a[1] > 0 ? SIGINT : 0;
+  }
+
+  // Reading a value computed on a GPU waits for the device, so the losses of the steps since the last
+  // check are kept as tensors and read back in one go at logging and checkpoint steps (on the CPU,
+  // where a read costs nothing, the progress line also shows every step's loss).
+  void check_losses() {
+    if (pending_.empty()) return;
+    const at::Tensor values = at::stack(pending_).to(at::kCPU, at::kDouble).contiguous();
+    const double* v = values.data_ptr<double>();
+    for (size_t i = 0; i < pending_.size(); ++i)
+      if (!std::isfinite(v[i]))
+        throw Error(str_cat("the loss is ", v[i], " at step ", pending_first_ + static_cast<int64_t>(i) + 1,
+                            "; the last checkpoint is intact (try a lower optim.lr or optim.grad_clip)"));
+    loss_value_ = v[pending_.size() - 1];
+    pending_.clear();
+  }
+
+  // A metrics line (rank 0) and a log line; at an epoch's end the job may add its figures first.
+  void log_step(double lr, const StepStats& stats, const at::Tensor& grad_norm, bool epoch_end) {
+    const double elapsed = seconds_since(log_start_);
+    const double samples_per_s = elapsed > 0 ? static_cast<double>(samples_since_log_) / elapsed : 0.0;
+    nlohmann::json record = {{"step", state_.step},
+                             {"epoch", static_cast<double>(state_.step) / static_cast<double>(steps_per_epoch_)},
+                             {"lr", lr},
+                             {"loss", loss_value_},
+                             {"samples_per_s", samples_per_s},
+                             {"data_wait_s", data_wait_},
+                             {"data/skipped", job_.loader->skipped()}};
+    const double logit_scale = stats.logit_scale.defined() ? stats.logit_scale.item<double>() : 0.0;
+    if (logit_scale > 0) record["logit_scale"] = logit_scale;
+    if (grad_norm.defined()) record["grad_norm"] = grad_norm.item<double>();
+    if (runtime_.device.is_cuda()) record["gpu_mem_peak_mb"] = gpu_peak_memory_mb(runtime_.device);
+    if (epoch_end && job_.at_epoch_end) {
+      progress_->clear();
+      job_.at_epoch_end(state_.step / steps_per_epoch_, record);
+      job_.module->train();
     }
-    if (tc.checkpoint_every > 0 && state.step % tc.checkpoint_every == 0) save();
+    if (metrics_) metrics_->write(record);
+    progress_->clear();
+    spdlog::info("step {}/{} | epoch {:.2f} | loss {:.4f} | lr {:.3g}{} | {:.1f} samples/s | data wait {:.2f} s | ETA {}",
+                 state_.step, total_, record["epoch"].get<double>(), loss_value_, lr,
+                 logit_scale > 0 ? str_cat(" | logit scale ", std::round(logit_scale * 100) / 100) : "", samples_per_s,
+                 data_wait_, progress_->eta(state_.step));
+    progress_->redraw();
+    data_wait_ = 0;
+    samples_since_log_ = 0;
+    log_start_ = Clock::now();
   }
-  if (state.step != last_saved || (main && !checkpoints.latest())) save();
-  check_losses();
-  result.last_loss = loss_value;
-  progress.finish();
-  // Rank 0 serves the rendezvous store: every rank leaves together, after the last checkpoint.
-  group->barrier();
-  result.step = state.step;
-  result.finished = state.step >= total;
-  result.stop_signal = stopped_by;
-  if (stopped_by != 0) {
-    spdlog::warn("stopped by signal {} at step {}/{}; continue with --resume", stopped_by, state.step, total);
-    if (main && stopped_by == SIGUSR1 && tc.requeue && std::getenv("SLURM_JOB_ID")) dist::requeue_slurm_job();
-  } else if (!result.finished) {
-    spdlog::info("stopped after {} steps (train.stop_after) at step {}/{}; continue with --resume", tc.stop_after,
-                 state.step, total);
+
+  void save() {
+    // Never a checkpoint of weights a non-finite loss has reached.
+    check_losses();
+    last_saved_ = state_.step;
+    if (!main_) return;
+    state_.epoch = state_.step / steps_per_epoch_;
+    if (job_.scaler && job_.scaler->enabled()) {
+      state_.loss_scale = job_.scaler->scale();
+      state_.loss_scale_good_steps = job_.scaler->good_steps();
+    }
+    const auto file = checkpoints_.save(*job_.module, job_.optimizer, state_, meta_, tc_.keep_checkpoints);
+    progress_->clear();
+    spdlog::info("checkpoint {}", file.string());
+    progress_->redraw();
   }
-  return result;
+
+  TrainResult report() {
+    TrainResult result;
+    result.total_steps = total_;
+    result.step = state_.step;
+    result.last_loss = loss_value_;
+    result.finished = state_.step >= total_;
+    result.stop_signal = stopped_by_;
+    if (stopped_by_ != 0) {
+      spdlog::warn("stopped by signal {} at step {}/{}; continue with --resume", stopped_by_, state_.step, total_);
+      if (main_ && stopped_by_ == SIGUSR1 && tc_.requeue && std::getenv("SLURM_JOB_ID")) dist::requeue_slurm_job();
+    } else if (!result.finished) {
+      spdlog::info("stopped after {} steps (train.stop_after) at step {}/{}; continue with --resume", tc_.stop_after,
+                   state_.step, total_);
+    }
+    return result;
+  }
+
+  const TrainingJob& job_;
+  const config::TrainConfig& tc_;
+  const config::OptimConfig& oc_;
+  const io::CheckpointMeta& meta_;
+  const RunDir& dir_;
+  const Runtime& runtime_;
+  const std::shared_ptr<dist::Group> group_;
+  const bool main_;
+  const int64_t world_, accum_;
+  const double bucket_mb_;
+  io::CheckpointDir checkpoints_;
+  const bool host_;
+  int64_t step_samples_ = 0, steps_per_epoch_ = 0, total_ = 0;
+
+  io::TrainState state_;
+  std::unique_ptr<dist::GradientReducer> reducer_;
+  std::optional<MetricsLog> metrics_;
+  std::optional<Progress> progress_;
+  int64_t first_step_ = 0, last_saved_ = 0, loaded_epoch_ = -1;
+  double data_wait_ = 0;
+  int64_t samples_since_log_ = 0;
+  double recent_rate_ = 0;  // samples/s, smoothed over recent steps
+  Clock::time_point log_start_;
+  int stopped_by_ = 0;  // the stop signal, agreed by all ranks
+  std::vector<at::Tensor> pending_;  // the loss of each step since the last check (the ranks' mean)
+  int64_t pending_first_ = 0;        // the step index of pending_[0]
+  double loss_value_ = std::nan("");  // the newest loss read back
+};
+
+}  // namespace
+
+TrainResult run_training(const TrainingJob& job, const LoopSettings& settings, const RunDir& dir,
+                         const Runtime& runtime) {
+  return Loop(job, settings, dir, runtime).run();
 }
 
 }  // namespace mmcl::train

@@ -10,15 +10,16 @@
 #include <torch/optim/adamw.h>
 
 #include "mmcl/config/config.h"
+#include "mmcl/core/precision.h"
 #include "mmcl/core/run_dir.h"
 #include "mmcl/core/runtime.h"
 #include "mmcl/data/batch.h"
-#include "mmcl/data/dataset.h"
+#include "mmcl/data/loader.h"
+#include "mmcl/io/checkpoint.h"
 #include "mmcl/losses/loss.h"
 #include "mmcl/models/model.h"
-#include "mmcl/data/loader.h"
-#include "mmcl/train/checkpoint.h"
-#include "mmcl/train/precision.h"
+#include "mmcl/run/run.h"
+#include "mmcl/train/grad_scaler.h"
 
 namespace mmcl::dist {
 class Group;
@@ -83,22 +84,30 @@ struct TrainResult {
   int stop_signal = 0;      // the signal that stopped the run (on any rank), 0 if none
 };
 
-// Runs (or resumes) pretraining on `dataset` in `dir`. Stops early on SIGINT/SIGTERM or
-// train.stop_after, always leaving a checkpoint of the last completed step. `tokenizer_state` is
-// stored in every checkpoint (a learned vocabulary; "" for a file-based one).
-TrainResult pretrain(const config::RunConfig& config, std::shared_ptr<const data::Dataset> dataset,
-                     const std::string& tokenizer_state, const RunDir& dir, const Runtime& runtime);
+// Runs (or resumes) pretraining of the resolved run's model on its dataset in `dir`. Stops early on
+// SIGINT/SIGTERM or train.stop_after, always leaving a checkpoint of the last completed step. The
+// run's tokenizer state (a learned vocabulary) is stored in every checkpoint.
+TrainResult pretrain(const run::Run& run, const RunDir& dir, const Runtime& runtime);
 
-// From data.*, shuffled by run.seed; this rank's shard when runtime.group has several ranks.
-data::LoaderOptions loader_options(const config::RunConfig& config, const Runtime& runtime = {});
+// From data.* (batch size, workers, prefetch), shuffled by `seed`; this rank's shard when
+// runtime.group has several ranks.
+data::LoaderOptions loader_options(const config::DataConfig& data, int64_t seed, const Runtime& runtime = {});
 
-// The loop itself: schedule, clipping, logging, checkpoints (with `meta`), stop signals, resume.
-// With several ranks (runtime.group): rank 0's parameters are broadcast at the start and after a
-// resume (every rank loads the checkpoint), gradients are averaged over ranks after each backward,
-// the ranks agree after every step on the loss (their mean) and on whether any of them was signalled
-// to stop, and rank 0 alone writes metrics and checkpoints. After a SIGUSR1 stop under SLURM with
-// train.requeue, rank 0 requeues the job.
-TrainResult run_training(const config::RunConfig& config, const TrainingJob& job, const CheckpointMeta& meta,
-                         const RunDir& dir, const Runtime& runtime);
+// What the loop reads of the configuration besides the job.
+struct LoopSettings {
+  config::TrainConfig train;
+  config::OptimConfig optim;
+  io::CheckpointMeta meta;  // stored in every checkpoint: the resolved config (YAML) and tokenizer
+  double bucket_mb = 25;    // dist.bucket_mb: gradient all-reduce buckets (several processes)
+};
+
+// The loop itself: schedule, clipping, logging, checkpoints, stop signals, resume (a resumed run logs
+// the config keys that changed since its checkpoint). With several ranks (runtime.group): rank 0's
+// parameters are broadcast at the start and after a resume (every rank loads the checkpoint),
+// gradients are averaged over ranks after each backward, the ranks agree after every step on the loss
+// (their mean) and on whether any of them was signalled to stop, and rank 0 alone writes metrics and
+// checkpoints. After a SIGUSR1 stop under SLURM with train.requeue, rank 0 requeues the job.
+TrainResult run_training(const TrainingJob& job, const LoopSettings& settings, const RunDir& dir,
+                         const Runtime& runtime);
 
 }  // namespace mmcl::train

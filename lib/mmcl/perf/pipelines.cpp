@@ -1,41 +1,26 @@
-// mmcl-bench: throughput benchmarks of mmcl's pipelines, printed as one JSON line each so that
-// bench/run.sh can put them next to the reference (Python) numbers.
-//
-//   mmcl-bench images --files LIST --workers W [--batch-size B] [--size S] [--scale LO HI] [--epochs E]
-//                     [--warmup-batches K] [--seed S]
-//
-//   mmcl-bench videos --files LIST [--clips N] [--frames T] [--stride S] [--size SHORT] [--threads K]
-//                     [--warmup W] [--seed S] [--reuse]
-//
-// images: decode (stb_image) + RandomResizedCrop (bicubic, antialiased) + normalise, batched by the
-// training loader with W worker threads, over every file of LIST (a text file of paths, or a folder).
-// videos: the clip spec of bench/pyav_clips.py: clip i of files[i % n] starts uniformly in
-// [0, duration - T*S/fps], T frames every S-th, shorter side SHORT, float [T, 3, H, W]; a fresh reader
-// per clip (as PyAV opens the container per clip) or, with --reuse, one kept open per file.
+#include "mmcl/perf/pipelines.h"
+
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <random>
 
+#include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
-#include "mmcl/cli/command.h"
 #include "mmcl/core/error.h"
-#include "mmcl/core/log.h"
 #include "mmcl/data/image_files.h"
 #include "mmcl/data/image_text.h"
 #include "mmcl/data/loader.h"
 #include "mmcl/media/video.h"
 
 namespace fs = std::filesystem;
-using namespace mmcl;
 
+namespace mmcl::perf {
 namespace {
 
 std::vector<std::string> list_files(const std::string& source) {
@@ -53,13 +38,9 @@ std::vector<std::string> list_files(const std::string& source) {
   return files;
 }
 
-struct ImageOptions {
-  std::string files;
-  int64_t workers = 2, batch_size = 64, size = 224, epochs = 3, warmup_batches = 2, seed = 0;
-  std::vector<double> scale = {0.9, 1.0};
-};
+}  // namespace
 
-int bench_images(const ImageOptions& o) {
+nlohmann::ordered_json bench_images(const ImageBenchOptions& o) {
   // Each worker thread does its own image; intra-op threads on top would only compete with them.
   at::set_num_threads(1);
   data::Manifest manifest;
@@ -114,17 +95,10 @@ int bench_images(const ImageOptions& o) {
                                 {"skipped", loader.skipped()},
                                 {"peak_rss_mb", usage.ru_maxrss / 1024.0},
                                 {"checksum", checksum}};
-  std::cout << out.dump() << std::endl;
-  return 0;
+  return out;
 }
 
-struct VideoOptions {
-  std::string files;
-  int64_t clips = 200, frames = 16, stride = 2, size = 112, threads = 1, warmup = 5, seed = 0;
-  bool reuse = false;
-};
-
-int bench_videos(const VideoOptions& o) {
+nlohmann::ordered_json bench_videos(const VideoBenchOptions& o) {
   at::set_num_threads(1);
   std::vector<std::string> files;
   std::error_code ec;
@@ -173,7 +147,7 @@ int bench_videos(const VideoOptions& o) {
   const double seconds = std::chrono::duration<double>(clock::now() - start).count();
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  std::cout << nlohmann::json{{"side", "mmcl"},
+  return nlohmann::ordered_json{{"side", "mmcl"},
                               {"clips_per_s", static_cast<double>(o.clips) / seconds},
                               {"frames_per_s", static_cast<double>(o.clips * o.frames) / seconds},
                               {"seconds", seconds},
@@ -186,48 +160,7 @@ int bench_videos(const VideoOptions& o) {
                               {"reuse", o.reuse},
                               {"short_clips", short_clips},
                               {"checksum", std::round(checksum * 1e6) / 1e6},
-                              {"peak_rss_mb", static_cast<double>(usage.ru_maxrss) / 1024}}
-                   .dump()
-            << std::endl;
-  return 0;
+                              {"peak_rss_mb", static_cast<double>(usage.ru_maxrss) / 1024}};
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  return cli::guarded([&] {
-    CLI::App app{"mmcl-bench: throughput benchmarks (see docs/BENCHMARKS.md)", "mmcl-bench"};
-    app.require_subcommand(1);
-    ImageOptions io;
-    CLI::App* images = app.add_subcommand("images", "decode + RandomResizedCrop + normalise through the loader");
-    images->add_option("--files", io.files, "a text file listing images, or a folder of them")->required();
-    images->add_option("--workers", io.workers, "loader worker threads (0: the calling thread)")->check(CLI::NonNegativeNumber);
-    images->add_option("--batch-size", io.batch_size, "images per batch")->check(CLI::PositiveNumber);
-    images->add_option("--size", io.size, "output side in pixels")->check(CLI::PositiveNumber);
-    images->add_option("--scale", io.scale, "RandomResizedCrop area range")->expected(2);
-    images->add_option("--epochs", io.epochs, "passes over the files")->check(CLI::PositiveNumber);
-    images->add_option("--seed", io.seed, "shuffle and crop seed");
-    images->add_option("--warmup-batches", io.warmup_batches, "batches left out of images_per_s")->check(CLI::NonNegativeNumber);
-    VideoOptions vo;
-    CLI::App* videos = app.add_subcommand("videos", "decode clips (seek, frames by stride, scale, float) with FFmpeg");
-    videos->add_option("--files", vo.files, "a text file listing videos, or a folder of them")->required();
-    videos->add_option("--clips", vo.clips, "clips timed")->check(CLI::PositiveNumber);
-    videos->add_option("--frames", vo.frames, "frames per clip (T)")->check(CLI::PositiveNumber);
-    videos->add_option("--stride", vo.stride, "every S-th decoded frame")->check(CLI::PositiveNumber);
-    videos->add_option("--size", vo.size, "shorter side in pixels")->check(CLI::PositiveNumber);
-    videos->add_option("--threads", vo.threads, "decoder threads")->check(CLI::PositiveNumber);
-    videos->add_option("--warmup", vo.warmup, "clips decoded before timing")->check(CLI::NonNegativeNumber);
-    videos->add_option("--seed", vo.seed, "start-time seed");
-    videos->add_flag("--reuse", vo.reuse, "keep one reader open per file");
-    try {
-      app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-      return cli::parse_error_exit(app, e);
-    }
-    log::init_console();
-    spdlog::set_level(spdlog::level::warn);
-    if (images->parsed()) return bench_images(io);
-    if (videos->parsed()) return bench_videos(vo);
-    return 2;
-  });
-}
+}  // namespace mmcl::perf

@@ -14,7 +14,9 @@
 #include <c10/core/Device.h>
 #include <torch/nn/module.h>
 
-namespace mmcl::train {
+#include "mmcl/core/choices.h"
+
+namespace mmcl {
 
 // Moves `module` to `device` and its floating-point parameters and buffers to `dtype`; integer buffers
 // (BatchNorm's num_batches_tracked) keep their type. LibTorch's Module::to(device, dtype) casts every
@@ -23,15 +25,17 @@ namespace mmcl::train {
 void place_module(torch::nn::Module& module, const c10::Device& device, c10::ScalarType dtype);
 
 struct Precision {
-  std::string name = "fp32";
+  PrecisionMode mode = PrecisionMode::fp32;
   bool autocast = false;                 // amp_*: run forward and loss under autocast
   c10::ScalarType low = c10::kFloat;     // the autocast (amp_*) or parameter (bf16/fp16) type
   bool scale_loss = false;               // amp_fp16: dynamic loss scaling
   c10::ScalarType param_dtype() const;   // the model's parameter type
+  std::string name() const { return name_of(mode); }
 };
 
-// Throws ConfigError (naming runtime.precision) for an unknown name or one the device cannot run.
-Precision resolve_precision(const std::string& name, const c10::Device& device);
+// Throws ConfigError (naming runtime.precision) for a precision the device cannot run
+// (precision_unsupported in choices.h: the one home of that rule).
+Precision resolve_precision(PrecisionMode mode, const c10::Device& device);
 
 // RAII: autocast on `device` with the precision's type for the guard's lifetime (nothing unless
 // autocast). Restores the previous state, so guards nest.
@@ -52,28 +56,4 @@ class AutocastGuard {
 // Float inputs (images, clips, waveforms) cast to the model's parameter type for pure bf16/fp16.
 at::Tensor to_param_dtype(const at::Tensor& x, const Precision& precision);
 
-// Dynamic loss scaling for float16 (as torch.cuda.amp.GradScaler): the loss is multiplied by a scale
-// before backward; before the optimiser step the gradients are divided by it and checked; a step with
-// an inf/NaN gradient is skipped and the scale halved; after `growth_interval` good steps it doubles.
-class GradScaler {
- public:
-  explicit GradScaler(bool enabled, double init_scale = 65536.0, int64_t growth_interval = 2000);
-  bool enabled() const { return enabled_; }
-  double scale() const { return scale_; }
-  at::Tensor scale_loss(const at::Tensor& loss) const;
-  // Unscales the gradients of `params` in place; returns false when one is not finite (skip the step).
-  bool unscale(const std::vector<at::Tensor>& params);
-  // After each step attempt: whether its gradients were finite.
-  void update(bool finite);
-  int64_t skipped() const { return skipped_; }
-  // The state a checkpoint keeps, so a resumed run goes on with the same scale.
-  int64_t good_steps() const { return good_steps_; }
-  void restore(double scale, int64_t good_steps);
-
- private:
-  bool enabled_;
-  double scale_;
-  int64_t growth_interval_, good_steps_ = 0, skipped_ = 0;
-};
-
-}  // namespace mmcl::train
+}  // namespace mmcl

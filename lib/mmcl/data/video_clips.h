@@ -21,7 +21,7 @@ namespace mmcl::data {
 // CVRL's temporal interval sampling over a video whose two clips can start up to `c` seconds apart:
 // the interval t in [0, c] follows P(t) = 2(c - t)/c^2 (decreasing), 1/c (uniform), 2t/c^2 (increasing)
 // or is 0 (none); the first clip starts uniformly in [0, c - t], the second t later. Returns the starts.
-std::array<double, 2> sample_clip_starts(double c, const std::string& interval, std::mt19937_64& rng);
+std::array<double, 2> sample_clip_starts(double c, ClipInterval interval, std::mt19937_64& rng);
 
 struct VideoTransform {
   int64_t frames = 16, size = 112, stride = 2;

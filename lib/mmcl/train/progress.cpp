@@ -1,4 +1,4 @@
-#include "mmcl/train/metrics.h"
+#include "mmcl/train/progress.h"
 
 #include <unistd.h>
 
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "mmcl/core/error.h"
+#include "mmcl/core/format.h"
 #include "mmcl/core/fs.h"
 
 namespace fs = std::filesystem;
@@ -44,18 +45,14 @@ std::string Progress::eta(int64_t step) const {
   const int64_t done = step - first_;
   if (done <= 0) return "--:--:--";
   const auto left = static_cast<int64_t>(elapsed / static_cast<double>(done) * static_cast<double>(total_ - step));
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%02lld:%02lld:%02lld", static_cast<long long>(left / 3600),
-                static_cast<long long>(left / 60 % 60), static_cast<long long>(left % 60));
-  return buf;
+  return format_line("%02lld:%02lld:%02lld", static_cast<long long>(left / 3600), static_cast<long long>(left / 60 % 60),
+                     static_cast<long long>(left % 60));
 }
 
 void Progress::update(int64_t step, double loss, double samples_per_s) {
   if (!tty_) return;
-  char buf[160];
-  std::snprintf(buf, sizeof buf, "step %lld/%lld | loss %.4f | %.1f samples/s | ETA %s", static_cast<long long>(step),
-                static_cast<long long>(total_), loss, samples_per_s, eta(step).c_str());
-  line_ = buf;
+  line_ = format_line("step %lld/%lld | loss %.4f | %.1f samples/s | ETA %s", static_cast<long long>(step),
+                      static_cast<long long>(total_), loss, samples_per_s, eta(step).c_str());
   redraw();
 }
 

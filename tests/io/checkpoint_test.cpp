@@ -4,10 +4,10 @@
 #include "mmcl/core/error.h"
 #include "mmcl/losses/loss.h"
 #include "mmcl/models/clip.h"
-#include "mmcl/train/checkpoint.h"
+#include "mmcl/io/checkpoint.h"
 #include "mmcl/train/optim.h"
 #include "mmcl/train/trainer.h"
-#include "util.h"
+#include "fixtures.h"
 
 using namespace mmcl;
 namespace fs = std::filesystem;
@@ -32,7 +32,7 @@ CATCH_TEST_CASE("a checkpoint round trip restores model, optimiser, step, config
   const data::Batch b1 = test::micro_clip_batch(4), b2 = test::micro_clip_batch(4);
   train_step(model, *opt, b1);
 
-  train::CheckpointDir checkpoints(dir.path());
+  io::CheckpointDir checkpoints(dir.path());
   const auto file = checkpoints.save(model, opt.get(), {7, 2}, {"run:\n  name: x\n", "{\"words\": []}"}, 3);
   CATCH_CHECK(file.filename() == "step_7.pt");
   CATCH_CHECK(checkpoints.latest() == file);
@@ -41,12 +41,12 @@ CATCH_TEST_CASE("a checkpoint round trip restores model, optimiser, step, config
   torch::manual_seed(99);  // a different model and RNG stream
   models::ClipImpl restored(test::micro_clip_config());
   auto restored_opt = train::make_optimizer(restored, oc);
-  const auto info = train::load_checkpoint(file, restored, restored_opt.get());
+  const auto info = io::load_checkpoint(file, restored, restored_opt.get());
   CATCH_CHECK(info.state.step == 7);
   CATCH_CHECK(info.state.epoch == 2);
   CATCH_CHECK(info.meta.config_yaml == "run:\n  name: x\n");
   CATCH_CHECK(info.meta.tokenizer == "{\"words\": []}");
-  CATCH_CHECK(train::checkpoint_meta(file).config_yaml == info.meta.config_yaml);
+  CATCH_CHECK(io::checkpoint_meta(file).config_yaml == info.meta.config_yaml);
   CATCH_CHECK(at::equal(at::rand({4}), rng_after_save));  // the generator continues where it was saved
 
   const auto a = model.named_parameters(), r = restored.named_parameters();
@@ -63,7 +63,7 @@ CATCH_TEST_CASE("a checkpoint round trip restores model, optimiser, step, config
 CATCH_TEST_CASE("checkpoints keep the newest K and a broken file is reported, not loaded", "[checkpoint]") {
   test::TempDir dir;
   models::ClipImpl model(test::micro_clip_config());
-  train::CheckpointDir checkpoints(dir.path());
+  io::CheckpointDir checkpoints(dir.path());
   for (int64_t step : {10, 20, 30, 40}) checkpoints.save(model, nullptr, {step, 0}, {}, 2);
   CATCH_CHECK(!fs::exists(dir / "step_10.pt"));
   CATCH_CHECK(!fs::exists(dir / "step_20.pt"));
@@ -79,7 +79,7 @@ CATCH_TEST_CASE("checkpoints keep the newest K and a broken file is reported, no
   test::write_text(dir / "broken.pt", bytes.substr(0, bytes.size() / 2));
   const at::Tensor before = model.text_projection.clone();
   try {
-    train::load_checkpoint(dir / "broken.pt", model, nullptr);
+    io::load_checkpoint(dir / "broken.pt", model, nullptr);
     CATCH_FAIL("a truncated checkpoint loaded");
   } catch (const mmcl::Error& e) {
     CATCH_CHECK(std::string(e.what()).find("cannot read checkpoint " + (dir / "broken.pt").string()) == 0);

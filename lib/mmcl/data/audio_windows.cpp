@@ -1,4 +1,4 @@
-#include "mmcl/data/audio.h"
+#include "mmcl/data/audio_windows.h"
 
 #include <algorithm>
 #include <random>

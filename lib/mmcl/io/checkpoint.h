@@ -16,7 +16,7 @@
 #include <torch/nn/module.h>
 #include <torch/optim/optimizer.h>
 
-namespace mmcl::train {
+namespace mmcl::io {
 
 struct TrainState {
   int64_t step = 0;   // optimiser steps completed
@@ -46,6 +46,9 @@ CheckpointInfo load_checkpoint(const std::filesystem::path& path, torch::nn::Mod
 // The config and tokenizer stored in a checkpoint, to rebuild its model before loading it.
 CheckpointMeta checkpoint_meta(const std::filesystem::path& path);
 
+// `path` when it is a file; for a run directory (or its checkpoints/ folder), its latest checkpoint.
+std::string resolve_checkpoint(const std::string& path);
+
 // The checkpoints/ folder of a run.
 class CheckpointDir {
  public:
@@ -61,4 +64,4 @@ class CheckpointDir {
   std::filesystem::path dir_;
 };
 
-}  // namespace mmcl::train
+}  // namespace mmcl::io

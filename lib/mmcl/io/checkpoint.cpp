@@ -1,4 +1,4 @@
-#include "mmcl/train/checkpoint.h"
+#include "mmcl/io/checkpoint.h"
 
 #include <algorithm>
 #include <mutex>
@@ -16,7 +16,7 @@
 
 namespace fs = std::filesystem;
 
-namespace mmcl::train {
+namespace mmcl::io {
 namespace {
 
 constexpr int64_t kFormat = 1;
@@ -170,4 +170,13 @@ fs::path CheckpointDir::save(const torch::nn::Module& model, const torch::optim:
   return file;
 }
 
-}  // namespace mmcl::train
+std::string resolve_checkpoint(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_directory(path, ec)) return path;
+  const fs::path folder = fs::is_directory(fs::path(path) / "checkpoints", ec) ? fs::path(path) / "checkpoints" : fs::path(path);
+  const auto latest = CheckpointDir(folder).latest();
+  MMCL_CHECK(latest, path, ": no checkpoint in this folder (no checkpoints/latest)");
+  return latest->string();
+}
+
+}  // namespace mmcl::io

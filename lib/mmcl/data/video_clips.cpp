@@ -1,4 +1,4 @@
-#include "mmcl/data/video.h"
+#include "mmcl/data/video_clips.h"
 
 #include <algorithm>
 #include <cmath>
@@ -107,14 +107,16 @@ at::Tensor apply(const at::Tensor& frames, const SpatialParams& p, int64_t size)
 
 }  // namespace
 
-std::array<double, 2> sample_clip_starts(double c, const std::string& interval, std::mt19937_64& rng) {
+std::array<double, 2> sample_clip_starts(double c, ClipInterval interval, std::mt19937_64& rng) {
   c = std::max(0.0, c);
   const double u = uniform(rng, 0, 1);
   double t = 0;
-  if (interval == "decreasing") t = c * (1 - std::sqrt(1 - u));  // inverse CDF of 2(c - t)/c^2
-  else if (interval == "increasing") t = c * std::sqrt(u);       // of 2t/c^2
-  else if (interval == "uniform") t = c * u;
-  else MMCL_CHECK(interval == "none", "data.video.interval: unknown \"", interval, "\"");
+  switch (interval) {
+    case ClipInterval::decreasing: t = c * (1 - std::sqrt(1 - u)); break;  // inverse CDF of 2(c - t)/c^2
+    case ClipInterval::increasing: t = c * std::sqrt(u); break;            // of 2t/c^2
+    case ClipInterval::uniform: t = c * u; break;
+    case ClipInterval::none: break;
+  }
   const double first = uniform(rng, 0, c - t);
   return {first, first + t};
 }
@@ -159,7 +161,7 @@ Sample VideoDataset::get(int64_t index, uint64_t seed) const {
     const double c = std::max(0.0, to - from - span);
     std::vector<double> starts;
     if (t.views == 2) {
-      const auto s = sample_clip_starts(c, t.train ? t.video.interval : "none", rng);
+      const auto s = sample_clip_starts(c, t.train ? t.video.interval : ClipInterval::none, rng);
       starts = {s[0], s[1]};
     } else {
       starts = {t.train ? uniform(rng, 0, c) : c / 2};

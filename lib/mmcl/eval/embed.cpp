@@ -1,0 +1,172 @@
+#include "mmcl/eval/embed.h"
+
+#include <algorithm>
+
+#include <ATen/ATen.h>
+#include <torch/nn/module.h>
+
+#include "mmcl/core/error.h"
+#include "mmcl/core/log.h"
+#include "mmcl/data/audio_windows.h"
+#include "mmcl/data/image_text.h"
+#include "mmcl/data/loader.h"
+#include "mmcl/data/video_clips.h"
+#include "mmcl/text/tokenizer.h"
+
+namespace mmcl::eval {
+
+EmbedOptions embed_options(const run::Run& run, Modality modality) {
+  EmbedOptions o;
+  o.batch_size = run.config.eval.batch_size;
+  o.workers = run.config.data.workers;
+  o.device = run.device;
+  o.precision = run.precision;
+  o.modality = modality;
+  return o;
+}
+
+data::Manifest read_labelled(const config::EvalConfig& e, const config::DataConfig& d, const std::string& path) {
+  return data::read_manifest(path, data::ManifestColumns{e.image_key, "", e.label_key, d.separator, ""});
+}
+
+Modality eval_modality(const run::Run& run) {
+  switch (run.config.eval.modality) {
+    case EvalModality::image: return Modality::image;
+    case EvalModality::video: return Modality::video;
+    case EvalModality::audio: return Modality::audio;
+    case EvalModality::automatic: break;
+  }
+  return run.can->eval_input;
+}
+
+std::shared_ptr<const data::Dataset> labelled_inputs(const run::Run& run, const data::Manifest& manifest, bool train,
+                                                     std::optional<Modality> modality) {
+  const config::RunConfig& c = run.config;
+  switch (modality.value_or(eval_modality(run))) {
+    case Modality::audio: {
+      if (run.spec.audio_samples <= 0)
+        throw ConfigError(str_cat("eval.modality: audio, but model ", run.model_config.name, " reads no audio"));
+      data::AudioTransform t;
+      t.samples = run.spec.audio_samples;
+      t.rate = run.spec.audio_rate;
+      t.train = train;
+      t.time_budget_s = c.data.video.time_budget_s;
+      return std::make_shared<data::AudioDataset>(manifest, t);
+    }
+    case Modality::video: {
+      data::InputSpec spec = run.spec;
+      spec.video_views = 1;
+      spec.audio_samples = 0;  // the clips alone
+      spec.tokenizer = nullptr;
+      return std::make_shared<data::VideoDataset>(manifest, data::video_transform(c.data, spec, train));
+    }
+    case Modality::image:
+    case Modality::text: break;
+  }
+  return std::make_shared<data::ImageTextDataset>(
+      manifest, data::image_transform(c.data.image, run.model_config.vision.image_size, train), nullptr, 0);
+}
+
+LabelledEmbeddings embed_labelled(const run::Run& run, const data::Manifest& manifest) {
+  const Modality modality = eval_modality(run);
+  const ImageEmbeddings emb =
+      embed_inputs(*run.model, labelled_inputs(run, manifest, /*train=*/false), embed_options(run, modality));
+  std::vector<int64_t> labels;
+  for (const int64_t i : emb.indices) labels.push_back(manifest.records[static_cast<size_t>(i)].label);
+  spdlog::info("{}: {} {} embedded", manifest.path, emb.embeddings.size(0), plural_of(modality));
+  return LabelledEmbeddings{emb.embeddings, at::tensor(labels, at::kLong)};
+}
+
+ImageEmbeddings embed_inputs(models::ContrastiveModel& model, std::shared_ptr<const data::Dataset> inputs,
+                             const EmbedOptions& options) {
+  const c10::Device& device = options.device;
+  data::LoaderOptions o;
+  o.batch_size = options.batch_size;
+  o.workers = options.workers;
+  o.shuffle = false;
+  o.drop_last = false;
+  data::Loader loader(std::move(inputs), o);
+  loader.start_epoch(0);
+  torch::NoGradGuard no_grad;
+  const AutocastGuard autocast(options.precision, device);
+  std::vector<at::Tensor> parts;
+  std::vector<int64_t> indices;
+  while (auto batch = loader.next()) {
+    data::Batch b;
+    b.input(options.modality) = to_param_dtype(batch->input(options.modality).to(device), options.precision);
+    b.indices = batch->indices;
+    const std::string key = options.key.empty() ? name_of(options.modality) : options.key;
+    parts.push_back(model.forward(b).at(key).to(at::kFloat).cpu());
+    indices.insert(indices.end(), batch->indices.begin(), batch->indices.end());
+  }
+  // The loader stands a later sample in for an unreadable one; keep each sample once, in order.
+  const at::Tensor all = at::cat(parts);
+  std::vector<int64_t> rows;
+  ImageEmbeddings out;
+  std::vector<char> taken(indices.size() ? static_cast<size_t>(*std::max_element(indices.begin(), indices.end())) + 1 : 0, 0);
+  for (size_t r = 0; r < indices.size(); ++r) {
+    if (taken[static_cast<size_t>(indices[r])]) continue;
+    taken[static_cast<size_t>(indices[r])] = 1;
+    rows.push_back(static_cast<int64_t>(r));
+    out.indices.push_back(indices[r]);
+  }
+  std::vector<size_t> order(out.indices.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return out.indices[a] < out.indices[b]; });
+  std::vector<int64_t> sorted_rows, sorted_indices;
+  for (size_t i : order) sorted_rows.push_back(rows[i]), sorted_indices.push_back(out.indices[i]);
+  out.indices = sorted_indices;
+  out.embeddings = all.index_select(0, at::tensor(sorted_rows, at::kLong));
+  if (loader.skipped() > 0)
+    spdlog::warn("{} unreadable {} left out of the evaluation ({} evaluated)", loader.skipped(), plural_of(options.modality),
+                 out.indices.size());
+  return out;
+}
+
+at::Tensor embed_texts(models::ContrastiveModel& model, const text::Tokenizer& tokenizer,
+                       const std::vector<std::string>& texts, int64_t context_length, const EmbedOptions& options) {
+  torch::NoGradGuard no_grad;
+  const c10::Device& device = options.device;
+  const size_t batch_size = static_cast<size_t>(options.batch_size);
+  const AutocastGuard autocast(options.precision, device);
+  std::vector<at::Tensor> parts;
+  for (size_t begin = 0; begin < texts.size(); begin += batch_size) {
+    const size_t end = std::min(texts.size(), begin + batch_size);
+    data::Batch b;
+    b.text = tokenizer.tokenize(std::vector<std::string>(texts.begin() + begin, texts.begin() + end), context_length)
+                 .to(device);
+    for (size_t i = begin; i < end; ++i) b.indices.push_back(static_cast<int64_t>(i));
+    parts.push_back(model.forward(b).at("text").to(at::kFloat).cpu());
+  }
+  return at::cat(parts);
+}
+
+ManifestEmbeddings embed_manifest(const run::Run& run) {
+  const config::EvalConfig& e = run.config.eval;
+  const data::Manifest rows =
+      data::read_manifest(e.data, {e.image_key, e.caption_key, "", run.config.data.separator, ""});
+  const int64_t n = static_cast<int64_t>(rows.records.size());
+  if (n == 0) throw ConfigError(str_cat(e.data, ": no rows to embed"));
+  const int64_t ctx = run.model_config.text.context_length;
+
+  auto dataset = std::make_shared<data::ImageTextDataset>(
+      rows, data::image_transform(run.config.data.image, run.model_config.vision.image_size, false), nullptr, ctx);
+  const ImageEmbeddings img = embed_inputs(*run.model, dataset, embed_options(run, Modality::image));
+  ManifestEmbeddings out;
+  out.images = at::zeros({n, img.embeddings.size(1)}, at::kFloat);
+  out.valid = at::zeros({n}, at::kByte);
+  const at::Tensor index = at::tensor(img.indices, at::kLong);
+  out.images.index_copy_(0, index, img.embeddings.to(at::kFloat));
+  out.valid.index_fill_(0, index, 1);
+  out.readable = static_cast<int64_t>(img.indices.size());
+  for (const auto& r : rows.records) out.image_paths.push_back(r.image);
+  if (e.caption_key.empty()) return out;
+  MMCL_CHECK(run.tokenizer, "the checkpoint has no tokenizer to embed captions with");
+  for (int64_t r = 0; r < n; ++r)
+    for (const auto& t : rows.records[static_cast<size_t>(r)].captions) out.captions.push_back(t), out.caption_row.push_back(r);
+  if (!out.captions.empty())
+    out.texts = embed_texts(*run.model, *run.tokenizer, out.captions, ctx, embed_options(run, Modality::text));
+  return out;
+}
+
+}  // namespace mmcl::eval

@@ -1,0 +1,34 @@
+#pragma once
+// Throughput of mmcl's input pipelines, one JSON record each so that bench/run.sh can put them next to
+// the reference (Python) numbers (`mmcl bench images|videos`).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace mmcl::perf {
+
+// Decode (stb_image / libjpeg-turbo) + RandomResizedCrop (bicubic, antialiased) + normalise, batched
+// by the training loader with `workers` threads, over every file of `files` (a text file of paths, or
+// a folder).
+struct ImageBenchOptions {
+  std::string files;
+  int64_t workers = 2, batch_size = 64, size = 224, epochs = 3, warmup_batches = 2, seed = 0;
+  std::vector<double> scale = {0.9, 1.0};
+};
+nlohmann::ordered_json bench_images(const ImageBenchOptions& options);
+
+// The clip spec of bench/pyav_clips.py: clip i of files[i % n] starts uniformly in
+// [0, duration - frames*stride/fps], `frames` frames every stride-th, shorter side `size`, float
+// [T, 3, H, W]; a fresh reader per clip (as PyAV opens the container per clip) or, with `reuse`, one
+// kept open per file.
+struct VideoBenchOptions {
+  std::string files;
+  int64_t clips = 200, frames = 16, stride = 2, size = 112, threads = 1, warmup = 5, seed = 0;
+  bool reuse = false;
+};
+nlohmann::ordered_json bench_videos(const VideoBenchOptions& options);
+
+}  // namespace mmcl::perf
