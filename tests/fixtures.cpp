@@ -137,14 +137,4 @@ at::Tensor attention_reference(models::SelfAttentionImpl& attn, const at::Tensor
   return at::linear(out, f64(attn.out_proj->weight), f64(attn.out_proj->bias));
 }
 
-run::Run checkpoint_run(const std::string& path) {
-  config::RunConfig here;
-  here.runtime.device = DeviceChoice::cpu;
-  run::Request request;
-  request.model = run::ModelFrom::checkpoint;
-  request.checkpoint = path;
-  request.tokenizer = false;
-  return run::resolve(here, request);
-}
-
 }  // namespace mmcl::test

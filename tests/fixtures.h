@@ -1,6 +1,6 @@
 #pragma once
 // Model and data fixtures shared by the tests: tiny image sets and run configs for the CLI tests, a
-// micro CLIP and its batches for unit tests, reference computations, checkpoints as evaluations see them.
+// micro CLIP and its batches for unit tests, reference computations.
 
 #include <string>
 #include <vector>
@@ -9,7 +9,6 @@
 #include "mmcl/data/batch.h"
 #include "mmcl/models/model.h"
 #include "mmcl/models/transformer.h"
-#include "mmcl/run/run.h"
 #include "util.h"
 
 namespace mmcl::models {
@@ -50,9 +49,5 @@ at::Tensor attention_reference(models::SelfAttentionImpl& attn, const at::Tensor
 // Checks `model` (open_clip's weights loaded) against open_clip's outputs in the fixture's io.safetensors:
 // normalised image and text features within 1e-5, logits within 1e-4 (max abs).
 void check_open_clip_outputs(models::ClipImpl& model, const fs::path& fixture_dir);
-
-// The model of a checkpoint (file or run directory) on the CPU in float32, resolved as the evaluation
-// subcommands resolve it, without its tokenizer.
-run::Run checkpoint_run(const std::string& path);
 
 }  // namespace mmcl::test

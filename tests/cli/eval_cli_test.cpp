@@ -5,6 +5,7 @@
 
 #include "mmcl/io/safetensors.h"
 #include "mmcl/models/pretrained.h"
+#include "mmcl/run/run.h"
 #include "run_results.h"
 #include "fixtures.h"
 
@@ -90,7 +91,7 @@ CATCH_TEST_CASE("pretrain on a manifest, then zeroshot and retrieve from the che
   CATCH_CHECK(oc["vision_cfg"]["patch_size"] == 8);
   const auto exported = mmcl::io::load_safetensors(dir / "exported.safetensors");
   CATCH_CHECK(nlohmann::json::parse(exported.metadata.at("open_clip_config")) == oc);
-  const auto original = mmcl::test::checkpoint_run((dir / "runs/colours").string());
+  const auto original = mmcl::run::resolve_checkpoint_model((dir / "runs/colours").string());
   // (from another working directory: a checkpoint's config is not checked against the file system)
   const auto weights = mmcl::models::named_weights(*original.model);
   CATCH_REQUIRE(weights.size() == exported.tensors.size());

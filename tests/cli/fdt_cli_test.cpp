@@ -9,6 +9,7 @@
 #include "mmcl/data/batch.h"
 #include "mmcl/io/safetensors.h"
 #include "mmcl/models/pretrained.h"
+#include "mmcl/run/run.h"
 #include "run_results.h"
 #include "fixtures.h"
 
@@ -80,7 +81,7 @@ CATCH_TEST_CASE("FDT: pretrain, evaluate with every subcommand, export, inspect 
   auto rebuilt = mmcl::models::make_model(c.model);
   const auto report = mmcl::models::load_weights_into(*rebuilt, exported.tensors, "fdt.safetensors");
   CATCH_CHECK(report.unused.empty());
-  const auto original = mmcl::test::checkpoint_run((dir / "runs/fdt").string());
+  const auto original = mmcl::run::resolve_checkpoint_model((dir / "runs/fdt").string());
   rebuilt->eval();
   mmcl::data::Batch b;
   b.image = at::randn({3, 3, 16, 16});

@@ -60,14 +60,7 @@ class Export : public Command {
     if (std::filesystem::path(out_).extension() != ".safetensors")
       throw ConfigError(str_cat("--out: expected a .safetensors file name, got \"", out_, "\""));
     log::init_console();
-    // The checkpoint's model on the CPU in float32, without its tokenizer.
-    config::RunConfig here;
-    here.runtime.device = DeviceChoice::cpu;
-    run::Request request;
-    request.model = run::ModelFrom::checkpoint;
-    request.checkpoint = checkpoint_;
-    request.tokenizer = false;
-    const run::Run run = run::resolve(here, request);
+    const run::Run run = run::resolve_checkpoint_model(checkpoint_);
     config::RunConfig config;
     config.model = run.model_config;
     const std::string& file = run.checkpoint;

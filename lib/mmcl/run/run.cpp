@@ -100,4 +100,14 @@ Run resolve(const config::RunConfig& config, const Request& request) {
   return r;
 }
 
+Run resolve_checkpoint_model(const std::string& path) {
+  config::RunConfig here;
+  here.runtime.device = DeviceChoice::cpu;
+  Request request;
+  request.model = ModelFrom::checkpoint;
+  request.checkpoint = path;
+  request.tokenizer = false;
+  return resolve(here, request);
+}
+
 }  // namespace mmcl::run

@@ -62,4 +62,8 @@ struct Run {
 // ConfigErrors (exit 2) raised before anything is written.
 Run resolve(const config::RunConfig& config, const Request& request);
 
+// A checkpoint's model alone (file or run directory): on the CPU in float32, in eval mode, without its
+// tokenizer (mmcl export).
+Run resolve_checkpoint_model(const std::string& path);
+
 }  // namespace mmcl::run
