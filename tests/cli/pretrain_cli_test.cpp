@@ -131,7 +131,10 @@ CATCH_TEST_CASE("the command line: help, version, dump-config, list, usage error
   CATCH_CHECK(list.exit_code == 0);
   for (const char* name : {"clip", "infonce", "synthetic", "manifest", "clip-vit-tiny", "ViT-B-32", "ViT-B-16", "ViT-L-14"})
     CATCH_CHECK(list.output.find(name) != std::string::npos);
-
+  // Each model's capabilities, as its table entry states them.
+  CATCH_CHECK(list.output.find("reads video (2 views); loss ntxent; data video; evaluated on videos") != std::string::npos);
+  CATCH_CHECK(list.output.find("reads image, text; loss infonce; data synthetic, manifest, webdataset; evaluated on "
+                               "images; exports to open_clip") != std::string::npos);
 }
 
 #include <signal.h>

@@ -8,13 +8,32 @@
 #include "mmcl/config/presets.h"
 #include "mmcl/config/schema.h"
 #include "mmcl/core/catalog.h"
+#include "mmcl/core/error.h"
 
 namespace mmcl::cli {
 namespace {
 
-void print_catalog(const std::string& title, const std::vector<CatalogEntry>& entries) {
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+// What a model's table entry says it reads and works with, as one line.
+std::string capabilities_line(const Capabilities& c) {
+  std::vector<std::string> reads;
+  for (const Modality m : c.reads) reads.push_back(name_of(m));
+  return str_cat("reads ", joined(reads), c.views > 1 ? str_cat(" (", c.views, " views)") : "", "; loss ",
+                 joined(c.losses), "; data ", joined(c.data), "; evaluated on ", plural_of(c.eval_input),
+                 c.open_clip ? "; exports to open_clip" : "");
+}
+
+void print_catalog(const std::string& title, const std::vector<CatalogEntry>& entries, bool capabilities = false) {
   std::cout << title << ":\n";
-  for (const auto& e : entries) std::cout << "  " << e.name << std::string(e.name.size() < 16 ? 16 - e.name.size() : 1, ' ') << e.summary << "\n";
+  for (const auto& e : entries) {
+    std::cout << "  " << e.name << std::string(e.name.size() < 16 ? 16 - e.name.size() : 1, ' ') << e.summary << "\n";
+    if (capabilities) std::cout << std::string(18, ' ') << capabilities_line(e.can) << "\n";
+  }
 }
 
 std::string preset_summary(const config::EmbeddedPreset& p) {
@@ -64,7 +83,7 @@ class List : public Command {
       print_keys();
       return 0;
     }
-    print_catalog("models (model.name)", model_catalog());
+    print_catalog("models (model.name)", model_catalog(), /*capabilities=*/true);
     print_catalog("losses (loss.name)", loss_catalog());
     print_catalog("datasets (data.type)", dataset_catalog());
     std::vector<CatalogEntry> presets;

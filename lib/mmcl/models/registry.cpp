@@ -25,7 +25,7 @@ const Registry<Factory>& registry() {
             .open_clip = true,
             .sections = {"vision", "text"}}},
           {"cvrl", "CVRL (Qian et al. 2021): a 3D ResNet video tower with an MLP projection head, trained by NT-Xent "
-                   "between two clips of a video (loss.name ntxent, data.type video)",
+                   "between two clips of a video",
            [](const config::ModelConfig& c) -> ModelPtr { return std::make_shared<CvrlImpl>(c); },
            {.reads = {Modality::video},
             .views = 2,
