@@ -45,6 +45,29 @@ CATCH_TEST_CASE("pretrain on a manifest, then zeroshot and retrieve from the che
   CATCH_CHECK(fs::exists(dir / "runs/zs/summary.txt"));
   CATCH_CHECK(!fs::exists(dir / "runs/zs/checkpoints"));
 
+  // The same config as training, as the README runs it: the evaluation goes to a folder of its own inside
+  // the training run (it once offered --resume and, taken up, rewrote the run's config.yaml and train.log).
+  const std::string run_config = read_text(dir / "runs/colours/config.yaml"), run_log = read_text(dir / "runs/colours/train.log");
+  for (int i = 0; i < 2; ++i) {
+    const auto same = run_mmcl("zeroshot --config run.yaml --set eval.checkpoint=runs/colours", dir.path());
+    CATCH_CAPTURE(same.output);
+    CATCH_REQUIRE(same.exit_code == 0);
+  }
+  std::vector<fs::path> evals;
+  for (const auto& e : fs::directory_iterator(dir / "runs/colours/eval")) evals.push_back(e.path());
+  CATCH_REQUIRE(evals.size() == 2);  // two runs, two folders: nothing overwritten
+  for (const auto& e : evals) {
+    CATCH_CHECK(e.filename().string().rfind("zeroshot-", 0) == 0);
+    CATCH_CHECK(nlohmann::json::parse(read_text(e / "results.json"))["samples"] == 8);
+  }
+  CATCH_CHECK(read_text(dir / "runs/colours/config.yaml") == run_config);
+  CATCH_CHECK(read_text(dir / "runs/colours/train.log") == run_log);
+  // Evaluations have nothing to resume, and an explicit --run-dir that exists is refused.
+  CATCH_CHECK(run_mmcl("zeroshot --config run.yaml --set eval.checkpoint=runs/colours --resume", dir.path()).exit_code == 2);
+  const auto taken = run_mmcl("zeroshot --config run.yaml --set eval.checkpoint=runs/colours --run-dir runs/zs", dir.path());
+  CATCH_CHECK(taken.exit_code == 2);
+  CATCH_CHECK(taken.output.find("runs/zs: exists; an evaluation writes into a new directory") != std::string::npos);
+
   const auto r = run_for_results("retrieve --config run.yaml --set run.name=rt --set eval.checkpoint=runs/colours/checkpoints/step_40.pt "
                                  "--set eval.data=captions.csv --set eval.export_embeddings=true", dir.path(), "rt");
   CATCH_CHECK(r["images"] == 8);

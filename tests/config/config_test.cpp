@@ -213,6 +213,11 @@ CATCH_TEST_CASE("what a model trains with comes from the model table, each subco
               f + ":1: runtime.precision: amp_fp16 needs a CUDA device (CPU autocast runs bfloat16 only); use amp_bf16 "
                   "on the CPU");
 
+  // A shard range past 64 bits is a config error at its line (exit 2), not an exception from the library.
+  CATCH_CHECK(error_for(dir, "data:\n  type: webdataset\n  train: 's-{0..99999999999999999999}.tar'\n") ==
+              f + ":3: data.train: bad range {0..99999999999999999999} in \"s-{0..99999999999999999999}.tar\": its "
+                  "numbers do not fit in 64 bits");
+
   // Per subcommand: evaluations need eval.data and a checkpoint (or model.pretrained), linear-probe and
   // finetune also eval.train; pretrain needs none of them.
   write_text(dir / "x.yaml", "run: {name: a}\n");

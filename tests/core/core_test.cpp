@@ -2,6 +2,7 @@
 // capability tables, errors that remember their check, brace patterns, run directories and atomic files.
 #include <algorithm>
 #include <filesystem>
+#include <limits>
 
 #include "mmcl/core/braces.h"
 #include "mmcl/core/catalog.h"
@@ -9,6 +10,7 @@
 #include "mmcl/core/error.h"
 #include "mmcl/core/fs.h"
 #include "mmcl/core/log.h"
+#include "mmcl/core/numbers.h"
 #include "mmcl/core/run_dir.h"
 #include "util.h"
 
@@ -126,4 +128,18 @@ CATCH_TEST_CASE("atomic files: written whole or not at all, no temporary left", 
   int files = 0;
   for (const auto& e : fs::directory_iterator(dir.path())) files += e.is_regular_file() ? 1 : 0;
   CATCH_CHECK(files == 1);
+}
+
+CATCH_TEST_CASE("numbers read from files: non-negative decimals that fit in 64 bits, or nothing", "[core]") {
+  CATCH_CHECK(parse_non_negative("0") == int64_t{0});
+  CATCH_CHECK(parse_non_negative("9223372036854775807") == std::numeric_limits<int64_t>::max());
+  CATCH_CHECK(!parse_non_negative("9223372036854775808"));
+  CATCH_CHECK(!parse_non_negative("99999999999999999999"));
+  CATCH_CHECK(!parse_non_negative(""));
+  CATCH_CHECK(!parse_non_negative("-1"));
+  CATCH_CHECK(!parse_non_negative("12a"));
+  // A brace range past 64 bits is an error of its own (a config error where data.train holds it), not "stoll".
+  CATCH_CHECK_THROWS_WITH(expand_braces("s-{0..99999999999999999999}.tar"),
+                          "bad range {0..99999999999999999999} in \"s-{0..99999999999999999999}.tar\": its numbers do "
+                          "not fit in 64 bits");
 }

@@ -1,4 +1,7 @@
 #include <random>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <ATen/ATen.h>
 #include <stb_image_write.h>
@@ -31,8 +34,54 @@ CATCH_TEST_CASE("images decode to RGB uint8, grey and RGBA included, garbage is 
   const at::Tensor rgba = media::decode_image(png(1, 1, 4, {1, 2, 3, 4}), "rgba");
   CATCH_CHECK(rgba[0][0][2].item<int>() == 3);
   CATCH_CHECK_THROWS_AS(media::decode_image("not an image", "x"), media::DecodeError);
-  CATCH_CHECK_THROWS_AS(data::decode_sample_image("not an image", "x"), SampleError);
-  CATCH_CHECK_THROWS_AS(data::read_sample_image("/nonexistent/x.png"), SampleError);
+  CATCH_CHECK_THROWS_AS(data::decode_sample_image("not an image", "x", 1000), SampleError);
+  CATCH_CHECK_THROWS_AS(data::read_sample_image("/nonexistent/x.png", 1000), SampleError);
+}
+
+namespace {
+// A PNG whose header declares w x h pixels but which holds no image data: what a decompression bomb's
+// header says, without the bytes.
+std::string png_header(uint32_t w, uint32_t h) {
+  auto be32 = [](uint32_t v) {
+    return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+  };
+  std::string ihdr = "IHDR" + be32(w) + be32(h) + std::string("\x08\x02\x00\x00\x00", 5);
+  return std::string("\x89PNG\r\n\x1a\n", 8) + be32(13) + ihdr + be32(0) + be32(0) + "IEND" + be32(0);
+}
+// An 8x8 JPEG (stb's encoder) whose frame header is rewritten to declare w x h.
+std::string jpeg_declaring(uint16_t w, uint16_t h) {
+  std::vector<unsigned char> px(8 * 8 * 3, 128);
+  std::string out;
+  stbi_write_jpg_to_func([](void* ctx, void* data, int size) { static_cast<std::string*>(ctx)->append(static_cast<char*>(data), size); },
+                         &out, 8, 8, 3, px.data(), 90);
+  const size_t sof = out.find("\xff\xc0");
+  CATCH_REQUIRE(sof != std::string::npos);
+  out[sof + 5] = static_cast<char>(h >> 8), out[sof + 6] = static_cast<char>(h & 0xff);
+  out[sof + 7] = static_cast<char>(w >> 8), out[sof + 8] = static_cast<char>(w & 0xff);
+  return out;
+}
+}  // namespace
+
+CATCH_TEST_CASE("decompression bombs are refused from the header, before decoding (data.image.max_pixels)", "[data]") {
+  // 12000 x 12000 passes stb's own limit (2^30 bytes of pixels) and would be decoded: 432 MB for a few bytes.
+  CATCH_CHECK(media::image_size(png_header(12000, 12000)) == std::make_pair(int64_t{12000}, int64_t{12000}));
+  try {
+    media::decode_image(png_header(12000, 12000), "bomb.png");
+    CATCH_FAIL("decoded");
+  } catch (const media::DecodeError& e) {
+    CATCH_CHECK(std::string(e.what()) == "bomb.png: 12000 x 12000 pixels, over data.image.max_pixels (100000000)");
+  }
+  CATCH_CHECK_THROWS_AS(media::decode_image(png_header(20000, 20000), "bomb.png"), media::DecodeError);
+  // 65500 x 65500 overflowed 32-bit sizes and ended the run; a JPEG header is read the same way.
+  CATCH_CHECK_THROWS_WITH(media::decode_image(jpeg_declaring(65500, 65500), "bomb.jpg"),
+                          "bomb.jpg: 65500 x 65500 pixels, over data.image.max_pixels (100000000)");
+  CATCH_CHECK(media::image_size(jpeg_declaring(8, 8)) == std::make_pair(int64_t{8}, int64_t{8}));
+  CATCH_CHECK(media::decode_image(jpeg_declaring(8, 8), "ok.jpg").sizes() == at::IntArrayRef({8, 8, 3}));
+  // The limit is the config's: a 2 x 1 image passes 2 pixels and fails 1; for a dataset it is a skipped sample.
+  const std::string small = png(2, 1, 3, {10, 20, 30, 40, 50, 60});
+  CATCH_CHECK(data::decode_sample_image(small, "small.png", 2).size(1) == 2);
+  CATCH_CHECK_THROWS_AS(data::decode_sample_image(small, "small.png", 1), SampleError);
+  CATCH_CHECK(!media::image_size("not an image").has_value());
 }
 
 CATCH_TEST_CASE("eval transform: resize the shorter side, centre crop, normalise", "[data]") {

@@ -50,6 +50,14 @@ CATCH_TEST_CASE("CSV manifests: columns by name, relative paths, malformed lines
   CATCH_CHECK_THROWS_WITH(read_manifest((dir / "m.csv").string(), {"path", "title", "", "", ""}),
                           (dir / "m.csv").string() + ": no column \"path\" (columns: title, filepath, label); set data.image_key");
   CATCH_CHECK_THROWS_AS(read_manifest((dir / "none.csv").string(), {}), mmcl::ConfigError);
+
+  // A class number past int64 (it ended runs with "stoll") or past a million classes: the file is named.
+  write_text(dir / "big.csv", "filepath,label\na.png,1\nb.png,99999999999999999999\n");
+  CATCH_CHECK_THROWS_WITH(read_manifest((dir / "big.csv").string(), {"filepath", "", "label", "", ""}),
+                          (dir / "big.csv").string() + ": label \"99999999999999999999\" of " + (dir / "b.png").string() +
+                              " is not a class number below 1000000");
+  write_text(dir / "many.csv", "filepath,label\na.png,1000000\n");
+  CATCH_CHECK_THROWS_AS(read_manifest((dir / "many.csv").string(), {"filepath", "", "label", "", ""}), mmcl::ConfigError);
 }
 
 CATCH_TEST_CASE("JSONL manifests: a caption or a list of captions per image", "[data]") {

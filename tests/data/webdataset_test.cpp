@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <set>
+#include <tuple>
 
 #include <ATen/ATen.h>
 #include <stb_image_write.h>
@@ -40,6 +41,19 @@ std::string ustar(const std::vector<std::pair<std::string, std::string>>& member
     out += h + data + std::string((512 - data.size() % 512) % 512, '\0');
   }
   return out + std::string(1024, '\0');
+}
+
+// A ustar header block whose size field is `size_field` (12 bytes, e.g. GNU base-256) and whose type
+// is `type`, with a correct checksum.
+std::string header_with_size(const std::string& name, const std::string& size_field, char type) {
+  std::string h = ustar({{name, ""}}).substr(0, 512);
+  std::copy(size_field.begin(), size_field.end(), h.begin() + 124);
+  h[156] = type;
+  std::fill(h.begin() + 148, h.begin() + 156, ' ');
+  unsigned sum = 0;
+  for (unsigned char c : h) sum += c;
+  std::snprintf(&h[148], 8, "%06o", sum);
+  return h;
 }
 
 std::string png(unsigned char value) {
@@ -123,7 +137,7 @@ CATCH_TEST_CASE("a damaged or truncated shard keeps the members before the damag
   // Cut inside b's data: a survives.
   write_bytes(dir / "cut.tar", good.substr(0, 512 + 512 + 512 + 100));
   TarIndex cut = scan_tar((dir / "cut.tar").string());
-  CATCH_CHECK(cut.problem == "member at byte 1024 is cut short");
+  CATCH_CHECK(cut.problem == "member at byte 1024 is cut short (700 bytes declared, 100 left)");
   CATCH_REQUIRE(cut.members.size() == 1);
   CATCH_CHECK(cut.members[0].name == "a.txt");
   // A flipped byte in c's header fails its checksum.
@@ -134,6 +148,37 @@ CATCH_TEST_CASE("a damaged or truncated shard keeps the members before the damag
   CATCH_CHECK(damaged.problem == "damaged header at byte 2560");
   CATCH_CHECK(damaged.members.size() == 2);
   CATCH_CHECK(scan_tar((dir / "missing.tar").string()).problem == "cannot open");
+
+  // Hostile sizes end the index at that member, at once and without allocating them: a base-256 size
+  // near 2^64 (once wrapped the bounds check and looped forever), one beyond 64 bits, and a pax header
+  // of 2 GiB in a small file.
+  const std::string first = ustar({{"a.txt", "one"}}).substr(0, 1024);
+  std::string huge(12, '\xff');
+  huge[0] = static_cast<char>(0x80);
+  huge[1] = huge[2] = huge[3] = 0;  // 2^64 - 1 in the low 8 bytes
+  std::string wider(12, '\x01');
+  wider[0] = static_cast<char>(0x80);  // 89 bits
+  std::string pax(12, '\0');
+  pax[0] = static_cast<char>(0x80);
+  pax[8] = static_cast<char>(0x80);  // 2^31
+  const std::vector<std::tuple<std::string, std::string, char, std::string>> hostile = {
+      {"wrap.tar", huge, '0', "member at byte 1024 is cut short (18446744073709551615 bytes declared"},
+      {"wide.tar", wider, '0', "damaged size field at byte 1024"},
+      {"pax.tar", pax, 'x', "member at byte 1024 is cut short (2147483648 bytes declared"}};
+  for (const auto& [file, size, type, problem] : hostile) {
+    CATCH_CAPTURE(file);
+    write_bytes(dir / file, first + header_with_size("b.txt", size, type) + std::string(1024, '\0'));
+    const TarIndex index = scan_tar((dir / file).string());
+    CATCH_CHECK(index.problem.rfind(problem, 0) == 0);
+    CATCH_REQUIRE(index.members.size() == 1);
+    CATCH_CHECK(index.members[0].name == "a.txt");
+  }
+  // A pax header within the file but over 1 MiB is not read into memory.
+  std::string big_pax(12, '\0');
+  std::snprintf(&big_pax[0], 12, "%011o", (2u << 20));
+  write_bytes(dir / "bigpax.tar", first + header_with_size("h", big_pax, 'x') + std::string((2u << 20) + 1024, '\0'));
+  CATCH_CHECK(scan_tar((dir / "bigpax.tar").string()).problem ==
+              "a 2097152-byte long name or pax header at byte 1024 (at most 1048576 are read)");
   CATCH_CHECK_THROWS_AS(read_file_range((dir / "cut.tar").string(), 1500, 1000), SampleError);
 }
 
@@ -143,6 +188,7 @@ CATCH_TEST_CASE("webdataset samples: grouped by key, captions from .txt or .json
                                   {"x/000.png", png(10)}, {"x/000.txt", "a red square\n"},
                                   {"x/001.png", png(20)}, {"x/001.json", R"({"caption": ["one", "two"], "url": "u"})"},
                                   {"x/001.cls", "3"},
+                                  {"x/004.png", png(50)}, {"x/004.txt", "big"}, {"x/004.cls", "99999999999999999999"},
                                   {"x/002.txt", "no image"},                        // left out
                                   {"x/003.jpg", png(30)},                           // no caption: left out
                               }));
@@ -151,7 +197,7 @@ CATCH_TEST_CASE("webdataset samples: grouped by key, captions from .txt or .json
   WebDatasetOptions options;
   const auto tokenizer = std::make_shared<ByteTokenizer>();
   WebDataset ds({(dir / "s0.tar").string(), (dir / "s1.tar").string()}, eval_transform(), tokenizer, 16, options);
-  CATCH_REQUIRE(ds.size() == 4);
+  CATCH_REQUIRE(ds.size() == 5);
   CATCH_CHECK(ds.incomplete_samples() == 2);
   CATCH_CHECK(ds.damaged_shards() == 0);
   CATCH_CHECK(ds.describe(0) == (dir / "s0.tar").string() + ":x/000");
@@ -167,7 +213,10 @@ CATCH_TEST_CASE("webdataset samples: grouped by key, captions from .txt or .json
   for (uint64_t seed = 0; seed < 16; ++seed) picked.insert(decode(ds.get(1, seed).text));
   CATCH_CHECK(picked == std::set<std::string>{"one", "two"});  // one caption of the list per draw
   CATCH_CHECK(ds.get(1, 0).label == 3);
-  CATCH_CHECK_THROWS_AS(ds.get(3, 0), SampleError);  // "not an image"
+  CATCH_CHECK_THROWS_AS(ds.get(4, 0), SampleError);  // "not an image"
+  // A label past int64 is a skipped sample naming the member (it was an uncaught "stoll").
+  CATCH_CHECK_THROWS_WITH(ds.get(2, 0), (dir / "s0.tar").string() + ":x/004.cls: expected a non-negative integer below "
+                                                                       "2^63, got \"99999999999999999999\"");
 
   // Through the loader: the corrupt image is skipped and counted.
   Loader loader(std::make_shared<WebDataset>(ds), LoaderOptions{2, 1, 2, 5, true, true});

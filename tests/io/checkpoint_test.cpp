@@ -86,3 +86,63 @@ CATCH_TEST_CASE("checkpoints keep the newest K and a broken file is reported, no
   }
   CATCH_CHECK(at::equal(model.text_projection, before));
 }
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "mmcl/core/fs.h"
+
+CATCH_TEST_CASE("a write that fails (full disk) is a clear error, the previous checkpoint intact, no temporary left",
+                "[checkpoint]") {
+  test::TempDir dir;
+  torch::manual_seed(5);
+  models::ClipImpl model(test::micro_clip_config());
+  io::CheckpointDir checkpoints(dir.path());
+  const auto first = checkpoints.save(model, nullptr, {1, 0}, {"run:\n  name: x\n", ""}, 3);
+  const std::string before = read_file(first);
+  // Files may not grow past a few KB: writes then fail with EFBIG, as they fail with ENOSPC on a full
+  // disk. (LibTorch's writer used to throw from its destructor here and abort the process.)
+  const auto old_handler = ::signal(SIGXFSZ, SIG_IGN);
+  rlimit old_limit{};
+  ::getrlimit(RLIMIT_FSIZE, &old_limit);
+  rlimit small = old_limit;
+  small.rlim_cur = 4096;
+  ::setrlimit(RLIMIT_FSIZE, &small);
+  std::string message;
+  try {
+    checkpoints.save(model, nullptr, {2, 0}, {"run:\n  name: x\n", ""}, 3);
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  ::setrlimit(RLIMIT_FSIZE, &old_limit);
+  ::signal(SIGXFSZ, old_handler);
+  CATCH_INFO(message);
+  CATCH_CHECK(message.find("cannot write checkpoint " + (dir / "step_2.pt").string() + ": File too large") == 0);
+  CATCH_CHECK(message.find("the previous checkpoint and checkpoints/latest are intact") != std::string::npos);
+  CATCH_CHECK(checkpoints.latest() == first);
+  CATCH_CHECK(read_file(first) == before);
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(dir.path())) {
+    ++files;
+    CATCH_CHECK(e.path().filename().string()[0] != '.');
+  }
+  CATCH_CHECK(files == 2);  // step_1.pt and latest
+}
+
+CATCH_TEST_CASE("temporary files of processes that are gone are swept, those of live ones kept", "[checkpoint]") {
+  test::TempDir dir;
+  // A pid above the kernel's maximum (4194304) never runs.
+  test::write_text(dir / ".step_3.pt.tmp.999999999", "half");
+  test::write_text(dir / ".latest.tmp.999999998", "half");
+  test::write_text(dir / (".step_4.pt.tmp." + std::to_string(::getpid())), "mine");
+  test::write_text(dir / ".step_5.pt.tmp.1", "init's");  // pid 1 runs
+  test::write_text(dir / "step_3.pt", "kept");
+  CATCH_CHECK(remove_stale_temporaries(dir.path()) == 2);
+  CATCH_CHECK(!fs::exists(dir / ".step_3.pt.tmp.999999999"));
+  CATCH_CHECK(!fs::exists(dir / ".latest.tmp.999999998"));
+  CATCH_CHECK(fs::exists(dir / (".step_4.pt.tmp." + std::to_string(::getpid()))));
+  CATCH_CHECK(fs::exists(dir / ".step_5.pt.tmp.1"));
+  CATCH_CHECK(fs::exists(dir / "step_3.pt"));
+  CATCH_CHECK(remove_stale_temporaries(dir / "missing") == 0);
+}

@@ -90,6 +90,32 @@ CATCH_TEST_CASE("the unpickler rebuilds a state dict: storages, offsets, strides
   CATCH_CHECK(error_of("\x80\x02K\x01.", 0) == "t.pt: holds an int, not a state dict");
 }
 
+CATCH_TEST_CASE("hostile pickles: deep nesting, a MARK popped through, a flood of values are refused", "[io]") {
+  // 200,000 nested tuples once crashed the process when the parsed tree was destroyed (one recursion per
+  // level); lists and dicts nest as deep.
+  const std::string tuples = "\x80\x02)" + std::string(200000, '\x85') + ".";
+  CATCH_CHECK(error_of(tuples, 0).find("containers nest deeper than 256 levels") != std::string::npos);
+  std::string lists = "\x80\x02";
+  for (int i = 0; i < 300; ++i) lists += "]";
+  for (int i = 0; i < 299; ++i) lists += "a";
+  CATCH_CHECK(error_of(lists + ".", 0).find("containers nest deeper than 256 levels") != std::string::npos);
+  std::string dicts = "\x80\x02}";
+  for (int i = 0; i < 299; ++i) dicts += int1(1) + "}";
+  dicts += std::string(299, 's');  // each SETITEM puts the dict above into the one below
+  CATCH_CHECK(error_of(dicts + ".", 0).find("containers nest deeper than 256 levels") != std::string::npos);
+  // A list appended to itself through the memo: a cycle nests without end.
+  std::string cycle = std::string("\x80\x02]q") + '\0';  // a list, memo 0
+  for (int i = 0; i < 300; ++i) cycle += std::string("h") + '\0' + "a";  // BINGET 0, APPEND
+  CATCH_CHECK(error_of(cycle + ".", 0).find("containers nest deeper than 256 levels") != std::string::npos);
+  // TUPLE2 reaching below the MARK: refused (it read the stack under the mark).
+  CATCH_CHECK(error_of("\x80\x02K\x01(K\x02\x86t.", 0).find("stack underflow") != std::string::npos);
+  // Two million values in a list: refused once past the cap, not built.
+  std::string flood = "\x80\x02](";
+  flood.reserve(6'000'000);
+  for (int i = 0; i < 2'000'000; ++i) flood += "K\x01";
+  CATCH_CHECK(error_of(flood + "e.", 0).find("values: not a state dict") != std::string::npos);
+}
+
 CATCH_TEST_CASE("training checkpoints: weights under state_dict, DDP's module. prefix dropped", "[io]") {
   // {"epoch": 3, "state_dict": {"module.w": tensor}}
   std::string inner = state_dict_pickle("module.w", 4, 0, {2, 2}, {2, 1});

@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <sstream>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -75,4 +77,21 @@ CATCH_TEST_CASE("CLIP BPE clean-up and errors", "[text][fixtures]") {
               "{\"ids\":[49406,320,1125,539,320,2368,49407,0],\"text\":\"a photo of a cat\"}\n"
               "{\"ids\":[49406,550,14777,8087,49407,0,0,0],\"text\":\"an ankle boot\"}\n");
   CATCH_CHECK(run_mmcl("tokenize 'a cat'", dir.path()).exit_code == 2);
+}
+
+CATCH_TEST_CASE("CLIP BPE cuts a word past 1000 characters before merging (merging is quadratic in its length)", "[text][fixtures]") {
+  const auto tokenizer = shared_clip_bpe("the cut of very long words");
+  if (!tokenizer) return;
+  const auto cut = tokenizer->encode(std::string(1000, 'q'));
+  CATCH_CHECK(tokenizer->encode(std::string(80000, 'q')) == cut);
+  CATCH_CHECK(cut.size() <= 1000u);
+  // Words below the cut are untouched, and so is the text around a long one.
+  CATCH_CHECK(tokenizer->encode(std::string(999, 'q')) != cut);
+  const auto around = tokenizer->encode("a " + std::string(5000, 'q') + " photo");
+  const auto photo = tokenizer->encode("photo");
+  CATCH_CHECK(std::equal(photo.rbegin(), photo.rend(), around.rbegin()));
+  // A caption of 100,000 distinct words tokenizes (the word cache starts over when full).
+  std::string many;
+  for (int i = 0; i < 100000; ++i) many += "w" + std::to_string(i) + " ";
+  CATCH_CHECK(tokenizer->tokenize(many, 77).size() == 77u);
 }

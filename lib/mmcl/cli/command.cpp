@@ -71,7 +71,9 @@ void RunCommand::add_options(CLI::App& app) {
       ->type_name("KEY=VALUE");
   app.add_option("--run-dir", options_.run_dir, "Run directory (default: <run.output_dir>/<run.name>)")
       ->type_name("DIR");
-  app.add_flag("--resume", options_.resume, "Continue the run in an existing run directory from its latest checkpoint");
+  // Only what trains has a run to continue: evaluations write a new directory every time.
+  if (trains())
+    app.add_flag("--resume", options_.resume, "Continue the run in an existing run directory from its latest checkpoint");
   app.add_flag("--dump-config", options_.dump_config, "Print the resolved configuration as YAML and exit");
 }
 

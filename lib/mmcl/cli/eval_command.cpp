@@ -11,7 +11,7 @@
 namespace mmcl::cli {
 
 int EvalCommand::execute(const config::RunConfig& config) {
-  const RunDir dir = plan_run_dir(run_dir_path(config.run.output_dir, config.run.name, options_.run_dir), options_.resume);
+  const RunDir dir = plan_eval_dir(config.run.output_dir, config.run.name, name(), options_.run_dir);
   run::Request request;
   request.model = run::ModelFrom::checkpoint;
   request.checkpoint = config.eval.checkpoint;

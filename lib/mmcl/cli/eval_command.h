@@ -1,7 +1,8 @@
 #pragma once
 // The shape of the evaluation subcommands: load eval.checkpoint, evaluate, and write
-// <run>/results.json, <run>/summary.txt and <run>/config.yaml. Nothing is written when the config,
-// the checkpoint or the evaluation data cannot be used.
+// <dir>/results.json, <dir>/summary.txt and <dir>/config.yaml into a directory of their own
+// (plan_eval_dir: <run.output_dir>/<run.name>, or <it>/eval/<subcommand>-<time> when that run exists).
+// Nothing is written when the config, the checkpoint or the evaluation data cannot be used.
 
 #include <nlohmann/json.hpp>
 

@@ -24,6 +24,7 @@ class Finetune : public RunCommand {
   std::string summary() const override { return "Fine-tune a classifier on the image (or video) tower of a checkpoint"; }
 
  protected:
+  bool trains() const override { return true; }
   int execute(const config::RunConfig& c) override {
     const auto [env, dir] = plan_training(c);
     run::Request request;

@@ -20,6 +20,7 @@ class Pretrain : public RunCommand {
   std::string summary() const override { return "Contrastive pretraining (CLIP) into a run directory"; }
 
  protected:
+  bool trains() const override { return true; }
   int execute(const config::RunConfig& config) override {
     // Everything that can refuse the run (launcher environment, run directory, device, tokenizer,
     // model, manifests) is checked on every rank before anything is written; rank 0 writes only after

@@ -25,6 +25,8 @@ class RunCommand : public Command {
  protected:
   // The config as loaded and checked for this subcommand (config/load.h).
   virtual int execute(const config::RunConfig& config) = 0;
+  // Whether the subcommand trains into a run directory it can continue (--resume).
+  virtual bool trains() const { return false; }
   // For the training subcommands, on every rank before anything is written: which process this is
   // (launcher environment) and the run directory (--resume, or implied when SLURM restarts a
   // requeued job). Several processes need a run directory named in advance.

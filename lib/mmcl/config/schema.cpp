@@ -347,6 +347,9 @@ Schema::Schema(RunConfig& c) {
   boolean("data.image.flip", &c.data.image.flip, "Random horizontal flip at training.");
   numbers<3>("data.image.mean", &c.data.image.mean, 0, 1, true, "Per-channel mean subtracted after scaling to [0, 1] (CLIP's).");
   numbers<3>("data.image.std", &c.data.image.std, 0, 1, true, "Per-channel standard deviation divided by (CLIP's).");
+  integer("data.image.max_pixels", &c.data.image.max_pixels, 1,
+          "Images whose header declares more pixels (width x height) are skipped and counted before they are "
+          "decoded: a few KB can declare gigabytes.");
   integer("data.max_captions", &c.data.max_captions, 1,
           "Video with captions: captions per sample, at most (MIL-NCE's positives; random ones when a sample has more).");
   integer("data.video.stride", &c.data.video.stride, 1, "Video: decoded frames between the frames of a clip.");

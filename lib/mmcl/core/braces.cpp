@@ -1,6 +1,7 @@
 #include "mmcl/core/braces.h"
 
 #include "mmcl/core/error.h"
+#include "mmcl/core/numbers.h"
 
 namespace mmcl {
 namespace {
@@ -15,7 +16,10 @@ std::vector<std::string> alternatives(const std::string& inner, const std::strin
     auto is_number = [](const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; };
     if (!is_number(lo) || !is_number(hi))
       throw Error(str_cat("bad range {", inner, "} in \"", pattern, "\": expected {FIRST..LAST} with integers"));
-    const long long a = std::stoll(lo), b = std::stoll(hi);
+    const std::optional<int64_t> first = parse_non_negative(lo), last = parse_non_negative(hi);
+    if (!first || !last)
+      throw Error(str_cat("bad range {", inner, "} in \"", pattern, "\": its numbers do not fit in 64 bits"));
+    const long long a = *first, b = *last;
     if (b < a) throw Error(str_cat("bad range {", inner, "} in \"", pattern, "\": the last number is below the first"));
     if (static_cast<unsigned long long>(b - a) >= kMaxExpansion)
       throw Error(str_cat("range {", inner, "} in \"", pattern, "\" is too large"));

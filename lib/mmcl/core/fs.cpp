@@ -1,14 +1,18 @@
 #include "mmcl/core/fs.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <limits>
+#include <regex>
 #include <sstream>
 
 #include "mmcl/core/error.h"
+#include "mmcl/core/numbers.h"
 
 namespace fs = std::filesystem;
 
@@ -48,6 +52,24 @@ void write_file_atomic(const fs::path& target, const std::string& text) {
     MMCL_CHECK(out, "cannot write ", temp.string());
   }
   commit_file(temp, target);
+}
+
+int remove_stale_temporaries(const fs::path& dir) {
+  static const std::regex temporary(R"(\..+\.tmp\.(\d+))");
+  int removed = 0;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::smatch m;
+    const std::string name = it->path().filename().string();
+    if (!std::regex_match(name, m, temporary)) continue;
+    const auto pid = parse_non_negative(m[1].str());
+    if (!pid || *pid == ::getpid()) continue;
+    // Still running (or not ours to ask about): its file may be in use.
+    if (*pid <= std::numeric_limits<pid_t>::max() && (::kill(static_cast<pid_t>(*pid), 0) == 0 || errno == EPERM)) continue;
+    std::error_code rm;
+    if (fs::remove(it->path(), rm)) ++removed;
+  }
+  return removed;
 }
 
 std::string read_file(const fs::path& path) {

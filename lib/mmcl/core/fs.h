@@ -13,6 +13,9 @@ std::filesystem::path temp_path_for(const std::filesystem::path& target);
 void commit_file(const std::filesystem::path& temp, const std::filesystem::path& target);
 // Writes `text` to `target` atomically (temp file + commit_file).
 void write_file_atomic(const std::filesystem::path& target, const std::string& text);
+// Removes the temporary files (temp_path_for) in `dir` that processes no longer running left behind
+// (killed mid-write, or stopped by a full disk); returns how many.
+int remove_stale_temporaries(const std::filesystem::path& dir);
 std::string read_file(const std::filesystem::path& path);
 
 }  // namespace mmcl

@@ -11,18 +11,22 @@ namespace fs = std::filesystem;
 
 namespace mmcl {
 
+namespace {
+
+std::string timestamp() {
+  std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  return buf;
+}
+
+}  // namespace
+
 fs::path run_dir_path(const std::string& output_dir, const std::string& run_name, const std::string& override_dir) {
   if (!override_dir.empty()) return override_dir;
-  std::string name = run_name;
-  if (name.empty()) {
-    std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm tm{};
-    localtime_r(&now, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
-    name = buf;
-  }
-  return fs::path(output_dir) / name;
+  return fs::path(output_dir) / (run_name.empty() ? timestamp() : run_name);
 }
 
 RunDir plan_run_dir(const fs::path& path, bool resume) {
@@ -36,6 +40,23 @@ RunDir plan_run_dir(const fs::path& path, bool resume) {
     dir.resuming = true;
   }
   return dir;
+}
+
+RunDir plan_eval_dir(const std::string& output_dir, const std::string& run_name, const std::string& subcommand,
+                     const std::string& override_dir) {
+  std::error_code ec;
+  if (!override_dir.empty()) {
+    if (fs::exists(override_dir, ec))
+      throw ConfigError(str_cat(override_dir, ": exists; an evaluation writes into a new directory (choose another --run-dir)"));
+    return RunDir{override_dir, false};
+  }
+  const fs::path base = run_dir_path(output_dir, run_name, "");
+  if (!fs::exists(base, ec)) return RunDir{base, false};
+  // The run of this name exists (most often the training run the same config made): a folder of its own.
+  const fs::path folder = base / "eval" / str_cat(subcommand, "-", timestamp());
+  fs::path path = folder;
+  for (int k = 2; fs::exists(path, ec); ++k) path = folder.string() + "-" + std::to_string(k);
+  return RunDir{path, false};
 }
 
 void open_run_dir(const RunDir& dir, const std::string& config_yaml, bool training) {

@@ -25,6 +25,12 @@ std::filesystem::path run_dir_path(const std::string& output_dir, const std::str
 // Checks that the directory may be used: an existing one needs `resume` (a ConfigError otherwise).
 // Writes nothing; call before any output so a refused run leaves the disk as it was.
 RunDir plan_run_dir(const std::filesystem::path& path, bool resume);
+// Where an evaluation writes, never into another run's files: `override_dir` if given (it must not
+// exist yet); else <output_dir>/<run_name or a timestamp> when that is free; else, when it exists (the
+// training run of the same config, or an earlier evaluation), a fresh <it>/eval/<subcommand>-<time>.
+// Writes nothing.
+RunDir plan_eval_dir(const std::string& output_dir, const std::string& run_name, const std::string& subcommand,
+                     const std::string& override_dir);
 // Creates the folder (with checkpoints/ when `training`), writes the resolved config (YAML) to
 // config.yaml and adds train.log to the logger.
 void open_run_dir(const RunDir& dir, const std::string& config_yaml, bool training = true);

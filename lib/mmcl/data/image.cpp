@@ -11,17 +11,17 @@
 
 namespace mmcl::data {
 
-at::Tensor decode_sample_image(const std::string& bytes, const std::string& name) {
+at::Tensor decode_sample_image(const std::string& bytes, const std::string& name, int64_t max_pixels) {
   try {
-    return media::decode_image(bytes, name);
+    return media::decode_image(bytes, name, max_pixels);
   } catch (const media::DecodeError& e) {
     throw SampleError(e.what());
   }
 }
 
-at::Tensor read_sample_image(const std::string& path) {
+at::Tensor read_sample_image(const std::string& path, int64_t max_pixels) {
   try {
-    return media::read_image(path);
+    return media::read_image(path, max_pixels);
   } catch (const media::DecodeError& e) {
     throw SampleError(e.what());
   }

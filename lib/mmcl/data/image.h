@@ -12,8 +12,8 @@ namespace mmcl::data {
 
 // media::decode_image and media::read_image for datasets: a file that cannot be decoded is a
 // SampleError (skipped and counted by the loader).
-at::Tensor decode_sample_image(const std::string& bytes, const std::string& name);
-at::Tensor read_sample_image(const std::string& path);
+at::Tensor decode_sample_image(const std::string& bytes, const std::string& name, int64_t max_pixels);
+at::Tensor read_sample_image(const std::string& path, int64_t max_pixels);
 
 struct ImageTransform {
   int64_t size = 224;                 // output side
@@ -23,6 +23,7 @@ struct ImageTransform {
   bool flip = false;                  // random horizontal flip (train only)
   std::array<double, 3> mean = {0.48145466, 0.4578275, 0.40821073};  // CLIP's
   std::array<double, 3> std = {0.26862954, 0.26130258, 0.27577711};
+  int64_t max_pixels = 100'000'000;   // data.image.max_pixels: larger images are refused before decoding
 };
 
 // uint8 [H, W, 3] -> normalised float [3, size, size]. Resizing is bicubic with antialiasing (as PIL's

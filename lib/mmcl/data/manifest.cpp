@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mmcl/core/error.h"
+#include "mmcl/core/numbers.h"
 #include "mmcl/core/log.h"
 #include "mmcl/data/image_files.h"
 
@@ -29,6 +30,9 @@ std::string resolve(const std::string& image, const fs::path& base) {
   return p.is_absolute() ? image : (base / p).lexically_normal().string();
 }
 
+// Class numbers from this on are refused: a classifier head of that size is a broken label.
+constexpr int64_t kMaxClasses = 1'000'000;
+
 // Labels given as integers are kept; labels given as names are numbered in sorted order.
 void assign_labels(Manifest& m, const std::vector<std::string>& raw) {
   bool integers = true;
@@ -36,7 +40,14 @@ void assign_labels(Manifest& m, const std::vector<std::string>& raw) {
     if (r.empty() || r.find_first_not_of("0123456789") != std::string::npos) integers = false;
   }
   if (integers) {
-    for (size_t i = 0; i < raw.size(); ++i) m.records[i].label = std::stoll(raw[i]);
+    for (size_t i = 0; i < raw.size(); ++i) {
+      // Labels number the classes: one past int64 (or past a million classes) is a broken file.
+      const std::optional<int64_t> label = parse_non_negative(raw[i]);
+      if (!label || *label >= kMaxClasses)
+        throw ConfigError(str_cat(m.path, ": label \"", raw[i].substr(0, 40), "\" of ", m.records[i].image,
+                                  " is not a class number below ", kMaxClasses));
+      m.records[i].label = *label;
+    }
     return;
   }
   std::set<std::string> names(raw.begin(), raw.end());

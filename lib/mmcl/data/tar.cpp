@@ -10,6 +10,8 @@ namespace mmcl::data {
 namespace {
 
 constexpr uint64_t kBlock = 512;
+// A GNU long name or a pax extended header is a few hundred bytes; one of more is a damaged or hostile shard.
+constexpr uint64_t kMaxHeaderData = 1 << 20;
 
 struct File {
   std::FILE* f = nullptr;
@@ -33,8 +35,10 @@ bool number(const unsigned char* header, size_t offset, size_t length, uint64_t&
   value = 0;
   if (header[offset] & 0x80) {
     if (header[offset] & 0x40) return false;  // negative
-    for (size_t i = 0; i < length; ++i)
+    for (size_t i = 0; i < length; ++i) {
+      if (value > (UINT64_MAX >> 8)) return false;  // beyond 64 bits: no file is that large
       value = (value << 8) | (i == 0 ? (header[offset] & 0x3F) : header[offset + i]);
+    }
     return true;
   }
   size_t i = 0;
@@ -120,9 +124,15 @@ TarIndex scan_tar(const std::string& path) {
     const char type = static_cast<char>(header[156]);
     if (type == 'x' && pax_has_size) pax_has_size = false;  // a size belongs to the next member only
     if (pax_has_size && type != 'x' && type != 'g' && type != 'L') size = pax_size;
-    const uint64_t data = pos + kBlock;
-    if (data + size > file_size) {
-      index.problem = str_cat("member at byte ", pos, " is cut short");
+    const uint64_t data = pos + kBlock;  // <= file_size: the header was read whole
+    if (size > file_size - data) {
+      index.problem = str_cat("member at byte ", pos, " is cut short (", size, " bytes declared, ", file_size - data,
+                              " left)");
+      break;
+    }
+    if ((type == 'L' || type == 'x') && size > kMaxHeaderData) {
+      index.problem = str_cat("a ", size, "-byte long name or pax header at byte ", pos, " (at most ", kMaxHeaderData,
+                              " are read)");
       break;
     }
     if (type == 'L' || type == 'x') {  // the data describes the next member

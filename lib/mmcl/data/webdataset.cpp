@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
+#include "mmcl/core/numbers.h"
 #include "mmcl/core/log.h"
 #include "mmcl/data/image_files.h"
 #include "mmcl/data/tar.h"
@@ -124,7 +125,7 @@ Sample WebDataset::get(int64_t index, uint64_t seed) const {
 
   std::mt19937_64 rng(seed);
   Sample s;
-  s.image = transform_image(decode_sample_image(member(e.image), describe(index) + "." + e.image.extension), transform_, rng);
+  s.image = transform_image(decode_sample_image(member(e.image), describe(index) + "." + e.image.extension, transform_.max_pixels), transform_, rng);
   if (tokenizer_ && !e.text.extension.empty()) {
     const std::vector<std::string> all = parse_captions(index, member(e.text));
     if (all.empty()) throw SampleError(str_cat(describe(index), ": empty caption list"));
@@ -133,9 +134,11 @@ Sample WebDataset::get(int64_t index, uint64_t seed) const {
   }
   if (!e.label.extension.empty()) {
     const std::string text = trim(member(e.label));
-    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
-      throw SampleError(str_cat(describe(index), ".cls: expected a non-negative integer, got \"", text, "\""));
-    s.label = std::stoll(text);
+    const std::optional<int64_t> label = parse_non_negative(text);
+    if (!label)
+      throw SampleError(str_cat(describe(index), ".cls: expected a non-negative integer below 2^63, got \"",
+                                text.substr(0, 40), text.size() > 40 ? "...\"" : "\""));
+    s.label = *label;
   }
   return s;
 }

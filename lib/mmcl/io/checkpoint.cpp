@@ -1,5 +1,11 @@
 #include "mmcl/io/checkpoint.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <algorithm>
 #include <mutex>
 #include <regex>
@@ -13,6 +19,7 @@
 
 #include "mmcl/core/error.h"
 #include "mmcl/core/fs.h"
+#include "mmcl/core/numbers.h"
 
 namespace fs = std::filesystem;
 
@@ -87,13 +94,39 @@ void save_checkpoint(const fs::path& path, const torch::nn::Module& model, const
     std::lock_guard<std::mutex> lock(gen.mutex());
     root.write(rng_key(d), gen.get_state(), /*is_buffer=*/true);
   }
+  // LibTorch's archive writer throws from its destructor when a write fails (a full disk ended the
+  // process with SIGABRT): it writes through a sink that never fails, which remembers the first error.
   const fs::path temp = temp_path_for(path);
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error(str_cat("cannot write checkpoint ", path.string(), ": ", std::strerror(errno)));
+  int write_error = 0;
+  const auto sink = [&](const void* data, size_t n) -> size_t {
+    const char* p = static_cast<const char*>(data);
+    for (size_t left = n; left > 0 && write_error == 0;) {
+      const ssize_t w = ::write(fd, p, left);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) {
+        write_error = w < 0 ? errno : EIO;
+        break;
+      }
+      p += w;
+      left -= static_cast<size_t>(w);
+    }
+    return n;
+  };
+  std::string failure;
   try {
-    root.save_to(temp.string());
+    root.save_to(sink);
   } catch (const c10::Error& e) {
+    failure = e.what_without_backtrace();
+  }
+  if (::close(fd) != 0 && write_error == 0) write_error = errno;
+  if (write_error != 0 || !failure.empty()) {
     std::error_code ec;
     fs::remove(temp, ec);
-    throw Error(str_cat("cannot write checkpoint ", path.string(), ": ", e.what_without_backtrace()));
+    throw Error(str_cat("cannot write checkpoint ", path.string(), ": ",
+                        write_error != 0 ? std::strerror(write_error) : failure,
+                        "; the previous checkpoint and checkpoints/latest are intact"));
   }
   commit_file(temp, path);
 }
@@ -160,7 +193,8 @@ fs::path CheckpointDir::save(const torch::nn::Module& model, const torch::optim:
   for (const auto& entry : fs::directory_iterator(dir_)) {
     std::smatch m;
     const std::string name = entry.path().filename().string();
-    if (std::regex_match(name, m, pattern)) found.emplace_back(std::stoll(m[1]), entry.path());
+    if (!std::regex_match(name, m, pattern)) continue;
+    if (const auto step = parse_non_negative(m[1].str())) found.emplace_back(*step, entry.path());
   }
   std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   for (size_t i = static_cast<size_t>(std::max<int64_t>(keep, 1)); i < found.size(); ++i) {

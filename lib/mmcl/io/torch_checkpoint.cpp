@@ -29,6 +29,7 @@ struct Value {
   std::vector<ValuePtr> items;                      // Tuple, List
   std::vector<std::pair<ValuePtr, ValuePtr>> dict;  // Dict, in insertion order
   at::Tensor tensor;                                // Storage (1-D), Tensor
+  int depth = 0;                                    // containers nested inside (0: none)
 
   static ValuePtr make(Kind k) {
     auto v = std::make_shared<Value>();
@@ -91,15 +92,17 @@ class Unpickler {
         case 't': {  // TUPLE
           auto t = Value::make(Value::Kind::Tuple);
           t->items = pop_mark(where);
+          for (const ValuePtr& item : t->items) nest(t, item, where);
           push(t);
           break;
         }
         case 0x85: case 0x86: case 0x87: {  // TUPLE1..3
           const size_t n = op - 0x84u;
-          if (stack_.size() < n) fail(where, "stack underflow");
+          if (stack_.size() < n || (!marks_.empty() && stack_.size() - n < marks_.back())) fail(where, "stack underflow");
           auto t = Value::make(Value::Kind::Tuple);
           t->items.assign(stack_.end() - static_cast<std::ptrdiff_t>(n), stack_.end());
           stack_.resize(stack_.size() - n);
+          for (const ValuePtr& item : t->items) nest(t, item, where);
           push(t);
           break;
         }
@@ -157,7 +160,9 @@ class Unpickler {
         }
         case 'R': {  // REDUCE
           const ValuePtr args = pop(where), callable = pop(where);
-          push(reduce(callable, args, where));
+          ValuePtr made = reduce(callable, args, where);
+          nest(made, args, where);
+          push(made);
           break;
         }
         case 'b': {  // BUILD: only the attributes of an OrderedDict (a state dict's _metadata), dropped
@@ -167,24 +172,34 @@ class Unpickler {
         }
         case 's': {  // SETITEM
           const ValuePtr value = pop(where), key = pop(where);
-          dict_at(where)->dict.emplace_back(key, value);
+          const ValuePtr d = dict_at(where);
+          nest(d, key, where);
+          nest(d, value, where);
+          d->dict.emplace_back(key, value);
           break;
         }
         case 'u': {  // SETITEMS
           std::vector<ValuePtr> kv = pop_mark(where);
           if (kv.size() % 2) fail(where, "SETITEMS with an odd number of items");
           ValuePtr d = dict_at(where);
-          for (size_t i = 0; i < kv.size(); i += 2) d->dict.emplace_back(kv[i], kv[i + 1]);
+          for (size_t i = 0; i < kv.size(); i += 2) {
+            nest(d, kv[i], where);
+            nest(d, kv[i + 1], where);
+            d->dict.emplace_back(kv[i], kv[i + 1]);
+          }
           break;
         }
         case 'a': {  // APPEND
           const ValuePtr v = pop(where);
-          list_at(where)->items.push_back(v);
+          const ValuePtr l = list_at(where);
+          nest(l, v, where);
+          l->items.push_back(v);
           break;
         }
         case 'e': {  // APPENDS
           std::vector<ValuePtr> vs = pop_mark(where);
           ValuePtr l = list_at(where);
+          for (const ValuePtr& v : vs) nest(l, v, where);
           l->items.insert(l->items.end(), vs.begin(), vs.end());
           break;
         }
@@ -251,8 +266,18 @@ class Unpickler {
     return v;
   }
   void push(ValuePtr v) {
-    if (stack_.size() > (1u << 24)) fail(pos_, "the pickle's stack grows without bound");
+    // A state dict holds a few values per tensor: millions of them are a bomb, not a model.
+    if (++values_ > kMaxValues)
+      fail(pos_, str_cat("more than ", kMaxValues, " values: not a state dict (a model's holds a few per tensor)"));
     stack_.push_back(std::move(v));
+  }
+  // `child` goes inside `parent`: containers nested without bound would be destroyed by a recursion
+  // as deep (a crash), so the nesting is limited.
+  void nest(const ValuePtr& parent, const ValuePtr& child, size_t where) const {
+    const int depth = std::max(parent->depth, child->depth + 1);
+    if (depth > kMaxDepth)
+      fail(where, str_cat("containers nest deeper than ", kMaxDepth, " levels (a state dict nests a few)"));
+    parent->depth = depth;
   }
   ValuePtr pop(size_t where) {
     if (stack_.empty() || (!marks_.empty() && stack_.size() <= marks_.back())) fail(where, "stack underflow");
@@ -364,7 +389,10 @@ class Unpickler {
   const StorageReader& storages_;
   std::string source_;
   size_t pos_ = 0;
+  static constexpr int kMaxDepth = 256;
+  static constexpr size_t kMaxValues = size_t{1} << 20;
   std::vector<ValuePtr> stack_;
+  size_t values_ = 0;
   std::vector<size_t> marks_;
   std::unordered_map<uint32_t, ValuePtr> memo_;
   std::map<std::string, ValuePtr> storage_cache_;

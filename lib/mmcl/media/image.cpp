@@ -2,7 +2,13 @@
 
 #include <cstring>
 #include <fstream>
+#include <limits>
+#include <new>
+#include <optional>
 #include <sstream>
+#include <utility>
+
+#include <c10/util/Exception.h>
 
 #include <ATen/ATen.h>
 #include <stb_image.h>
@@ -26,6 +32,15 @@ class TurboDecoder {
   TurboDecoder(const TurboDecoder&) = delete;
   TurboDecoder& operator=(const TurboDecoder&) = delete;
 
+  // The width and height the JPEG header declares, if libjpeg-turbo reads it.
+  std::optional<std::pair<int64_t, int64_t>> size_of(const std::string& bytes) {
+    int w = 0, h = 0, subsampling = 0, colorspace = 0;
+    if (!handle_ || tjDecompressHeader3(handle_, reinterpret_cast<const unsigned char*>(bytes.data()),
+                                        static_cast<unsigned long>(bytes.size()), &w, &h, &subsampling, &colorspace) != 0)
+      return std::nullopt;
+    return std::make_pair(int64_t{w}, int64_t{h});
+  }
+
   // RGB uint8 [H, W, 3], or an undefined tensor when libjpeg-turbo cannot (a damaged file, CMYK): the
   // caller then tries stb_image, which also says what is wrong.
   at::Tensor decode(const std::string& bytes) {
@@ -48,19 +63,62 @@ class TurboDecoder {
   tjhandle handle_;
 };
 
+// This thread's decompressor.
+TurboDecoder& turbo() {
+  thread_local TurboDecoder decoder;
+  return decoder;
+}
+
 bool is_jpeg(const std::string& bytes) {
   return bytes.size() > 3 && static_cast<unsigned char>(bytes[0]) == 0xFF && static_cast<unsigned char>(bytes[1]) == 0xD8 &&
          static_cast<unsigned char>(bytes[2]) == 0xFF;
 }
 #endif
 
+// Decodes without the size check (decode_image makes it first).
+at::Tensor decode_pixels(const std::string& bytes, const std::string& name);
+
 }  // namespace
 
-at::Tensor decode_image(const std::string& bytes, const std::string& name) {
+std::optional<std::pair<int64_t, int64_t>> image_size(const std::string& bytes) {
+#ifdef MMCL_HAVE_TURBOJPEG
+  if (is_jpeg(bytes))
+    if (auto size = turbo().size_of(bytes)) return size;
+#endif
+  int w = 0, h = 0, channels = 0;
+  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
+      !stbi_info_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), static_cast<int>(bytes.size()), &w, &h,
+                             &channels))
+    return std::nullopt;
+  return std::make_pair(int64_t{w}, int64_t{h});
+}
+
+at::Tensor decode_image(const std::string& bytes, const std::string& name, int64_t max_pixels) {
+  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()))
+    throw DecodeError(str_cat(name, ": ", bytes.size(), " bytes, over the 2 GiB an image file may have"));
+  // The header says how large the image is: a decompression bomb (a few KB declaring 20000 x 20000) is
+  // refused before a byte of it is decoded.
+  if (const auto size = image_size(bytes)) {
+    const auto [w, h] = *size;
+    if (w <= 0 || h <= 0) throw DecodeError(str_cat(name, ": declares ", w, " x ", h, " pixels"));
+    if (w > max_pixels / h)
+      throw DecodeError(str_cat(name, ": ", w, " x ", h, " pixels, over data.image.max_pixels (", max_pixels, ")"));
+  }
+  try {
+    return decode_pixels(bytes, name);
+  } catch (const std::bad_alloc&) {
+    throw DecodeError(str_cat(name, ": out of memory decoding the image"));
+  } catch (const c10::Error& e) {
+    throw DecodeError(str_cat(name, ": cannot hold the decoded image (", e.what_without_backtrace(), ")"));
+  }
+}
+
+namespace {
+
+at::Tensor decode_pixels(const std::string& bytes, const std::string& name) {
 #ifdef MMCL_HAVE_TURBOJPEG
   if (is_jpeg(bytes)) {
-    thread_local TurboDecoder decoder;
-    at::Tensor out = decoder.decode(bytes);
+    at::Tensor out = turbo().decode(bytes);
     if (out.defined()) return out;
   }
 #endif
@@ -74,12 +132,14 @@ at::Tensor decode_image(const std::string& bytes, const std::string& name) {
   return out;
 }
 
-at::Tensor read_image(const std::string& path) {
+}  // namespace
+
+at::Tensor read_image(const std::string& path, int64_t max_pixels) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DecodeError(str_cat(path, ": cannot open"));
   std::ostringstream ss;
   ss << in.rdbuf();
-  return decode_image(ss.str(), path);
+  return decode_image(ss.str(), path, max_pixels);
 }
 
 }  // namespace mmcl::media

@@ -271,6 +271,9 @@ class ClipBpe : public Tokenizer {
     }
     std::vector<std::string> word;
     for (uint32_t cp : code_points(token)) word.push_back(utf8(cp));
+    // Merging is quadratic in a word's length (a word of 80,000 letters took 18 s); no real word comes
+    // near the cut, and none of a longer one's tokens would fit in a context.
+    if (word.size() > kMaxWordChars) word.resize(kMaxWordChars);
     word.back() += "</w>";
     while (word.size() > 1) {
       int64_t best = std::numeric_limits<int64_t>::max();
@@ -294,10 +297,14 @@ class ClipBpe : public Tokenizer {
       word = std::move(merged);
     }
     std::lock_guard<std::mutex> lock(cache_mutex_);
+    // Web captions hold endless distinct words: the cache starts over rather than grow for days.
+    if (cache_.size() >= kMaxCached) cache_.clear();
     cache_.emplace(token, word);
     return word;
   }
 
+  static constexpr size_t kMaxWordChars = 1000;
+  static constexpr size_t kMaxCached = size_t{1} << 16;
   std::string byte_encoder_[256];
   std::unordered_map<std::string, int64_t> ranks_, encoder_;
   std::unordered_map<std::string, char> byte_decoder_;

@@ -9,6 +9,7 @@
 #include <ATen/ATen.h>
 
 #include "mmcl/config/load.h"
+#include "mmcl/core/fs.h"
 #include "mmcl/core/log.h"
 #include "mmcl/core/signals.h"
 #include "mmcl/data/loader.h"
@@ -170,6 +171,12 @@ class Loop {
   }
 
   TrainResult run() {
+    if (main_) {
+      // What a killed run (or a full disk) left half-written; the files it meant to write are intact.
+      int stale = 0;
+      for (const auto& folder : {dir_.root, dir_.checkpoints()}) stale += remove_stale_temporaries(folder);
+      if (stale > 0) spdlog::warn("removed {} temporary files left by an interrupted run in {}", stale, dir_.root.string());
+    }
     resume();
     join_ranks();
     if (main_) metrics_.emplace(dir_.metrics_file(), dir_.resuming ? state_.step : -1);
