@@ -76,15 +76,27 @@ CATCH_TEST_CASE("resume continues exactly: k steps + resume equals N steps", "[c
   CATCH_REQUIRE(rest.exit_code == 0);
   CATCH_CHECK(rest.output.find("resumed from") != std::string::npos);
 
+  // --resume RUN_DIR alone: the run's stored config (its train.stop_after belonged to the first invocation).
+  CATCH_REQUIRE(run_mmcl("pretrain --config run.yaml --set run.name=alone --set train.stop_after=3", dir.path()).exit_code == 0);
+  const auto alone = run_mmcl("pretrain --resume runs/alone", dir.path());
+  CATCH_CAPTURE(alone.output);
+  CATCH_REQUIRE(alone.exit_code == 0);
+  CATCH_CHECK(alone.output.find("config from runs/alone/config.yaml") != std::string::npos);
+  CATCH_CHECK(run_mmcl("pretrain --resume runs/nothing", dir.path()).exit_code == 2);
+  CATCH_CHECK(run_mmcl("pretrain --set run.name=x", dir.path()).exit_code == 2);  // neither --config nor --resume
+
   const auto a = metrics(dir / "runs/whole/metrics.jsonl");
-  const auto b = metrics(dir / "runs/split/metrics.jsonl");
-  CATCH_REQUIRE(a.size() == 8);
-  CATCH_REQUIRE(b.size() == 8);
-  for (size_t i = 0; i < a.size(); ++i) {
-    CATCH_CAPTURE(i);
-    CATCH_CHECK(b[i]["step"] == a[i]["step"]);
-    CATCH_CHECK(b[i]["loss"].get<double>() == a[i]["loss"].get<double>());
-    CATCH_CHECK(b[i]["lr"].get<double>() == a[i]["lr"].get<double>());
+  for (const char* name : {"split", "alone"}) {
+    CATCH_CAPTURE(name);
+    const auto b = metrics(dir / "runs" / name / "metrics.jsonl");
+    CATCH_REQUIRE(a.size() == 8);
+    CATCH_REQUIRE(b.size() == 8);
+    for (size_t i = 0; i < a.size(); ++i) {
+      CATCH_CAPTURE(i);
+      CATCH_CHECK(b[i]["step"] == a[i]["step"]);
+      CATCH_CHECK(b[i]["loss"].get<double>() == a[i]["loss"].get<double>());
+      CATCH_CHECK(b[i]["lr"].get<double>() == a[i]["lr"].get<double>());
+    }
   }
 }
 

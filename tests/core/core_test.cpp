@@ -1,5 +1,7 @@
 // The core folder: choices parsed once and named back, the one rule of where a precision runs, the
 // capability tables, errors that remember their check, brace patterns, run directories and atomic files.
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <limits>
@@ -110,10 +112,25 @@ CATCH_TEST_CASE("run directories: named by run.name or --run-dir, refused when p
   const RunDir fresh = plan_run_dir(dir / "runs" / "a", false);
   CATCH_CHECK(!fresh.resuming);
   CATCH_CHECK(!fs::exists(dir / "runs"));  // planning writes nothing
-  open_run_dir(fresh, "run:\n  name: a\n", /*training=*/true);
-  CATCH_CHECK(read_file(fresh.config_file()) == "run:\n  name: a\n");
-  CATCH_CHECK(fs::is_directory(fresh.checkpoints()));
+  {
+    const RunLock lock = open_run_dir(fresh, "run:\n  name: a\n", /*training=*/true);
+    CATCH_CHECK(read_file(fresh.config_file()) == "run:\n  name: a\n");
+    CATCH_CHECK(fs::is_directory(fresh.checkpoints()));
+    log::remove_files();
+    // A second process (here a second open of the lock file) is refused before it writes anything,
+    // naming the holder.
+    try {
+      (void)open_run_dir(fresh, "run:\n  name: b\n", /*training=*/true);
+      CATCH_FAIL("locked twice");
+    } catch (const ConfigError& e) {
+      CATCH_CHECK(std::string(e.what()).find(": in use by process " + std::to_string(::getpid())) != std::string::npos);
+    }
+    CATCH_CHECK(read_file(fresh.config_file()) == "run:\n  name: a\n");
+  }
+  // Released with the lock object: the directory opens again.
+  { const RunLock again = open_run_dir(fresh, "run:\n  name: c\n", /*training=*/true); }
   log::remove_files();
+  CATCH_CHECK(read_file(fresh.config_file()) == "run:\n  name: c\n");
   CATCH_CHECK_THROWS_AS(plan_run_dir(dir / "runs" / "a", false), ConfigError);
   CATCH_CHECK(plan_run_dir(dir / "runs" / "a", true).resuming);
   test::write_text(dir / "file", "x");

@@ -127,7 +127,7 @@ CATCH_TEST_CASE("a write that fails (full disk) is a clear error, the previous c
     ++files;
     CATCH_CHECK(e.path().filename().string()[0] != '.');
   }
-  CATCH_CHECK(files == 2);  // step_1.pt and latest
+  CATCH_CHECK(files == 3);  // step_1.pt, its checksum and latest
 }
 
 CATCH_TEST_CASE("temporary files of processes that are gone are swept, those of live ones kept", "[checkpoint]") {
@@ -145,4 +145,34 @@ CATCH_TEST_CASE("temporary files of processes that are gone are swept, those of 
   CATCH_CHECK(fs::exists(dir / ".step_5.pt.tmp.1"));
   CATCH_CHECK(fs::exists(dir / "step_3.pt"));
   CATCH_CHECK(remove_stale_temporaries(dir / "missing") == 0);
+}
+
+CATCH_TEST_CASE("a checkpoint changed after it was written fails its checksum, resume takes the newest good one",
+                "[checkpoint]") {
+  test::TempDir dir;
+  torch::manual_seed(5);
+  models::ClipImpl model(test::micro_clip_config());
+  io::CheckpointDir checkpoints(dir.path());
+  const auto older = checkpoints.save(model, nullptr, {1, 0}, {"run:\n  name: x\n", ""}, 3);
+  const auto newer = checkpoints.save(model, nullptr, {2, 0}, {"run:\n  name: x\n", ""}, 3);
+  CATCH_CHECK(fs::exists(newer.string() + ".crc32"));
+  CATCH_CHECK_NOTHROW(io::verify_checkpoint(newer));
+  CATCH_CHECK(checkpoints.latest_good() == newer);
+  // One byte flipped in the middle of the file (tensor data): loading refuses it, naming the file.
+  std::string bytes = read_file(newer);
+  bytes[bytes.size() / 2] ^= 0x01;
+  test::write_text(newer, bytes);
+  CATCH_CHECK_THROWS_WITH(io::verify_checkpoint(newer), Catch::StartsWith(newer.string() + ": checksum mismatch"));
+  models::ClipImpl other(test::micro_clip_config());
+  CATCH_CHECK_THROWS_WITH(io::load_checkpoint(newer, other, nullptr), Catch::Contains("checksum mismatch"));
+  // Resume passes over it to the checkpoint before.
+  CATCH_CHECK(checkpoints.latest() == newer);
+  CATCH_CHECK(checkpoints.latest_good() == older);
+  // Pruning takes a checkpoint's checksum with it.
+  for (int64_t step = 3; step <= 6; ++step) checkpoints.save(model, nullptr, {step, 0}, {"run:\n  name: x\n", ""}, 2);
+  CATCH_CHECK(!fs::exists(older.string() + ".crc32"));
+  CATCH_CHECK(checkpoints.all().size() == 2);
+  // A checkpoint without a checksum (written before they were kept) still loads.
+  fs::remove(checkpoints.path_for(6).string() + ".crc32");
+  CATCH_CHECK_NOTHROW(io::load_checkpoint(checkpoints.path_for(6), other, nullptr));
 }

@@ -1,5 +1,6 @@
 #include "mmcl/cli/command.h"
 
+#include <filesystem>
 #include <iostream>
 
 #include <c10/util/Exception.h>
@@ -8,6 +9,7 @@
 #include "mmcl/cli/run_command.h"
 #include "mmcl/config/load.h"
 #include "mmcl/core/error.h"
+#include "mmcl/core/fs.h"
 #include "mmcl/core/log.h"
 #include "mmcl/core/runtime.h"
 #include "mmcl/dist/slurm.h"
@@ -66,15 +68,33 @@ int parse_error_exit(const CLI::App& app, const CLI::ParseError& error) {
 }
 
 void RunCommand::add_options(CLI::App& app) {
-  app.add_option("-c,--config", options_.config, "Run configuration (YAML)")->required()->type_name("FILE");
+  CLI::Option* config = app.add_option("-c,--config", options_.config, "Run configuration (YAML)")->type_name("FILE");
+  if (!trains()) config->required();
   app.add_option("--set", options_.sets, "Override a key: --set optim.lr=1e-4 (repeatable; wins over the file)")
       ->type_name("KEY=VALUE");
   app.add_option("--run-dir", options_.run_dir, "Run directory (default: <run.output_dir>/<run.name>)")
       ->type_name("DIR");
   // Only what trains has a run to continue: evaluations write a new directory every time.
   if (trains())
-    app.add_flag("--resume", options_.resume, "Continue the run in an existing run directory from its latest checkpoint");
+    resume_ = app.add_option("--resume", options_.resume_dir,
+                             "Continue a run from its latest checkpoint: the run directory of --config, or RUN_DIR "
+                             "(whose stored config is used when --config is not given; --set still overrides)")
+                  ->expected(0, 1)
+                  ->type_name("[RUN_DIR]");
   app.add_flag("--dump-config", options_.dump_config, "Print the resolved configuration as YAML and exit");
+}
+
+config::RunConfig RunCommand::stored_config() const {
+  // The config the run stored; train.stop_after belongs to the invocation that set it, so it starts at 0
+  // again unless --set gives it.
+  const std::filesystem::path file = std::filesystem::path(options_.resume_dir) / "config.yaml";
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec))
+    throw ConfigError(str_cat("--resume ", options_.resume_dir, ": no config.yaml there (not a run directory)"));
+  std::vector<std::string> sets = {"train.stop_after=0"};
+  sets.insert(sets.end(), options_.sets.begin(), options_.sets.end());
+  spdlog::info("config from {}", file.string());
+  return config::load_resolved_config(read_file(file), file.string(), sets);
 }
 
 RunCommand::TrainingPlan RunCommand::plan_training(const config::RunConfig& config) const {
@@ -88,7 +108,15 @@ RunCommand::TrainingPlan RunCommand::plan_training(const config::RunConfig& conf
 }
 
 int RunCommand::run() {
-  const config::RunConfig config = config::load_config(options_.config, options_.sets, name());
+  options_.resume = resume_ && resume_->count() > 0;
+  if (!options_.resume_dir.empty()) {
+    if (!options_.run_dir.empty() && options_.run_dir != options_.resume_dir)
+      throw ConfigError(str_cat("--resume ", options_.resume_dir, " and --run-dir ", options_.run_dir, " name two directories"));
+    options_.run_dir = options_.resume_dir;
+  }
+  if (options_.config.empty() && options_.resume_dir.empty())
+    throw ConfigError(str_cat("mmcl ", name(), ": --config FILE is required (or --resume RUN_DIR to continue a run)"));
+  const config::RunConfig config = options_.config.empty() ? stored_config() : config::load_config(options_.config, options_.sets, name());
   if (options_.dump_config) {
     std::cout << config::dump_config(config);
     return kExitOk;

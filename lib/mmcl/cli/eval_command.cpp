@@ -18,7 +18,7 @@ int EvalCommand::execute(const config::RunConfig& config) {
   const run::Run run = run::resolve(config, request);
   (void)setup_runtime(run.device, config.runtime.threads);
   const EvalOutput out = evaluate(run);
-  open_run_dir(dir, config::dump_config(config), /*training=*/false);
+  const RunLock lock = open_run_dir(dir, config::dump_config(config), /*training=*/false);
   nlohmann::json results = out.results;
   results["subcommand"] = name();
   results["checkpoint"] = config.eval.checkpoint.empty() ? config.model.pretrained : config.eval.checkpoint;

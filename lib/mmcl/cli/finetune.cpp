@@ -37,7 +37,8 @@ class Finetune : public RunCommand {
     // Every check has passed on this rank: meet the others (several processes), then rank 0 writes.
     const Runtime runtime = dist::setup_training_runtime(base.device, c.runtime.threads, c.dist, env);
     const bool main = runtime.group->is_main();
-    if (main) open_run_dir(dir, config::dump_config(c));
+    RunLock lock;
+    if (main) lock = open_run_dir(dir, config::dump_config(c));
     spdlog::info("{} | run directory {} | {}", version_text(), dir.root.string(), dist::describe_runtime(runtime));
     const train::FinetuneResult result = train::finetune(base, sets, dir, runtime);
 

@@ -31,8 +31,9 @@ class Pretrain : public RunCommand {
     request.process = &env;
     const run::Run run = run::resolve(config, request);
     const Runtime runtime = dist::setup_training_runtime(run.device, config.runtime.threads, config.dist, env);
+    RunLock lock;
     if (runtime.group->is_main()) {
-      open_run_dir(dir, config::dump_config(run.config));
+      lock = open_run_dir(dir, config::dump_config(run.config));
       if (!run.tokenizer_state.empty()) write_file_atomic(dir.root / "tokenizer.json", run.tokenizer_state);
     }
     spdlog::info("{} | run directory {} | {}", version_text(), dir.root.string(), dist::describe_runtime(runtime));

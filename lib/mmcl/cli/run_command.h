@@ -13,7 +13,8 @@ struct RunOptions {
   std::string config;
   std::vector<std::string> sets;
   std::string run_dir;
-  bool resume = false;
+  bool resume = false;     // --resume given (with or without a directory)
+  std::string resume_dir;  // --resume RUN_DIR
   bool dump_config = false;
 };
 
@@ -36,6 +37,11 @@ class RunCommand : public Command {
   };
   TrainingPlan plan_training(const config::RunConfig& config) const;
   RunOptions options_;
+
+ private:
+  // --resume RUN_DIR without --config: the config the run stored, with --set applied.
+  config::RunConfig stored_config() const;
+  CLI::Option* resume_ = nullptr;
 };
 
 std::unique_ptr<Command> make_pretrain();

@@ -31,8 +31,27 @@ RunDir plan_run_dir(const std::filesystem::path& path, bool resume);
 // Writes nothing.
 RunDir plan_eval_dir(const std::string& output_dir, const std::string& run_name, const std::string& subcommand,
                      const std::string& override_dir);
-// Creates the folder (with checkpoints/ when `training`), writes the resolved config (YAML) to
-// config.yaml and adds train.log to the logger.
-void open_run_dir(const RunDir& dir, const std::string& config_yaml, bool training = true);
+// An exclusive lock on a run directory (flock on <dir>/.lock, which holds the locker's pid), held
+// until the object dies or the process ends, however it ends.
+class RunLock {
+ public:
+  RunLock() = default;
+  explicit RunLock(int fd) : fd_(fd) {}
+  ~RunLock();
+  RunLock(RunLock&& other) noexcept;
+  RunLock& operator=(RunLock&& other) noexcept;
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+// Locks `root` (which must exist); a ConfigError naming the holder's pid when another process holds it.
+RunLock lock_run_dir(const std::filesystem::path& root);
+
+// Creates the folder (with checkpoints/ when `training`), locks it (two processes resuming one run
+// corrupted it), writes the resolved config (YAML) to config.yaml and adds train.log to the logger. Keep
+// the lock while the run writes there.
+[[nodiscard]] RunLock open_run_dir(const RunDir& dir, const std::string& config_yaml, bool training = true);
 
 }  // namespace mmcl

@@ -3,7 +3,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include <algorithm>
@@ -19,6 +22,7 @@
 
 #include "mmcl/core/error.h"
 #include "mmcl/core/fs.h"
+#include "mmcl/core/log.h"
 #include "mmcl/core/numbers.h"
 
 namespace fs = std::filesystem;
@@ -39,8 +43,17 @@ std::vector<c10::Device> rng_devices() {
 
 std::string rng_key(const c10::Device& d) { return d.is_cpu() ? "rng_cpu" : str_cat("rng_cuda_", int(d.index())); }
 
+fs::path checksum_path(const fs::path& checkpoint) { return checkpoint.string() + ".crc32"; }
+
+std::string hex32(uint32_t v) {
+  char buf[9];
+  std::snprintf(buf, sizeof buf, "%08x", v);
+  return buf;
+}
+
 template <class Fn>
 auto with_archive(const fs::path& path, Fn fn) {
+  verify_checkpoint(path);
   try {
     torch::serialize::InputArchive archive;
     archive.load_from(path.string());
@@ -100,8 +113,10 @@ void save_checkpoint(const fs::path& path, const torch::nn::Module& model, const
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw Error(str_cat("cannot write checkpoint ", path.string(), ": ", std::strerror(errno)));
   int write_error = 0;
+  uLong crc = crc32_z(0L, Z_NULL, 0);
   const auto sink = [&](const void* data, size_t n) -> size_t {
     const char* p = static_cast<const char*>(data);
+    crc = crc32_z(crc, reinterpret_cast<const Bytef*>(p), n);
     for (size_t left = n; left > 0 && write_error == 0;) {
       const ssize_t w = ::write(fd, p, left);
       if (w < 0 && errno == EINTR) continue;
@@ -129,6 +144,27 @@ void save_checkpoint(const fs::path& path, const torch::nn::Module& model, const
                         "; the previous checkpoint and checkpoints/latest are intact"));
   }
   commit_file(temp, path);
+  // The checksum of what was written, beside it: a byte changed later (a bad disk, a partial copy) is
+  // found when the checkpoint is loaded.
+  write_file_atomic(checksum_path(path), hex32(static_cast<uint32_t>(crc)) + "\n");
+}
+
+void verify_checkpoint(const fs::path& path) {
+  std::error_code ec;
+  const fs::path sidecar = checksum_path(path);
+  if (!fs::exists(sidecar, ec)) return;  // written before checksums were kept
+  std::string expected = read_file(sidecar);
+  while (!expected.empty() && (expected.back() == '\n' || expected.back() == ' ')) expected.pop_back();
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) throw Error(str_cat("cannot read checkpoint ", path.string(), ": ", std::strerror(errno)));
+  uLong crc = crc32_z(0L, Z_NULL, 0);
+  std::vector<unsigned char> buf(size_t{1} << 20);
+  for (size_t n; (n = std::fread(buf.data(), 1, buf.size(), f)) > 0;) crc = crc32_z(crc, buf.data(), n);
+  std::fclose(f);
+  const std::string actual = hex32(static_cast<uint32_t>(crc));
+  if (actual != expected)
+    throw Error(str_cat(path.string(), ": checksum mismatch (crc32 ", actual, ", written as ", expected,
+                        "): the file changed after it was written"));
 }
 
 CheckpointInfo load_checkpoint(const fs::path& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer) {
@@ -170,6 +206,45 @@ CheckpointMeta checkpoint_meta(const fs::path& path) {
 
 fs::path CheckpointDir::path_for(int64_t step) const { return dir_ / str_cat("step_", step, ".pt"); }
 
+std::vector<fs::path> CheckpointDir::all() const {
+  static const std::regex pattern(R"(step_(\d+)\.pt)");
+  std::vector<std::pair<int64_t, fs::path>> found;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    std::smatch m;
+    const std::string name = it->path().filename().string();
+    if (!std::regex_match(name, m, pattern)) continue;
+    if (const auto step = parse_non_negative(m[1].str())) found.emplace_back(*step, it->path());
+  }
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<fs::path> out;
+  for (auto& f : found) out.push_back(std::move(f.second));
+  return out;
+}
+
+std::optional<fs::path> CheckpointDir::latest_good() const {
+  std::vector<fs::path> candidates;
+  std::error_code ec;
+  if (fs::exists(dir_ / "latest", ec)) {
+    try {
+      if (auto named = latest()) candidates.push_back(*named);
+    } catch (const Error& e) {
+      spdlog::warn("{}", e.what());
+    }
+  }
+  for (auto& p : all())
+    if (std::find(candidates.begin(), candidates.end(), p) == candidates.end()) candidates.push_back(std::move(p));
+  for (const fs::path& p : candidates) {
+    try {
+      verify_checkpoint(p);
+      return p;
+    } catch (const Error& e) {
+      spdlog::warn("{}; trying the checkpoint before it", e.what());
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<fs::path> CheckpointDir::latest() const {
   const fs::path pointer = dir_ / "latest";
   std::error_code ec;
@@ -187,19 +262,12 @@ fs::path CheckpointDir::save(const torch::nn::Module& model, const torch::optim:
   save_checkpoint(file, model, optimizer, state, meta);
   write_file_atomic(dir_ / "latest", file.filename().string() + "\n");
 
-  // Keep the newest `keep` step checkpoints.
-  static const std::regex pattern(R"(step_(\d+)\.pt)");
-  std::vector<std::pair<int64_t, fs::path>> found;
-  for (const auto& entry : fs::directory_iterator(dir_)) {
-    std::smatch m;
-    const std::string name = entry.path().filename().string();
-    if (!std::regex_match(name, m, pattern)) continue;
-    if (const auto step = parse_non_negative(m[1].str())) found.emplace_back(*step, entry.path());
-  }
-  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  // Keep the newest `keep` step checkpoints (and their checksums).
+  const std::vector<fs::path> found = all();
   for (size_t i = static_cast<size_t>(std::max<int64_t>(keep, 1)); i < found.size(); ++i) {
     std::error_code ec;
-    fs::remove(found[i].second, ec);
+    fs::remove(found[i], ec);
+    fs::remove(checksum_path(found[i]), ec);
   }
   return file;
 }

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <torch/nn/module.h>
 #include <torch/optim/optimizer.h>
@@ -45,6 +46,10 @@ CheckpointInfo load_checkpoint(const std::filesystem::path& path, torch::nn::Mod
                                torch::optim::Optimizer* optimizer);
 // The config and tokenizer stored in a checkpoint, to rebuild its model before loading it.
 CheckpointMeta checkpoint_meta(const std::filesystem::path& path);
+// Compares the checkpoint with the crc32 written beside it (<file>.crc32) when it was saved; an Error
+// naming the file on a mismatch. Checkpoints without one pass. load_checkpoint and checkpoint_meta
+// verify first.
+void verify_checkpoint(const std::filesystem::path& path);
 
 // `path` when it is a file; for a run directory (or its checkpoints/ folder), its latest checkpoint.
 std::string resolve_checkpoint(const std::string& path);
@@ -56,6 +61,11 @@ class CheckpointDir {
   std::filesystem::path path_for(int64_t step) const;
   // The newest checkpoint, if any.
   std::optional<std::filesystem::path> latest() const;
+  // The newest checkpoint whose checksum holds: `latest` first, then the older ones, newest first
+  // (each bad one is logged).
+  std::optional<std::filesystem::path> latest_good() const;
+  // The step checkpoints in the folder, newest first.
+  std::vector<std::filesystem::path> all() const;
   // Saves step_<N>.pt, points `latest` at it and deletes all but the newest `keep`.
   std::filesystem::path save(const torch::nn::Module& model, const torch::optim::Optimizer* optimizer,
                              const TrainState& state, const CheckpointMeta& meta, int64_t keep) const;

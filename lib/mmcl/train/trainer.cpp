@@ -210,8 +210,11 @@ class Loop {
   // keys that changed since are logged.
   void resume() {
     if (!dir_.resuming) return;
-    const auto latest = checkpoints_.latest();
+    // The newest checkpoint whose checksum holds (a damaged newest one is logged and passed over).
+    const auto latest = checkpoints_.latest_good();
     if (!latest) {
+      if (!checkpoints_.all().empty())
+        throw Error(str_cat("--resume: no checkpoint in ", dir_.checkpoints().string(), " passes its checksum"));
       spdlog::info("--resume: no checkpoint in {}, starting from step 0", dir_.checkpoints().string());
       return;
     }
