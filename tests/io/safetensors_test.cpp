@@ -100,6 +100,9 @@ CATCH_TEST_CASE("safetensors: damaged files are refused with the file and the pr
   CATCH_CHECK(message() == name + ": tensor \"a\": unsupported dtype \"C64\"");
   write_raw(p, R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", std::string(4, '\0'));
   CATCH_CHECK(message() == name + ": tensor \"a\": negative dimension");
+  // 2^62 doubles "needed" 2^65 bytes, which wrapped to 0: the empty range passed and was read from.
+  write_raw(p, R"({"a":{"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,0]}})", std::string(8, '\0'));
+  CATCH_CHECK(message() == name + ": tensor \"a\": its shape and dtype need more than 2^64 bytes");
   write_raw(p, "{not json", "");
   CATCH_CHECK(message().rfind(name + ": the safetensors header is not JSON", 0) == 0);
   write_text(p, "abc");

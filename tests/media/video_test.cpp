@@ -176,3 +176,13 @@ CATCH_TEST_CASE("unusable files are a DecodeError, never a crash or a hang", "[m
   if (!files.empty()) CATCH_CHECK(message(files.front().parent_path() / "mmaction2_test.wav").find("no video stream") !=
                                   std::string::npos);
 }
+
+CATCH_TEST_CASE("frames of an extreme aspect ratio or size are refused before a clip is allocated", "[media]") {
+  // 2 x 32000 scaled to a short side of 112 would be frames of 112 x 1.8 million pixels.
+  const auto [ow, oh] = media::scaled_size(2, 32000, 112);
+  CATCH_CHECK(ow == 112);
+  CATCH_CHECK(media::frame_size_problem(2, 32000, ow, oh) == "frames of 2 x 32000 pixels: an aspect ratio beyond 16:1");
+  CATCH_CHECK(!media::frame_size_problem(1920, 1080, 199, 112));
+  CATCH_CHECK(!media::frame_size_problem(1600, 100, 1792, 112));  // 16:1 exactly
+  CATCH_CHECK(media::frame_size_problem(8192, 8192, 8192, 8192).value_or("").find("over 16777216 pixels") != std::string::npos);
+}

@@ -1,6 +1,7 @@
 #include "mmcl/io/safetensors.h"
 
 #include <algorithm>
+#include <limits>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -154,7 +155,10 @@ Safetensors load_safetensors(const std::filesystem::path& path) {
       count *= static_cast<uint64_t>(d);
     }
     if (e.begin > e.end || e.end > data_size) throw bad(str_cat("bytes [", e.begin, ", ", e.end, ") lie outside the ", data_size, " data bytes"));
-    const uint64_t need = count * c10::elementSize(e.type);
+    // count x element size could wrap (a shape of [2^62] of F64 "needed" 0 bytes and was read anyway).
+    const uint64_t element = c10::elementSize(e.type);
+    if (count > std::numeric_limits<uint64_t>::max() / element) throw bad("its shape and dtype need more than 2^64 bytes");
+    const uint64_t need = count * element;
     if (e.end - e.begin != need) throw bad(str_cat("holds ", e.end - e.begin, " bytes, but its shape and dtype need ", need));
     entries.push_back(std::move(e));
   }

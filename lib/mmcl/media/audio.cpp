@@ -42,7 +42,8 @@ struct AudioReader::Impl {
     const int r = swr_alloc_set_opts2(&swr, &mono, AV_SAMPLE_FMT_FLT, static_cast<int>(rate), &in_layout,
                                       static_cast<AVSampleFormat>(f->format), f->sample_rate, 0, nullptr);
     av_channel_layout_uninit(&in_layout);
-    if (r < 0 || swr_init(swr) < 0) dec.fail("cannot resample its audio: " + av_message(r));
+    const int init = r < 0 ? r : swr_init(swr);
+    if (init < 0) dec.fail("cannot resample its audio: " + av_message(init));
     in_format = f->format;
     in_rate = f->sample_rate;
     in_channels = f->ch_layout.nb_channels;

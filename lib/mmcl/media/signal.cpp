@@ -17,6 +17,15 @@ std::pair<int64_t, int64_t> scaled_size(int64_t w, int64_t h, int64_t short_side
   return {std::max<int64_t>(1, std::llround(static_cast<double>(w) * short_side / h)), short_side};
 }
 
+std::optional<std::string> frame_size_problem(int64_t w, int64_t h, int64_t ow, int64_t oh) {
+  constexpr int64_t kMaxAspect = 16, kMaxScaledPixels = int64_t{4096} * 4096;
+  if (std::max(w, h) > kMaxAspect * std::min(w, h))
+    return str_cat("frames of ", w, " x ", h, " pixels: an aspect ratio beyond ", kMaxAspect, ":1");
+  if (ow > kMaxScaledPixels / std::max<int64_t>(oh, 1))
+    return str_cat("frames of ", w, " x ", h, " pixels scale to ", ow, " x ", oh, ", over ", kMaxScaledPixels, " pixels");
+  return std::nullopt;
+}
+
 at::Tensor Clip::to_float() const { return rgb.permute({0, 3, 1, 2}).to(at::kFloat).div_(255.0); }
 
 at::Tensor mel_filters(int64_t sample_rate, const MelSpec& spec) {

@@ -70,6 +70,7 @@ Clip VideoReader::read(const ClipSpec& spec) {
   if (spec.frames < 1 || spec.stride < 1) m.fail("a clip needs frames >= 1 and stride >= 1");
   const auto deadline = deadline_after(spec.time_budget_s);
   const auto [ow, oh] = scaled_size(m.info.width, m.info.height, spec.short_side);
+  if (const auto problem = frame_size_problem(m.info.width, m.info.height, ow, oh)) m.fail(*problem);
   Clip clip;
   clip.rgb = at::empty({spec.frames, oh, ow, 3}, at::kByte);
   const double start = std::max(0.0, spec.start);

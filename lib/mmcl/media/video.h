@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,5 +69,9 @@ class VideoReader {
 
 // Output size for a frame of w x h with the shorter side scaled to `short_side` (0: unchanged).
 std::pair<int64_t, int64_t> scaled_size(int64_t w, int64_t h, int64_t short_side);
+// Why frames of w x h (scaled to ow x oh) are not read, or nullopt: an aspect ratio beyond 16:1 (a video
+// of 2 x 32000 pixels scaled to a short side of 112 made frames of 112 x 1.8 million) or scaled frames
+// of more than 4096 x 4096 pixels.
+std::optional<std::string> frame_size_problem(int64_t w, int64_t h, int64_t ow, int64_t oh);
 
 }  // namespace mmcl::media
