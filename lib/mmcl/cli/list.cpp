@@ -9,22 +9,17 @@
 #include "mmcl/config/schema.h"
 #include "mmcl/core/catalog.h"
 #include "mmcl/core/error.h"
+#include "mmcl/core/format.h"
 
 namespace mmcl::cli {
 namespace {
-
-std::string joined(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
-  return out;
-}
 
 // What a model's table entry says it reads and works with, as one line.
 std::string capabilities_line(const Capabilities& c) {
   std::vector<std::string> reads;
   for (const Modality m : c.reads) reads.push_back(name_of(m));
-  return str_cat("reads ", joined(reads), c.views > 1 ? str_cat(" (", c.views, " views)") : "", "; loss ",
-                 joined(c.losses), "; data ", joined(c.data), "; evaluated on ", plural_of(c.eval_input),
+  return str_cat("reads ", join(reads, ", "), c.views > 1 ? str_cat(" (", c.views, " views)") : "", "; loss ",
+                 join(c.losses, ", "), "; data ", join(c.data, ", "), "; evaluated on ", plural_of(c.eval_input),
                  c.open_clip ? "; exports to open_clip" : "");
 }
 

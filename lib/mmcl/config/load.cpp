@@ -13,17 +13,12 @@
 #include "mmcl/core/braces.h"
 #include "mmcl/core/catalog.h"
 #include "mmcl/core/error.h"
+#include "mmcl/core/format.h"
 
 namespace fs = std::filesystem;
 
 namespace mmcl::config {
 namespace {
-
-std::string join(const std::vector<std::string>& items, const std::string& sep) {
-  std::string out;
-  for (size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
-  return out;
-}
 
 YAML::Node parse_yaml(const std::string& text, const std::string& source) {
   try {

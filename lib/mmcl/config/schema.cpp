@@ -9,6 +9,7 @@
 
 #include "mmcl/core/catalog.h"
 #include "mmcl/core/error.h"
+#include "mmcl/core/format.h"
 
 namespace mmcl::config {
 
@@ -59,12 +60,6 @@ std::optional<double> parse_double(const YAML::Node& node) {
   double v = std::strtod(s.c_str(), &end);
   if (errno != 0 || end != s.c_str() + s.size() || !std::isfinite(v)) return std::nullopt;
   return v;
-}
-
-std::string join(const std::vector<std::string>& items, const std::string& sep) {
-  std::string out;
-  for (size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
-  return out;
 }
 
 size_t edit_distance(const std::string& a, const std::string& b) {

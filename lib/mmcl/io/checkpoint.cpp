@@ -21,6 +21,7 @@
 #include <torch/serialize/output-archive.h>
 
 #include "mmcl/core/error.h"
+#include "mmcl/core/format.h"
 #include "mmcl/core/fs.h"
 #include "mmcl/core/log.h"
 #include "mmcl/core/numbers.h"
@@ -45,15 +46,11 @@ std::string rng_key(const c10::Device& d) { return d.is_cpu() ? "rng_cpu" : str_
 
 fs::path checksum_path(const fs::path& checkpoint) { return checkpoint.string() + ".crc32"; }
 
-std::string hex32(uint32_t v) {
-  char buf[9];
-  std::snprintf(buf, sizeof buf, "%08x", v);
-  return buf;
-}
+std::string hex32(uint32_t v) { return format_line("%08x", v); }
 
 template <class Fn>
-auto with_archive(const fs::path& path, Fn fn) {
-  verify_checkpoint(path);
+auto with_archive(const fs::path& path, bool verify, Fn fn) {
+  if (verify) verify_checkpoint(path);
   try {
     torch::serialize::InputArchive archive;
     archive.load_from(path.string());
@@ -167,8 +164,9 @@ void verify_checkpoint(const fs::path& path) {
                         "): the file changed after it was written"));
 }
 
-CheckpointInfo load_checkpoint(const fs::path& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer) {
-  return with_archive(path, [&](torch::serialize::InputArchive& root) {
+CheckpointInfo load_checkpoint(const fs::path& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
+                               bool verify) {
+  return with_archive(path, verify, [&](torch::serialize::InputArchive& root) {
     const int64_t format = read_int(root, "format");
     MMCL_CHECK(format == kFormat, path.string(), ": checkpoint format ", format, " is not supported (expected ",
                kFormat, ")");
@@ -201,7 +199,7 @@ CheckpointInfo load_checkpoint(const fs::path& path, torch::nn::Module& model, t
 }
 
 CheckpointMeta checkpoint_meta(const fs::path& path) {
-  return with_archive(path, [](torch::serialize::InputArchive& root) { return read_meta(root); });
+  return with_archive(path, /*verify=*/true, [](torch::serialize::InputArchive& root) { return read_meta(root); });
 }
 
 fs::path CheckpointDir::path_for(int64_t step) const { return dir_ / str_cat("step_", step, ".pt"); }

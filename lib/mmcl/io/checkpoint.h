@@ -41,14 +41,15 @@ struct CheckpointInfo {
   CheckpointMeta meta;
 };
 
-// Loads into `model` (and `optimizer` when given) and restores the RNG states.
+// Loads into `model` (and `optimizer` when given) and restores the RNG states. `verify`: check the
+// checksum first (false where the caller has just verified the file: it reads the whole file).
 CheckpointInfo load_checkpoint(const std::filesystem::path& path, torch::nn::Module& model,
-                               torch::optim::Optimizer* optimizer);
+                               torch::optim::Optimizer* optimizer, bool verify = true);
 // The config and tokenizer stored in a checkpoint, to rebuild its model before loading it.
 CheckpointMeta checkpoint_meta(const std::filesystem::path& path);
 // Compares the checkpoint with the crc32 written beside it (<file>.crc32) when it was saved; an Error
-// naming the file on a mismatch. Checkpoints without one pass. load_checkpoint and checkpoint_meta
-// verify first.
+// naming the file on a mismatch. Checkpoints without one pass. checkpoint_meta and (unless told
+// otherwise) load_checkpoint verify first.
 void verify_checkpoint(const std::filesystem::path& path);
 
 // `path` when it is a file; for a run directory (or its checkpoints/ folder), its latest checkpoint.

@@ -218,7 +218,7 @@ class Loop {
       spdlog::info("--resume: no checkpoint in {}, starting from step 0", dir_.checkpoints().string());
       return;
     }
-    const io::CheckpointInfo info = io::load_checkpoint(*latest, *job_.module, job_.optimizer);
+    const io::CheckpointInfo info = io::load_checkpoint(*latest, *job_.module, job_.optimizer, /*verify=*/false);  // latest_good verified it
     state_ = info.state;
     if (job_.scaler && job_.scaler->enabled() && state_.loss_scale > 0)
       job_.scaler->restore(state_.loss_scale, state_.loss_scale_good_steps);
