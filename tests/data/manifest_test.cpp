@@ -34,6 +34,26 @@ CATCH_TEST_CASE("CSV manifests: columns by name, relative paths, malformed lines
   CATCH_CHECK(m.records[0].label == 0);
   CATCH_CHECK(m.records[1].label == 1);
 
+  // A quoted field over several lines (RFC 4180; Python's csv writes captions with line breaks so):
+  // one record, numbered by its first line. Separators and doubled quotes inside still hold.
+  write_text(dir / "multi.csv",
+             "filepath,title\r\n"
+             "a.png,\"two lines,\r\nof \"\"text\"\"\"\r\n"
+             "b.png,\"three\n\nlines\"\n"
+             "c.png,plain\n");
+  const Manifest multi = read_manifest((dir / "multi.csv").string(), {"filepath", "title", "", "", ""});
+  CATCH_REQUIRE(multi.records.size() == 3);
+  CATCH_CHECK(multi.skipped_lines == 0);
+  CATCH_CHECK(multi.records[0].captions == std::vector<std::string>{"two lines,\nof \"text\""});
+  CATCH_CHECK(multi.records[1].captions == std::vector<std::string>{"three\n\nlines"});
+  CATCH_CHECK(multi.records[2].image == (dir / "c.png").string());
+  // A quote never closed: only its own line is lost; the lines it swallowed are read again.
+  write_text(dir / "open.csv", "filepath,title\na.png,\"never closed\nb.png,fine\nc.png,also fine\n");
+  const Manifest open = read_manifest((dir / "open.csv").string(), {"filepath", "title", "", "", ""});
+  CATCH_REQUIRE(open.records.size() == 2);
+  CATCH_CHECK(open.skipped_lines == 1);
+  CATCH_CHECK(open.records[0].captions == std::vector<std::string>{"fine"});
+
   // CRLF line ends throughout, as Python's csv module writes them.
   write_text(dir / "crlf.csv", "filepath,label\r\na.png,zero\r\nb.png,one\r\n");
   const Manifest crlf = read_manifest((dir / "crlf.csv").string(), {"filepath", "", "label", "", ""});

@@ -2,11 +2,17 @@
 // and the open_clip fixture read from both of its files with numeric parity.
 #include <cstring>
 
+#include <fstream>
+
 #include <ATen/ATen.h>
+#include <caffe2/serialize/inline_container.h>
+#include <torch/nn/modules/linear.h>
 #include <torch/nn/module.h>
 
 #include "mmcl/config/load.h"
 #include "mmcl/core/error.h"
+#include "mmcl/io/checkpoint.h"
+#include "mmcl/io/pickle_scan.h"
 #include "mmcl/io/torch_checkpoint.h"
 #include "mmcl/models/clip.h"
 #include "mmcl/models/pretrained.h"
@@ -53,7 +59,32 @@ std::string floats(int n) {
 
 std::string error_of(const std::string& pickle, int storage_floats) {
   try {
-    unpickle_state_dict(pickle, [&](const std::string&) { return floats(storage_floats); }, "t.pt");
+    unpickle_state_dict(pickle, [&](const std::string&, uint64_t) { return floats(storage_floats); }, "t.pt");
+  } catch (const mmcl::Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+std::string error_of_scan(const std::string& pickle) {
+  try {
+    mmcl::io::scan_pickle(pickle, "t.pkl");
+  } catch (const mmcl::Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+// A zip archive of PyTorch's format holding `records` (name, bytes, compressed).
+void write_archive(const fs::path& file, const std::vector<std::tuple<std::string, std::string, bool>>& records) {
+  caffe2::serialize::PyTorchStreamWriter writer(file.string());
+  for (const auto& [name, bytes, compress] : records) writer.writeRecord(name, bytes.data(), bytes.size(), compress);
+  writer.writeEndOfFile();
+}
+
+std::string error_of_load(const std::function<void()>& load) {
+  try {
+    load();
   } catch (const mmcl::Error& e) {
     return e.what();
   }
@@ -63,8 +94,9 @@ std::string error_of(const std::string& pickle, int storage_floats) {
 }  // namespace
 
 CATCH_TEST_CASE("the unpickler rebuilds a state dict: storages, offsets, strides", "[io]") {
-  const auto t = unpickle_state_dict(state_dict_pickle("w", 6, 1, {2, 2}, {1, 2}), [](const std::string& key) {
+  const auto t = unpickle_state_dict(state_dict_pickle("w", 6, 1, {2, 2}, {1, 2}), [](const std::string& key, uint64_t bytes) {
     CATCH_CHECK(key == "0");
+    CATCH_CHECK(bytes == 24);
     return floats(6);
   }, "t.pt");
   CATCH_REQUIRE(t.size() == 1);
@@ -113,7 +145,7 @@ CATCH_TEST_CASE("hostile pickles: deep nesting, a MARK popped through, a flood o
   std::string flood = "\x80\x02](";
   flood.reserve(6'000'000);
   for (int i = 0; i < 2'000'000; ++i) flood += "K\x01";
-  CATCH_CHECK(error_of(flood + "e.", 0).find("values: not a state dict") != std::string::npos);
+  CATCH_CHECK(error_of(flood + "e.", 0).find("more than 1048576 values") != std::string::npos);
 }
 
 CATCH_TEST_CASE("training checkpoints: weights under state_dict, DDP's module. prefix dropped", "[io]") {
@@ -121,7 +153,7 @@ CATCH_TEST_CASE("training checkpoints: weights under state_dict, DDP's module. p
   std::string inner = state_dict_pickle("module.w", 4, 0, {2, 2}, {2, 1});
   inner = inner.substr(2, inner.size() - 3);  // without PROTO and STOP
   const std::string p = "\x80\x02}" + text("epoch") + int1(3) + "s" + text("state_dict") + inner + "s.";
-  const auto t = unpickle_state_dict(p, [](const std::string&) { return floats(4); }, "t.pt");
+  const auto t = unpickle_state_dict(p, [](const std::string&, uint64_t) { return floats(4); }, "t.pt");
   CATCH_REQUIRE(t.size() == 1);
   CATCH_CHECK(t[0].first == "w");
 }
@@ -193,4 +225,79 @@ CATCH_TEST_CASE("open_clip JSON configs: unsupported architectures are refused w
   CATCH_CHECK(c.model.vision.head_width == 64);
   CATCH_CHECK(c.model.text.width == 512);
   CATCH_CHECK(c.model.text.layers == 12);
+}
+
+CATCH_TEST_CASE("pickle scan: nesting is measured on the finished graph, through the memo and later filling", "[io]") {
+  // A list is stored in the memo and nested in a tuple while empty; fetched again, it is then filled
+  // with 300 nested lists: the tuple is 301 deep although it was 1 deep when it was made.
+  std::string late = std::string("\x80\x02]q") + '\0' + "\x85";  // [] (memo 0), (list,)
+  late += std::string("h") + '\0';                                  // the list again
+  for (int i = 0; i < 300; ++i) late += "]";
+  for (int i = 0; i < 300; ++i) late += "a";  // each appended into the one below; the last into the memo's list
+  late += "0.";                               // drop it: the tuple is the result
+  CATCH_CHECK(error_of_scan(late).find("containers nest deeper than 256 levels") != std::string::npos);
+  // A deep nest made and dropped (POP) is still freed by a recursion as deep: refused too.
+  const std::string dropped = "\x80\x02)" + std::string(300, '\x85') + "0N.";
+  CATCH_CHECK(error_of_scan(dropped).find("containers nest deeper than 256 levels") != std::string::npos);
+  // 256 levels pass, 257 do not.
+  CATCH_CHECK(error_of_scan("\x80\x02)" + std::string(255, '\x85') + ".") == "no error");
+  CATCH_CHECK(error_of_scan("\x80\x02)" + std::string(256, '\x85') + ".") ==
+              "t.pkl byte 258: containers nest deeper than 256 levels");
+  // Arguments past the end, a length of 2^64 - 1, text opcodes, items put into a number.
+  CATCH_CHECK(error_of_scan(std::string("\x80\x02X\xff\xff\xff\x7f") + "ab.").find("the pickle ends early") != std::string::npos);
+  CATCH_CHECK(error_of_scan(std::string("\x80\x02\x8d") + std::string(8, '\xff') + ".").find("the pickle ends early") !=
+              std::string::npos);
+  CATCH_CHECK(error_of_scan("\x80\x02I1\n.").find("unsupported pickle opcode 0x49") != std::string::npos);
+  CATCH_CHECK(error_of_scan("\x80\x02K\x01K\x02" "a.").find("items put into a value that holds none") != std::string::npos);
+  CATCH_CHECK(error_of_scan("\x80\x02(K\x01.").find("malformed stack") != std::string::npos);
+}
+
+CATCH_TEST_CASE("hostile archives: checked before LibTorch's reader, records against their promised sizes", "[io]") {
+  TempDir dir;
+  // An mmcl checkpoint is read by LibTorch: a data.pkl of 200,000 nested tuples crashed it (exit 139).
+  // Now our check refuses it first, naming the file and record; as does code that defines a function
+  // (LibTorch compiles the archive's code and runs a __setstate__) or nests brackets without bound.
+  torch::nn::Linear model(2, 2);
+  mmcl::io::CheckpointMeta meta{"run: {}\n", ""};
+  mmcl::io::save_checkpoint(dir / "good.pt", *model, nullptr, {}, meta);
+  CATCH_CHECK_NOTHROW(mmcl::io::check_torch_archive(dir / "good.pt"));
+  const std::string deep = "\x80\x02)" + std::string(200000, '\x85') + ".";
+  write_archive(dir / "deep.pt", {{"data.pkl", deep, false}, {"code/__torch__.py", "class Module(Module):\n  step : int\n", false}});
+  const std::string deep_error = error_of_load([&] { mmcl::io::checkpoint_meta(dir / "deep.pt"); });
+  CATCH_CHECK(deep_error.find((dir / "deep.pt").string() + ": data.pkl byte") == 0);
+  CATCH_CHECK(deep_error.find("containers nest deeper than 256 levels") != std::string::npos);
+  write_archive(dir / "code.pt", {{"data.pkl", "\x80\x02N.", false},
+                                  {"code/__torch__.py", "class Module(Module):\n  def __setstate__(self, s):\n    pass\n", false}});
+  CATCH_CHECK(error_of_load([&] { mmcl::io::checkpoint_meta(dir / "code.pt"); }) ==
+              (dir / "code.pt").string() + ": code/__torch__.py line 2: defines a function; a checkpoint's code holds "
+                                           "class attributes only, and code is not run");
+  write_archive(dir / "brackets.pt", {{"data.pkl", "\x80\x02N.", false},
+                                      {"code/__torch__.py", "x : " + std::string(10000, '[') + "\n", false}});
+  CATCH_CHECK(error_of_load([&] { mmcl::io::checkpoint_meta(dir / "brackets.pt"); }).find("brackets nest deeper than 32") !=
+              std::string::npos);
+
+  // A state dict whose storage record holds more than its tensors were promised is refused before it
+  // is read (a 14.7 MB file once loaded a 400 MB storage), and a compressed record inflating past
+  // 64 MiB is refused from the header.
+  const std::string pickle = state_dict_pickle("w", 6, 0, {2, 2}, {2, 1});
+  write_archive(dir / "big.pt", {{"data.pkl", pickle, false}, {"data/0", std::string(1000, '\0'), false}});
+  CATCH_CHECK(error_of_load([&] { mmcl::io::load_weights(dir / "big.pt"); }) ==
+              (dir / "big.pt").string() + ": storage data/0 holds 1000 bytes, but its tensors were promised 24");
+  write_archive(dir / "bomb.pt", {{"data.pkl", pickle, false}, {"data/0", std::string(size_t{65} << 20, '\0'), true}});
+  CATCH_CHECK(fs::file_size(dir / "bomb.pt") < (size_t{1} << 20));
+  CATCH_CHECK(error_of_load([&] { mmcl::io::load_weights(dir / "bomb.pt"); }).find("record data/0 declares 68157440 bytes, "
+                                                                                   "more than the file holds") != std::string::npos);
+  write_archive(dir / "ok.pt", {{"data.pkl", pickle, false}, {"data/0", floats(6), false}});
+  CATCH_CHECK(mmcl::io::load_weights(dir / "ok.pt").size() == 1);
+
+  // A truncated archive is called that, not an old format; an old-format pickle is named as one.
+  const std::string whole = read_text(dir / "ok.pt");
+  write_text(dir / "cut.pt", whole.substr(0, whole.size() / 2));
+  CATCH_CHECK(error_of_load([&] { mmcl::io::load_weights(dir / "cut.pt"); }).find("cut.pt: a damaged or truncated zip archive (") !=
+              std::string::npos);
+  CATCH_CHECK(error_of_load([&] { mmcl::io::checkpoint_meta(dir / "cut.pt"); }).find("a damaged or truncated zip archive") !=
+              std::string::npos);
+  write_text(dir / "old.pt", "\x80\x02\x8a\x0a" + std::string(100, 'x'));
+  CATCH_CHECK(error_of_load([&] { mmcl::io::load_torch_checkpoint(dir / "old.pt"); }).find("an old-format PyTorch checkpoint") !=
+              std::string::npos);
 }

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -56,6 +57,47 @@ void assign_labels(Manifest& m, const std::vector<std::string>& raw) {
     m.records[i].label = std::lower_bound(m.label_names.begin(), m.label_names.end(), raw[i]) - m.label_names.begin();
 }
 
+// RFC 4180 fields fed a line at a time: a quoted field may hold separators, doubled quotes and line
+// breaks; a quote opens a field only at its start.
+class FieldParser {
+ public:
+  explicit FieldParser(char separator) : sep_(separator) {}
+  // Goes on from where the previous line ended; false while a quoted field is open at the end of
+  // `line` (the next line continues it, after a line break).
+  bool feed(const std::string& line) {
+    for (size_t i = 0; i < line.size(); ++i) {
+      const char ch = line[i];
+      if (quoted_) {
+        if (ch == '"' && i + 1 < line.size() && line[i + 1] == '"') field_ += '"', ++i;
+        else if (ch == '"') quoted_ = false;
+        else field_ += ch;
+      } else if (ch == '"' && field_.empty() && !was_quoted_) {
+        quoted_ = was_quoted_ = true;
+      } else if (ch == sep_) {
+        fields_.push_back(std::move(field_));
+        field_.clear();
+        was_quoted_ = false;
+      } else {
+        field_ += ch;
+      }
+    }
+    if (quoted_) {
+      field_ += '\n';
+      return false;
+    }
+    fields_.push_back(std::move(field_));
+    field_.clear();
+    return true;
+  }
+  std::vector<std::string> take() { return std::move(fields_); }
+
+ private:
+  char sep_;
+  std::vector<std::string> fields_;
+  std::string field_;
+  bool quoted_ = false, was_quoted_ = false;
+};
+
 void skip_line(Manifest& m, int64_t line, const std::string& why) {
   ++m.skipped_lines;
   spdlog::warn("{}:{}: skipping line: {}", m.path, line, why);
@@ -102,14 +144,44 @@ void read_delimited(Manifest& m, std::istream& in, const ManifestColumns& c, con
     return it == header.end() ? -1 : it - header.begin();
   };
   const int64_t start_col = optional_column("start"), end_col = optional_column("end");
+  // Records: a quoted field may run over several lines (RFC 4180). One left open is skipped at its
+  // first line once the file ends or 1 MiB has been gathered, and the lines after it are read again.
+  constexpr size_t kMaxRecord = size_t{1} << 20;
+  std::deque<std::pair<int64_t, std::string>> pending;
+  int64_t next_line = 2;
+  auto physical = [&](std::string& text, int64_t& number) {
+    if (!pending.empty()) {
+      number = pending.front().first;
+      text = std::move(pending.front().second);
+      pending.pop_front();
+      return true;
+    }
+    if (!std::getline(in, text)) return false;
+    if (!text.empty() && text.back() == '\r') text.pop_back();
+    number = next_line++;
+    return true;
+  };
   std::vector<std::string> fields;
-  for (int64_t n = 2; std::getline(in, line); ++n) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
+  int64_t n = 0;
+  while (physical(line, n)) {
     if (line.empty()) continue;
-    if (!split_delimited(line, sep, fields)) {
+    FieldParser parser(sep);
+    bool complete = parser.feed(line);
+    std::vector<std::pair<int64_t, std::string>> continued;
+    size_t gathered = line.size();
+    std::string more;
+    int64_t more_n = 0;
+    while (!complete && gathered <= kMaxRecord && physical(more, more_n)) {
+      gathered += more.size() + 1;
+      complete = parser.feed(more);
+      continued.emplace_back(more_n, std::move(more));
+    }
+    if (!complete) {
       skip_line(m, n, "unterminated quote");
+      for (auto it = continued.rbegin(); it != continued.rend(); ++it) pending.push_front(std::move(*it));
       continue;
     }
+    fields = parser.take();
     if (fields.size() != header.size()) {
       skip_line(m, n, str_cat("expected ", header.size(), " fields, found ", fields.size()));
       continue;
@@ -181,28 +253,10 @@ void read_jsonl(Manifest& m, std::istream& in, const ManifestColumns& c, const f
 }  // namespace
 
 bool split_delimited(const std::string& line, char sep, std::vector<std::string>& fields) {
-  fields.clear();
-  std::string field;
-  bool quoted = false, was_quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    const char ch = line[i];
-    if (quoted) {
-      if (ch == '"' && i + 1 < line.size() && line[i + 1] == '"') field += '"', ++i;
-      else if (ch == '"') quoted = false;
-      else field += ch;
-    } else if (ch == '"' && field.empty() && !was_quoted) {
-      quoted = was_quoted = true;
-    } else if (ch == sep) {
-      fields.push_back(std::move(field));
-      field.clear();
-      was_quoted = false;
-    } else {
-      field += ch;
-    }
-  }
-  if (quoted) return false;
-  fields.push_back(std::move(field));
-  return true;
+  FieldParser parser(sep);
+  const bool complete = parser.feed(line);
+  fields = parser.take();
+  return complete;
 }
 
 Manifest read_image_folder(const std::string& path) {

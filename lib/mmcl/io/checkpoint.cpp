@@ -25,6 +25,7 @@
 #include "mmcl/core/fs.h"
 #include "mmcl/core/log.h"
 #include "mmcl/core/numbers.h"
+#include "mmcl/io/torch_checkpoint.h"
 
 namespace fs = std::filesystem;
 
@@ -51,6 +52,8 @@ std::string hex32(uint32_t v) { return format_line("%08x", v); }
 template <class Fn>
 auto with_archive(const fs::path& path, bool verify, Fn fn) {
   if (verify) verify_checkpoint(path);
+  // LibTorch's reader follows a hostile file's nesting and code: it is checked by ours first.
+  check_torch_archive(path);
   try {
     torch::serialize::InputArchive archive;
     archive.load_from(path.string());

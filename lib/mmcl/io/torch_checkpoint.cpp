@@ -1,6 +1,7 @@
 #include "mmcl/io/torch_checkpoint.h"
 
 #include <cstring>
+#include <limits>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -11,6 +12,7 @@
 #include <caffe2/serialize/inline_container.h>
 
 #include "mmcl/core/error.h"
+#include "mmcl/io/pickle_scan.h"
 
 namespace mmcl::io {
 namespace {
@@ -29,7 +31,6 @@ struct Value {
   std::vector<ValuePtr> items;                      // Tuple, List
   std::vector<std::pair<ValuePtr, ValuePtr>> dict;  // Dict, in insertion order
   at::Tensor tensor;                                // Storage (1-D), Tensor
-  int depth = 0;                                    // containers nested inside (0: none)
 
   static ValuePtr make(Kind k) {
     auto v = std::make_shared<Value>();
@@ -92,7 +93,6 @@ class Unpickler {
         case 't': {  // TUPLE
           auto t = Value::make(Value::Kind::Tuple);
           t->items = pop_mark(where);
-          for (const ValuePtr& item : t->items) nest(t, item, where);
           push(t);
           break;
         }
@@ -102,7 +102,6 @@ class Unpickler {
           auto t = Value::make(Value::Kind::Tuple);
           t->items.assign(stack_.end() - static_cast<std::ptrdiff_t>(n), stack_.end());
           stack_.resize(stack_.size() - n);
-          for (const ValuePtr& item : t->items) nest(t, item, where);
           push(t);
           break;
         }
@@ -160,9 +159,7 @@ class Unpickler {
         }
         case 'R': {  // REDUCE
           const ValuePtr args = pop(where), callable = pop(where);
-          ValuePtr made = reduce(callable, args, where);
-          nest(made, args, where);
-          push(made);
+          push(reduce(callable, args, where));
           break;
         }
         case 'b': {  // BUILD: only the attributes of an OrderedDict (a state dict's _metadata), dropped
@@ -173,8 +170,6 @@ class Unpickler {
         case 's': {  // SETITEM
           const ValuePtr value = pop(where), key = pop(where);
           const ValuePtr d = dict_at(where);
-          nest(d, key, where);
-          nest(d, value, where);
           d->dict.emplace_back(key, value);
           break;
         }
@@ -182,24 +177,18 @@ class Unpickler {
           std::vector<ValuePtr> kv = pop_mark(where);
           if (kv.size() % 2) fail(where, "SETITEMS with an odd number of items");
           ValuePtr d = dict_at(where);
-          for (size_t i = 0; i < kv.size(); i += 2) {
-            nest(d, kv[i], where);
-            nest(d, kv[i + 1], where);
-            d->dict.emplace_back(kv[i], kv[i + 1]);
-          }
+          for (size_t i = 0; i < kv.size(); i += 2) d->dict.emplace_back(kv[i], kv[i + 1]);
           break;
         }
         case 'a': {  // APPEND
           const ValuePtr v = pop(where);
           const ValuePtr l = list_at(where);
-          nest(l, v, where);
           l->items.push_back(v);
           break;
         }
         case 'e': {  // APPENDS
           std::vector<ValuePtr> vs = pop_mark(where);
           ValuePtr l = list_at(where);
-          for (const ValuePtr& v : vs) nest(l, v, where);
           l->items.insert(l->items.end(), vs.begin(), vs.end());
           break;
         }
@@ -265,20 +254,8 @@ class Unpickler {
     v->text = name;
     return v;
   }
-  void push(ValuePtr v) {
-    // A state dict holds a few values per tensor: millions of them are a bomb, not a model.
-    if (++values_ > kMaxValues)
-      fail(pos_, str_cat("more than ", kMaxValues, " values: not a state dict (a model's holds a few per tensor)"));
-    stack_.push_back(std::move(v));
-  }
-  // `child` goes inside `parent`: containers nested without bound would be destroyed by a recursion
-  // as deep (a crash), so the nesting is limited.
-  void nest(const ValuePtr& parent, const ValuePtr& child, size_t where) const {
-    const int depth = std::max(parent->depth, child->depth + 1);
-    if (depth > kMaxDepth)
-      fail(where, str_cat("containers nest deeper than ", kMaxDepth, " levels (a state dict nests a few)"));
-    parent->depth = depth;
-  }
+  // scan_pickle has bounded the values, their nesting and the stack before this runs.
+  void push(ValuePtr v) { stack_.push_back(std::move(v)); }
   ValuePtr pop(size_t where) {
     if (stack_.empty() || (!marks_.empty() && stack_.size() <= marks_.back())) fail(where, "stack underflow");
     ValuePtr v = stack_.back();
@@ -336,8 +313,10 @@ class Unpickler {
     if (numel < 0) fail(where, "a negative storage size");
     auto& cached = storage_cache_[key];
     if (!cached) {
-      const std::string bytes = storages_(key);
       const int64_t element = static_cast<int64_t>(c10::elementSize(type->second));
+      if (numel > std::numeric_limits<int64_t>::max() / element)
+        fail(where, str_cat("storage data/", key, ": ", numel, " elements of ", element, " bytes pass 2^63 bytes"));
+      const std::string bytes = storages_(key, static_cast<uint64_t>(numel * element));
       if (static_cast<uint64_t>(bytes.size()) < static_cast<uint64_t>(numel) * static_cast<uint64_t>(element))
         fail(where, str_cat("storage data/", key, " holds ", bytes.size(), " bytes, but ", numel, " elements of ",
                          element, " bytes were promised"));
@@ -389,10 +368,7 @@ class Unpickler {
   const StorageReader& storages_;
   std::string source_;
   size_t pos_ = 0;
-  static constexpr int kMaxDepth = 256;
-  static constexpr size_t kMaxValues = size_t{1} << 20;
   std::vector<ValuePtr> stack_;
-  size_t values_ = 0;
   std::vector<size_t> marks_;
   std::unordered_map<uint32_t, ValuePtr> memo_;
   std::map<std::string, ValuePtr> storage_cache_;
@@ -401,6 +377,7 @@ class Unpickler {
 }  // namespace
 
 NamedTensors unpickle_state_dict(const std::string& pickle, const StorageReader& storages, const std::string& source) {
+  scan_pickle(pickle, source + ": data.pkl");
   const ValuePtr root = Unpickler(pickle, storages, source).run();
   if (root->kind != Value::Kind::Dict) throw Error(str_cat(source, ": holds ", kind_name(root->kind), ", not a state dict"));
   // A training checkpoint keeps the weights under "state_dict" (or "model"); a state dict is itself one.
@@ -422,30 +399,135 @@ NamedTensors unpickle_state_dict(const std::string& pickle, const StorageReader&
   return out;
 }
 
+namespace {
+
+using caffe2::serialize::PyTorchStreamReader;
+
+constexpr uint64_t kMaxInflated = uint64_t{64} << 20;  // a compressed record, inflated
+constexpr uint64_t kMaxPickle = uint64_t{64} << 20;    // a .pkl record (a ViT-L state dict's is ~0.1 MB)
+constexpr uint64_t kMaxCode = uint64_t{1} << 20;       // a code/ record
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+std::string first_line(const c10::Error& e) {
+  const std::string why = e.what_without_backtrace();
+  return why.substr(0, why.find('\n'));
+}
+
+uint64_t file_size_of(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto n = std::filesystem::file_size(path, ec);
+  if (ec) throw Error(str_cat(path.string(), ": cannot open: ", ec.message()));
+  return n;
+}
+
+std::unique_ptr<PyTorchStreamReader> open_torch_archive(const std::filesystem::path& path) {
+  const std::string source = path.string();
+  const uint64_t file_size = file_size_of(path);
+  char magic[4] = {0, 0, 0, 0};
+  {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(str_cat(source, ": cannot open"));
+    in.read(magic, 4);
+  }
+  std::unique_ptr<PyTorchStreamReader> reader;
+  try {
+    reader = std::make_unique<PyTorchStreamReader>(source);
+  } catch (const c10::Error& e) {
+    if (std::memcmp(magic, "PK\x03\x04", 4) == 0)
+      throw Error(str_cat(source, ": a damaged or truncated zip archive (", first_line(e), ")"));
+    if (static_cast<uint8_t>(magic[0]) == 0x80)
+      throw Error(str_cat(source, ": an old-format PyTorch checkpoint (torch.save of torch < 1.6); convert it with "
+                          "torch.save(torch.load(f), g) or save it as safetensors"));
+    throw Error(str_cat(source, ": not a PyTorch checkpoint (neither a zip archive nor a pickle)"));
+  }
+  // Every record's size is checked against the file before a byte of it is read: torch.save stores
+  // records uncompressed, so a record larger than what follows its header is compressed (a few MB
+  // that inflate to gigabytes) or cut off. Compressed records are read only while small.
+  for (const std::string& name : reader->getAllRecords()) {
+    uint64_t size = 0, offset = 0;
+    try {
+      size = reader->getRecordSize(name);
+      offset = reader->getRecordOffset(name);
+    } catch (const c10::Error& e) {
+      throw Error(str_cat(source, ": record ", name, " is damaged (", first_line(e), ")"));
+    }
+    if ((offset > file_size || size > file_size - offset) && size > kMaxInflated)
+      throw Error(str_cat(source, ": record ", name, " declares ", size, " bytes, more than the file holds after it (",
+                          offset > file_size ? 0 : file_size - offset, "): a truncated file or a compression bomb"));
+  }
+  return reader;
+}
+
+std::string read_record(PyTorchStreamReader& reader, const std::string& name,
+                        const std::string& source) {
+  try {
+    at::DataPtr data;
+    size_t size = 0;
+    std::tie(data, size) = reader.getRecord(name);
+    return std::string(static_cast<const char*>(data.get()), size);
+  } catch (const c10::Error& e) {
+    throw Error(str_cat(source, ": record ", name, " cannot be read (", first_line(e), ")"));
+  }
+}
+
+}  // namespace
+
+void check_torch_archive(const std::filesystem::path& path) {
+  const std::string source = path.string();
+  const auto archive = open_torch_archive(path);
+  PyTorchStreamReader& reader = *archive;
+  for (const std::string& name : reader.getAllRecords()) {
+    const bool pickle = ends_with(name, ".pkl") || ends_with(name, ".debug_pkl");
+    const bool code = name.rfind("code/", 0) == 0 && !pickle;
+    if (!pickle && !code) continue;
+    const uint64_t size = reader.getRecordSize(name);
+    if (size > (pickle ? kMaxPickle : kMaxCode))
+      throw Error(str_cat(source, ": record ", name, " declares ", size, " bytes (at most ", pickle ? kMaxPickle : kMaxCode,
+                          " are read)"));
+    const std::string bytes = read_record(reader, name, source);
+    if (pickle) {
+      scan_pickle(bytes, str_cat(source, ": ", name));
+      continue;
+    }
+    // LibTorch compiles the archive's code when it loads it, and runs a class's __setstate__: mmcl
+    // writes classes with attributes only, so code with functions is refused, as is nesting that
+    // LibTorch's recursive parser would follow without bound.
+    int depth = 0, line = 1;
+    for (size_t i = 0; i < bytes.size(); ++i) {
+      const char c = bytes[i];
+      if (c == '\n') ++line;
+      if (c == '(' || c == '[' || c == '{') ++depth;
+      if (c == ')' || c == ']' || c == '}') --depth;
+      if (depth > 32) throw Error(str_cat(source, ": ", name, " line ", line, ": brackets nest deeper than 32"));
+      const bool line_start = i == 0 || bytes[i - 1] == '\n' || bytes[i - 1] == ' ';
+      if (line_start && bytes.compare(i, 4, "def ") == 0)
+        throw Error(str_cat(source, ": ", name, " line ", line,
+                            ": defines a function; a checkpoint's code holds class attributes only, and code is not run"));
+    }
+  }
+}
+
 NamedTensors load_torch_checkpoint(const std::filesystem::path& path) {
   const std::string source = path.string();
-  std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
-  try {
-    reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(source);
-  } catch (const c10::Error&) {
-    throw Error(str_cat(source, ": not a zip-format PyTorch checkpoint (torch.save of torch >= 1.6); convert older "
-                        "files with torch.save(torch.load(f), g) or save them as safetensors"));
-  }
+  const auto reader = open_torch_archive(path);
   if (reader->hasRecord("constants.pkl") || reader->hasRecord("code/__torch__.py"))
     throw Error(str_cat(source, ": a TorchScript archive (torch.jit.save), not a state dict; use open_clip's "
                         "state-dict or safetensors release of these weights (docs/PRETRAINED.md)"));
   if (!reader->hasRecord("data.pkl")) throw Error(str_cat(source, ": no data.pkl in the archive"));
-  auto record = [&](const std::string& name) {
-    at::DataPtr data;
-    size_t size = 0;
-    std::tie(data, size) = reader->getRecord(name);
-    return std::string(static_cast<const char*>(data.get()), size);
-  };
-  const std::string pickle = record("data.pkl");
-  return unpickle_state_dict(pickle, [&](const std::string& key) {
+  if (reader->getRecordSize("data.pkl") > kMaxPickle)
+    throw Error(str_cat(source, ": data.pkl declares ", reader->getRecordSize("data.pkl"),
+                        " bytes; a state dict's pickle is a few MB at most"));
+  const std::string pickle = read_record(*reader, "data.pkl", source);
+  return unpickle_state_dict(pickle, [&](const std::string& key, uint64_t expected) {
     const std::string name = "data/" + key;
     if (!reader->hasRecord(name)) throw Error(str_cat(source, ": storage ", name, " is missing from the archive"));
-    return record(name);
+    const uint64_t size = reader->getRecordSize(name);
+    if (size != expected)
+      throw Error(str_cat(source, ": storage ", name, " holds ", size, " bytes, but its tensors were promised ", expected));
+    return read_record(*reader, name, source);
   }, source);
 }
 
