@@ -188,3 +188,33 @@ CATCH_TEST_CASE("pretrain on a manifest, then zeroshot and retrieve from the che
   CATCH_CHECK(none.output.find("eval.checkpoint: required") != std::string::npos);
   CATCH_CHECK(!fs::exists(dir / "runs/none"));
 }
+
+CATCH_TEST_CASE("captions and class names that are not UTF-8 are read with U+FFFD, never the end of a run", "[cli]") {
+  // A Latin-1 caption ended a run with the word tokenizer (its vocabulary is JSON) and made embed
+  // fail after all its work (the captions go into JSON metadata).
+  TempDir dir;
+  write_colour_squares(dir.path());
+  std::string train = read_text(dir / "train.csv");
+  train += "img/train0.png,a caf\xe9 \xff square\n";
+  write_text(dir / "train.csv", train);
+  write_text(dir / "captions.csv", "filepath,title\nimg/test0.png,\"na\xefve\nred\"\nimg/test1.png,blue\n");
+  write_text(dir / "run.yaml",
+             "run: {name: latin, seed: 1}\n"
+             "runtime: {device: cpu, threads: 1}\n"
+             "model: {preset: " + fixture_path("models/tiny-clip-16.yaml") + "}\n"
+             "data: {type: manifest, train: train.csv, batch_size: 8, workers: 1}\n"
+             "tokenizer: {name: words}\n"
+             "train: {steps: 2, log_every: 1}\n");
+  const auto pre = run_mmcl("pretrain --config run.yaml", dir.path());
+  CATCH_CAPTURE(pre.output);
+  CATCH_REQUIRE(pre.exit_code == 0);
+  CATCH_CHECK(pre.output.find("train.csv: 1 lines hold text that is not UTF-8") != std::string::npos);
+  const auto vocab = nlohmann::json::parse(read_text(dir / "runs/latin/tokenizer.json"))["words"];
+  CATCH_CHECK(std::find(vocab.begin(), vocab.end(), "caf\xef\xbf\xbd") != vocab.end());  // caf + U+FFFD
+  const auto em = run_mmcl("embed --config run.yaml --set run.name=em --set eval.checkpoint=runs/latin "
+                           "--set eval.data=captions.csv", dir.path());
+  CATCH_CAPTURE(em.output);
+  CATCH_REQUIRE(em.exit_code == 0);
+  const auto embedded = mmcl::io::load_safetensors(dir / "runs/em/embeddings.safetensors");
+  CATCH_CHECK(nlohmann::json::parse(embedded.metadata.at("captions"))[0] == "na\xef\xbf\xbdve\nred");
+}

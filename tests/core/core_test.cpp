@@ -14,6 +14,8 @@
 #include "mmcl/core/log.h"
 #include "mmcl/core/numbers.h"
 #include "mmcl/core/run_dir.h"
+#include "mmcl/core/json_text.h"
+#include "mmcl/core/utf8.h"
 #include "util.h"
 
 using namespace mmcl;
@@ -159,4 +161,24 @@ CATCH_TEST_CASE("numbers read from files: non-negative decimals that fit in 64 b
   CATCH_CHECK_THROWS_WITH(expand_braces("s-{0..99999999999999999999}.tar"),
                           "bad range {0..99999999999999999999} in \"s-{0..99999999999999999999}.tar\": its numbers do "
                           "not fit in 64 bits");
+}
+
+CATCH_TEST_CASE("UTF-8: ill-formed bytes become U+FFFD one at a time, well-formed text is kept", "[core]") {
+  const std::string ok = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";  // a, e-acute, euro, an emoji
+  CATCH_CHECK(is_utf8(ok));
+  CATCH_CHECK(decode_utf8(ok) == std::vector<uint32_t>{0x61, 0xE9, 0x20AC, 0x1F600});
+  CATCH_CHECK(repair_utf8(ok) == ok);
+  for (uint32_t cp : {0x0u, 0x7Fu, 0x80u, 0x7FFu, 0x800u, 0xFFFFu, 0x10000u, 0x10FFFFu})
+    CATCH_CHECK(decode_utf8(encode_utf8(cp)) == std::vector<uint32_t>{cp});
+  const std::string r = "\xef\xbf\xbd";  // U+FFFD
+  CATCH_CHECK(repair_utf8("caf\xe9") == "caf" + r);                     // Latin-1
+  CATCH_CHECK(repair_utf8("\x80x") == r + "x");                         // a stray continuation byte
+  CATCH_CHECK(repair_utf8("\xc0\xaf") == r + r);                        // overlong '/'
+  CATCH_CHECK(repair_utf8("\xed\xa0\x80") == r + r + r);               // a surrogate
+  CATCH_CHECK(repair_utf8("\xf4\x90\x80\x80") == r + r + r + r);       // past U+10FFFF
+  CATCH_CHECK(repair_utf8("\xe2\x82") == r + r);                        // cut off
+  CATCH_CHECK(repair_utf8("\xe2\x82x") == r + r + "x");
+  CATCH_CHECK(!is_utf8("\xe2\x82"));
+  // JSON outputs write them as U+FFFD instead of throwing.
+  CATCH_CHECK(json_text(nlohmann::json{{"path", "caf\xe9.png"}}) == "{\"path\":\"caf" + r + ".png\"}");
 }

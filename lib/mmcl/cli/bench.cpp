@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mmcl/core/json_text.h"
 #include "mmcl/core/format.h"
 #include "mmcl/cli/run_command.h"
 #include "mmcl/core/catalog.h"
@@ -68,8 +69,8 @@ class Bench : public RunCommand {
   int run() override {
     if (train_->parsed()) return RunCommand::run();
     spdlog::set_level(spdlog::level::warn);
-    if (images_->parsed()) std::cout << perf::bench_images(io_).dump() << std::endl;
-    if (videos_->parsed()) std::cout << perf::bench_videos(vo_).dump() << std::endl;
+    if (images_->parsed()) std::cout << json_text(perf::bench_images(io_)) << std::endl;
+    if (videos_->parsed()) std::cout << json_text(perf::bench_videos(vo_)) << std::endl;
     return kExitOk;
   }
 
@@ -117,7 +118,7 @@ class Bench : public RunCommand {
         {"peak_rss_mb", perf::peak_rss_mb()},
         {"gpu_mem_peak_mb", gpu_peak_memory_mb(run.device)}};
     if (json_) {
-      std::cout << out.dump() << std::endl;
+      std::cout << json_text(out) << std::endl;
       return kExitOk;
     }
     auto line = [&](const char* what, const nlohmann::json& f) {

@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 
+#include "mmcl/core/json_text.h"
 #include "mmcl/cli/eval_command.h"
 #include "mmcl/eval/embed.h"
 
@@ -24,11 +25,11 @@ class Embed : public EvalCommand {
     EvalOutput out;
     out.tensors_file = "embeddings.safetensors";
     out.tensors = {{"image_embeddings", m.images}, {"image_valid", m.valid}};
-    out.tensors_metadata = {{"images", nlohmann::json(m.image_paths).dump()}, {"data", e.data}};
+    out.tensors_metadata = {{"images", json_text(nlohmann::json(m.image_paths))}, {"data", e.data}};
     if (m.texts.defined()) {
       out.tensors.emplace_back("text_embeddings", m.texts);
       out.tensors.emplace_back("caption_row", at::tensor(m.caption_row, at::kLong));
-      out.tensors_metadata["captions"] = nlohmann::json(m.captions).dump();
+      out.tensors_metadata["captions"] = json_text(nlohmann::json(m.captions));
     }
     out.results = {{"rows", n},         {"images", m.readable}, {"unreadable", n - m.readable},
                    {"captions", captions}, {"dim", m.images.size(1)}, {"file", out.tensors_file}};

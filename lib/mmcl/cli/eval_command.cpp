@@ -1,3 +1,4 @@
+#include "mmcl/core/json_text.h"
 #include "mmcl/cli/eval_command.h"
 
 #include <filesystem>
@@ -23,7 +24,7 @@ int EvalCommand::execute(const config::RunConfig& config) {
   results["subcommand"] = name();
   results["checkpoint"] = config.eval.checkpoint.empty() ? config.model.pretrained : config.eval.checkpoint;
   results["data"] = config.eval.data;
-  write_file_atomic(dir.results_file(), results.dump(2) + "\n");
+  write_file_atomic(dir.results_file(), json_text(results, 2) + "\n");
   write_file_atomic(dir.root / "summary.txt", out.summary);
   if (!out.tensors_file.empty()) {
     io::save_safetensors(dir.root / out.tensors_file, out.tensors, out.tensors_metadata);

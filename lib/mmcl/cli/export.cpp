@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include "mmcl/core/json_text.h"
 #include "mmcl/cli/run_command.h"
 #include "mmcl/config/load.h"
 #include "mmcl/core/error.h"
@@ -78,9 +79,9 @@ class Export : public Command {
     }
     const nlohmann::ordered_json oc = open_clip_config(config.model);
     io::save_safetensors(out_, models::named_weights(*model),
-                         {{"format", "pt"}, {"open_clip_config", oc.dump()}, {"source", file}});
+                         {{"format", "pt"}, {"open_clip_config", json_text(oc)}, {"source", file}});
     const std::string json_path = std::filesystem::path(out_).replace_extension(".json").string();
-    write_file_atomic(json_path, oc.dump(2) + "\n");
+    write_file_atomic(json_path, json_text(oc, 2) + "\n");
     std::cout << "wrote " << out_ << " and " << json_path << "\n";
     return 0;
   }

@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "mmcl/core/json_text.h"
 #include "mmcl/core/format.h"
 #include "mmcl/cli/run_command.h"
 #include "mmcl/config/load.h"
@@ -51,7 +52,7 @@ class Finetune : public RunCommand {
                                     {"top1", m.top1},             {"top5", m.top5},
                                     {"samples", m.samples},       {"epoch_top1", result.epoch_top1},
                                     {"per_class", m.per_class},   {"confusion", m.confusion}};
-    write_file_atomic(dir.results_file(), results.dump(2) + "\n");
+    write_file_atomic(dir.results_file(), json_text(results, 2) + "\n");
     const std::string summary = format_line(
         "fine-tuned (%s) for %lld steps: test top-1 %.2f%%  top-5 %.2f%% on %lld %s\n", name_of(c.finetune.mode).c_str(),
         static_cast<long long>(result.training.step), 100 * m.top1, 100 * m.top5, static_cast<long long>(m.samples),

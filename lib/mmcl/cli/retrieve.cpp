@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 
+#include "mmcl/core/json_text.h"
 #include "mmcl/cli/eval_command.h"
 #include "mmcl/eval/retrieve.h"
 
@@ -44,8 +45,8 @@ class Retrieve : public EvalCommand {
       out.tensors = {{"image_embeddings", r.item_embeddings.to(at::kFloat)},
                      {"text_embeddings", r.text_embeddings.to(at::kFloat)},
                      {"caption_image", at::tensor(r.caption_item, at::kLong)}};
-      out.tensors_metadata = {{"images", nlohmann::json(r.item_paths).dump()},
-                              {"captions", nlohmann::json(r.caption_texts).dump()},
+      out.tensors_metadata = {{"images", json_text(nlohmann::json(r.item_paths))},
+                              {"captions", json_text(nlohmann::json(r.caption_texts))},
                               {"checkpoint", e.checkpoint},
                               {"model", run.model_config.name}};
     }

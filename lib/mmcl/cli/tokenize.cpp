@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mmcl/core/json_text.h"
 #include "mmcl/cli/run_command.h"
 #include "mmcl/config/load.h"
 #include "mmcl/core/error.h"
@@ -54,7 +55,7 @@ class Tokenize : public Command {
     }
     if (context < 2) throw ConfigError("--context-length: expected an integer >= 2");
     for (const std::string& t : texts_)
-      std::cout << nlohmann::json{{"text", t}, {"ids", tokenizer->tokenize(t, context)}}.dump() << "\n";
+      std::cout << json_text(nlohmann::json{{"text", t}, {"ids", tokenizer->tokenize(t, context)}}) << "\n";
     return 0;
   }
 

@@ -15,6 +15,7 @@
 #include "mmcl/core/error.h"
 #include "mmcl/core/numbers.h"
 #include "mmcl/core/log.h"
+#include "mmcl/core/utf8.h"
 #include "mmcl/data/image_files.h"
 
 namespace fs = std::filesystem;
@@ -97,6 +98,14 @@ class FieldParser {
   std::string field_;
   bool quoted_ = false, was_quoted_ = false;
 };
+
+// A caption or label as UTF-8: ill-formed bytes (Latin-1 text, cut sequences) become U+FFFD and are
+// counted; the vocabulary, the tokenizers and every JSON output need UTF-8.
+std::string text_of(Manifest& m, const std::string& field) {
+  if (is_utf8(field)) return field;
+  ++m.repaired_text;
+  return repair_utf8(field);
+}
 
 void skip_line(Manifest& m, int64_t line, const std::string& why) {
   ++m.skipped_lines;
@@ -200,8 +209,8 @@ void read_delimited(Manifest& m, std::istream& in, const ManifestColumns& c, con
       skip_line(m, n, "start/end: expected seconds with 0 <= start < end");
       continue;
     }
-    if (caption_col >= 0) r.captions.push_back(fields[caption_col]);
-    if (label_col >= 0) raw_labels.push_back(fields[label_col]);
+    if (caption_col >= 0) r.captions.push_back(text_of(m, fields[caption_col]));
+    if (label_col >= 0) raw_labels.push_back(text_of(m, fields[label_col]));
     m.records.push_back(std::move(r));
   }
 }
@@ -211,7 +220,7 @@ void read_jsonl(Manifest& m, std::istream& in, const ManifestColumns& c, const f
   std::string line;
   for (int64_t n = 1; std::getline(in, line); ++n) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    const auto j = nlohmann::json::parse(text_of(m, line), nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.is_object()) {
       skip_line(m, n, "not a JSON object");
       continue;
@@ -267,7 +276,7 @@ Manifest read_image_folder(const std::string& path) {
     if (entry.is_directory()) classes.push_back(entry.path());
   std::sort(classes.begin(), classes.end());
   for (size_t k = 0; k < classes.size(); ++k) {
-    m.label_names.push_back(classes[k].filename().string());
+    m.label_names.push_back(text_of(m, classes[k].filename().string()));
     for (auto& f : list_image_files(classes[k])) m.records.push_back({std::move(f), {}, static_cast<int64_t>(k)});
   }
   if (m.records.empty())
@@ -288,6 +297,8 @@ Manifest read_manifest(const std::string& path, const ManifestColumns& c) {
   else read_delimited(m, in, c, base, raw_labels);
   if (!c.label.empty()) assign_labels(m, raw_labels);
   if (m.skipped_lines > 0) spdlog::warn("{}: {} malformed lines skipped", path, m.skipped_lines);
+  if (m.repaired_text > 0)
+    spdlog::warn("{}: {} lines hold text that is not UTF-8; its ill-formed bytes are read as U+FFFD", path, m.repaired_text);
   if (m.records.empty()) throw ConfigError(str_cat(path, ": the manifest lists no usable samples"));
   return m;
 }

@@ -29,6 +29,7 @@ struct Manifest {
   // When labels are names rather than integers: the names, sorted; labels index into them.
   std::vector<std::string> label_names;
   int64_t skipped_lines = 0;
+  int64_t repaired_text = 0;  // captions, labels or JSON lines that were not UTF-8 (read with U+FFFD)
 };
 
 // Reads a .csv/.tsv or .jsonl manifest, or a labelled image folder (a directory: see

@@ -1,5 +1,7 @@
+#include "mmcl/core/utf8.h"
 #include "mmcl/data/webdataset.h"
 
+#include <atomic>
 #include <algorithm>
 #include <cctype>
 #include <random>
@@ -95,10 +97,20 @@ std::vector<std::string> WebDataset::captions(int64_t index) const {
 
 std::vector<std::string> WebDataset::parse_captions(int64_t index, const std::string& bytes) const {
   const Entry& e = samples_.at(static_cast<size_t>(index));
-  if (e.text.extension == "txt") return {trim(bytes)};
+  // Captions that are not UTF-8 (Latin-1 scraped text, cut bytes) are read with U+FFFD for their
+  // ill-formed bytes, and said once: the vocabulary and every JSON output need UTF-8.
+  const bool utf8 = is_utf8(bytes);
+  if (!utf8) {
+    static std::atomic<bool> said{false};
+    if (!said.exchange(true))
+      spdlog::warn("{}.{}: not UTF-8; ill-formed bytes of captions are read as U+FFFD (said once)", describe(index),
+                   e.text.extension);
+  }
+  const std::string text = utf8 ? bytes : repair_utf8(bytes);
+  if (e.text.extension == "txt") return {trim(text)};
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(bytes);
+    j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& ex) {
     throw SampleError(str_cat(describe(index), ".json: not JSON (", ex.what(), ")"));
   }

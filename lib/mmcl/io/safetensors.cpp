@@ -1,3 +1,4 @@
+#include "mmcl/core/json_text.h"
 #include "mmcl/io/safetensors.h"
 
 #include <algorithm>
@@ -56,7 +57,7 @@ void save_safetensors(const std::filesystem::path& path, const NamedTensors& ten
     offset += bytes;
     data.push_back(std::move(t));
   }
-  std::string text = header.dump();
+  std::string text = json_text(header);
   text.append((8 - text.size() % 8) % 8, ' ');  // the data starts 8-byte aligned
   const uint64_t length = text.size();
 

@@ -14,51 +14,13 @@
 #include <unordered_map>
 
 #include "mmcl/core/error.h"
+#include "mmcl/core/utf8.h"
 #include "mmcl/text/tokenizer.h"
 
 namespace mmcl::text {
 namespace {
 
 constexpr int64_t kMerges = 49152 - 256 - 2;
-
-std::string utf8(uint32_t cp) {
-  std::string s;
-  if (cp < 0x80) {
-    s += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    s += static_cast<char>(0xC0 | (cp >> 6));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    s += static_cast<char>(0xE0 | (cp >> 12));
-    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    s += static_cast<char>(0xF0 | (cp >> 18));
-    s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-  return s;
-}
-
-// Decodes UTF-8 into code points; invalid bytes become U+FFFD.
-std::vector<uint32_t> code_points(const std::string& s) {
-  std::vector<uint32_t> out;
-  for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || i + static_cast<size_t>(len) > s.size()) {
-      out.push_back(0xFFFD);
-      ++i;
-      continue;
-    }
-    uint32_t cp = len == 1 ? c : c & (0xFF >> (len + 1));
-    for (int k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + static_cast<size_t>(k)]) & 0x3F);
-    out.push_back(cp);
-    i += static_cast<size_t>(len);
-  }
-  return out;
-}
 
 // Unicode classes from glibc's C.UTF-8 locale (independent of the process locale).
 locale_t utf8_locale() {
@@ -102,7 +64,7 @@ std::string unescape_html(const std::string& s) {
           ok = true;
         }
         if (ok) {
-          out += utf8(cp);
+          out += encode_utf8(cp);
           i = semi;
           continue;
         }
@@ -126,7 +88,7 @@ class ClipBpe : public Tokenizer {
     for (int b : bs) present[static_cast<size_t>(b)] = true;
     for (int b = 0, n = 0; b < 256; ++b)
       if (!present[static_cast<size_t>(b)]) bs.push_back(b), cs.push_back(256 + static_cast<uint32_t>(n++));
-    for (size_t i = 0; i < bs.size(); ++i) byte_encoder_[static_cast<size_t>(bs[i])] = utf8(cs[i]);
+    for (size_t i = 0; i < bs.size(); ++i) byte_encoder_[static_cast<size_t>(bs[i])] = encode_utf8(cs[i]);
 
     const std::vector<std::string> lines = read_gzip_lines(path);
     MMCL_CHECK(static_cast<int64_t>(lines.size()) >= kMerges + 1, path, ": not a CLIP BPE vocabulary (",
@@ -216,7 +178,7 @@ class ClipBpe : public Tokenizer {
   // basic_clean + whitespace_clean + lower(): html entities (twice), whitespace runs to one space.
   static std::vector<uint32_t> clean(const std::string& text) {
     std::vector<uint32_t> out;
-    for (uint32_t cp : code_points(unescape_html(unescape_html(text)))) {
+    for (uint32_t cp : decode_utf8(unescape_html(unescape_html(text)))) {
       if (is_space(cp)) {
         if (!out.empty() && out.back() != ' ') out.push_back(' ');
       } else {
@@ -251,11 +213,11 @@ class ClipBpe : public Tokenizer {
       }
       if (!done) {
         if (is_letter(t[i])) {
-          for (; i < t.size() && is_letter(t[i]); ++i) piece += utf8(t[i]);
+          for (; i < t.size() && is_letter(t[i]); ++i) piece += encode_utf8(t[i]);
         } else if (is_number(t[i])) {
-          piece = utf8(t[i++]);
+          piece = encode_utf8(t[i++]);
         } else {
-          for (; i < t.size() && !is_space(t[i]) && !is_letter(t[i]) && !is_number(t[i]); ++i) piece += utf8(t[i]);
+          for (; i < t.size() && !is_space(t[i]) && !is_letter(t[i]) && !is_number(t[i]); ++i) piece += encode_utf8(t[i]);
         }
       }
       out.push_back(piece);
@@ -270,7 +232,7 @@ class ClipBpe : public Tokenizer {
       if (auto it = cache_.find(token); it != cache_.end()) return it->second;
     }
     std::vector<std::string> word;
-    for (uint32_t cp : code_points(token)) word.push_back(utf8(cp));
+    for (uint32_t cp : decode_utf8(token)) word.push_back(encode_utf8(cp));
     // Merging is quadratic in a word's length (a word of 80,000 letters took 18 s); no real word comes
     // near the cut, and none of a longer one's tokens would fit in a context.
     if (word.size() > kMaxWordChars) word.resize(kMaxWordChars);

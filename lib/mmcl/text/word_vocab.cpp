@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
+#include "mmcl/core/json_text.h"
 #include "mmcl/core/error.h"
 #include "mmcl/text/tokenizer.h"
 
@@ -94,7 +95,7 @@ std::string WordVocab::token_text(int64_t id) const {
 }
 
 std::string WordVocab::to_json() const {
-  return nlohmann::json{{"type", "words"}, {"words", words_}}.dump() + "\n";
+  return json_text(nlohmann::json{{"type", "words"}, {"words", words_}}) + "\n";
 }
 
 WordVocab WordVocab::from_json(const std::string& json) {

@@ -1,3 +1,4 @@
+#include "mmcl/core/json_text.h"
 #include "mmcl/train/progress.h"
 
 #include <unistd.h>
@@ -32,7 +33,7 @@ MetricsLog::MetricsLog(const fs::path& path, int64_t resume_step) {
 }
 
 void MetricsLog::write(const nlohmann::json& record) {
-  out_ << record.dump() << '\n';
+  out_ << json_text(record) << '\n';
   out_.flush();
 }
 
