@@ -22,7 +22,7 @@ TORCH_VERSION := 2.11.0
 VENV := .venv
 PYTHON ?= python3
 
-.PHONY: setup venv build-cpu-only gpu-bundle gpu-check configure build test demo demo-emoji demo-synthetic bench bench-train reproduce-fdt reproduce-cvrl reproduce-vatt config-docs clean help
+.PHONY: asan-build test-asan fuzz soak setup venv build-cpu-only gpu-bundle gpu-check configure build test demo demo-emoji demo-synthetic bench bench-train reproduce-fdt reproduce-cvrl reproduce-vatt config-docs clean help
 
 help:
 	@echo "make demo   install what is missing, build, train a tiny CLIP and report"
@@ -33,6 +33,9 @@ help:
 	@echo "make reproduce-fdt  CLIP against CLIP+FDT, 3 seeds, two datasets (docs/REPRODUCTION.md, ~2 h)"
 	@echo "make reproduce-cvrl  CVRL's augmentation ablation, 3 seeds, moving Fashion-MNIST (~40 min)"
 	@echo "make reproduce-vatt  VATT's DropToken ablation and VATT-MA, 3 seeds, moving Fashion-MNIST with speech (~45 min)"
+	@echo "make test-asan  the test suite under ASan + UBSan (clang; build-asan/, ~30 min cold)"
+	@echo "make fuzz   seed corpora from the tests, then each libFuzzer target for FUZZ_SECONDS (60)"
+	@echo "make soak   20 SIGKILLs and resumes end with the unbroken run's weights; a full disk mid-checkpoint"
 	@echo "make build-cpu-only  build as against a CPU-only LibTorch (CUDA/NCCL compiled out) into build-cpu/"
 	@echo "make gpu-bundle  pack the Debian libraries a bare GPU machine lacks into .gpu-bundle/ (docs/GPU.md)"
 	@echo "make gpu-check   on a GPU machine: build against its PyTorch, run the CUDA tests and GPU benchmarks"
@@ -167,6 +170,33 @@ build-cpu-only: setup
 	cmake --build build-cpu -j $(JOBS)
 	./build-cpu/mmcl --version
 	./build-cpu/mmcl_tests "[precision],[optim],[attention]"
+
+# The test suite under AddressSanitizer + UndefinedBehaviorSanitizer (clang, from Debian), and the
+# libFuzzer targets of fuzz/ built in the same tree (docs/RELIABILITY.md). Not part of `make test`: a
+# cold build takes ~30 minutes on 2 cores.
+ASAN_DIR ?= build-asan
+FUZZ_SECONDS ?= 60
+export ASAN_OPTIONS ?= detect_leaks=1:halt_on_error=1:detect_odr_violation=0
+export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS ?= suppressions=$(CURDIR)/scripts/lsan.supp
+
+asan-build: setup
+	@$(MAKE) --no-print-directory setup PACKAGES="clang"
+	CC=clang CXX=clang++ cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	  -DCMAKE_CXX_FLAGS_RELEASE="-O1 -gline-tables-only -DNDEBUG" \
+	  -DMMCL_SANITIZE=address,undefined -DMMCL_FUZZ=ON $(CMAKE_ARGS)
+	cmake --build $(ASAN_DIR) -j $(JOBS)
+
+test-asan: asan-build
+	cd $(ASAN_DIR) && ctest --output-on-failure -j $(JOBS)
+
+fuzz: asan-build
+	bash scripts/fuzz.sh $(ASAN_DIR) $(FUZZ_SECONDS)
+
+# A tiny run killed with SIGKILL at 20 random moments and resumed each time ends with the unbroken run's
+# weights; a disk full in the middle of a checkpoint leaves it resumable (~2 minutes).
+soak: build
+	bash scripts/soak.sh $(MMCL)
 
 # What a GPU machine with only PyTorch, nvcc, CMake and Ninja lacks, unpacked from Debian's packages into
 # .gpu-bundle/ (git-ignored, at most 60 MiB); scripts/gpu-check.sh builds and runs there (docs/GPU.md).

@@ -1,5 +1,7 @@
 #include "util.h"
 
+#include <cstdlib>
+
 #include "dist/processes.h"
 #include "cli/run_results.h"
 
@@ -45,6 +47,11 @@ void write_text(const fs::path& path, const std::string& text) {
   if (path.has_parent_path()) fs::create_directories(path.parent_path());
   std::ofstream out(path, std::ios::binary);
   out << text;
+}
+
+void fuzz_seed(const std::string& target, const std::string& name, const std::string& bytes) {
+  const char* dir = std::getenv("MMCL_FUZZ_SEEDS");
+  if (dir && *dir) write_text(fs::path(dir) / target / name, bytes);
 }
 
 std::string read_text(const fs::path& path) {

@@ -40,6 +40,10 @@ int wait_exit(pid_t pid);
 void write_text(const fs::path& path, const std::string& text);
 std::string read_text(const fs::path& path);
 
+// With MMCL_FUZZ_SEEDS set (make fuzz), the inputs the tests make become the fuzzers' seed corpora:
+// `bytes` is written to $MMCL_FUZZ_SEEDS/<target>/<name>. Without it this does nothing.
+void fuzz_seed(const std::string& target, const std::string& name, const std::string& bytes);
+
 // The shared fixtures folder (../shared next to the source tree), or "" when it is absent; tests
 // that need it call this and skip with a visible message.
 fs::path shared_dir();

@@ -59,6 +59,11 @@ CATCH_TEST_CASE("malformed configs fail with file:line, key and what is wrong", 
       {"", {"optim=1"}, "--set: optim: is a section; set one of its keys (optim.*)"},
       {"", {"train.stepz=3"}, "--set: train.stepz: unknown key (did you mean train.steps?)"},
   };
+  for (size_t i = 0; i < cases.size(); ++i) {  // the config fuzzer's input: --set lines, "---", the YAML
+    std::string seed;
+    for (const auto& set : cases[i].sets) seed += set + "\n";
+    fuzz_seed("config_fuzz", "case" + std::to_string(i), cases[i].sets.empty() ? cases[i].yaml : seed + "---\n" + cases[i].yaml);
+  }
   for (const Case& c : cases) {
     CATCH_CAPTURE(c.yaml);
     const std::string message = error_for(dir, c.yaml, c.sets);

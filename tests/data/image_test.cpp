@@ -32,6 +32,9 @@ CATCH_TEST_CASE("images decode to RGB uint8, grey and RGBA included, garbage is 
   CATCH_CHECK(grey.sizes() == at::IntArrayRef({1, 1, 3}));
   CATCH_CHECK(grey[0][0][1].item<int>() == 77);
   const at::Tensor rgba = media::decode_image(png(1, 1, 4, {1, 2, 3, 4}), "rgba");
+  test::fuzz_seed("image_fuzz", "rgb.png", png(2, 1, 3, {10, 20, 30, 40, 50, 60}));
+  test::fuzz_seed("image_fuzz", "grey.png", png(1, 1, 1, {77}));
+  test::fuzz_seed("image_fuzz", "rgba.png", png(1, 1, 4, {1, 2, 3, 4}));
   CATCH_CHECK(rgba[0][0][2].item<int>() == 3);
   CATCH_CHECK_THROWS_AS(media::decode_image("not an image", "x"), media::DecodeError);
   CATCH_CHECK_THROWS_AS(data::decode_sample_image("not an image", "x", 1000), SampleError);
@@ -77,6 +80,7 @@ CATCH_TEST_CASE("decompression bombs are refused from the header, before decodin
                           "bomb.jpg: 65500 x 65500 pixels, over data.image.max_pixels (100000000)");
   CATCH_CHECK(media::image_size(jpeg_declaring(8, 8)) == std::make_pair(int64_t{8}, int64_t{8}));
   CATCH_CHECK(media::decode_image(jpeg_declaring(8, 8), "ok.jpg").sizes() == at::IntArrayRef({8, 8, 3}));
+  test::fuzz_seed("image_fuzz", "8x8.jpg", jpeg_declaring(8, 8));
   // The limit is the config's: a 2 x 1 image passes 2 pixels and fails 1; for a dataset it is a skipped sample.
   const std::string small = png(2, 1, 3, {10, 20, 30, 40, 50, 60});
   CATCH_CHECK(data::decode_sample_image(small, "small.png", 2).size(1) == 2);

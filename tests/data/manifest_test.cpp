@@ -25,6 +25,8 @@ CATCH_TEST_CASE("CSV manifests: columns by name, relative paths, malformed lines
              ",img/5.png,cat\n"                  // an empty caption is still a sample
              "a bird,,bird\n");                  // no image
   const Manifest m = read_manifest((dir / "m.csv").string(), {"filepath", "title", "label", "", ""});
+  // The manifest fuzzer's first byte picks the kind (n % 3: csv, tsv, jsonl) and the label column (n & 4).
+  fuzz_seed("manifest_fuzz", "csv", "\x0c" + read_text(dir / "m.csv"));
   CATCH_REQUIRE(m.records.size() == 3);
   CATCH_CHECK(m.skipped_lines == 3);
   CATCH_CHECK(m.records[0].image == (dir / "img/1.png").string());
@@ -42,6 +44,7 @@ CATCH_TEST_CASE("CSV manifests: columns by name, relative paths, malformed lines
              "b.png,\"three\n\nlines\"\n"
              "c.png,plain\n");
   const Manifest multi = read_manifest((dir / "multi.csv").string(), {"filepath", "title", "", "", ""});
+  fuzz_seed("manifest_fuzz", "csv_multiline", std::string(1, '\0') + read_text(dir / "multi.csv"));
   CATCH_REQUIRE(multi.records.size() == 3);
   CATCH_CHECK(multi.skipped_lines == 0);
   CATCH_CHECK(multi.records[0].captions == std::vector<std::string>{"two lines,\nof \"text\""});
@@ -63,6 +66,7 @@ CATCH_TEST_CASE("CSV manifests: columns by name, relative paths, malformed lines
   // TSV by extension, integer labels, another root.
   write_text(dir / "m.tsv", "filepath\tlabel\na.png\t3\nb.png\t0\n");
   const Manifest t = read_manifest((dir / "m.tsv").string(), {"filepath", "", "label", "", "/data"});
+  fuzz_seed("manifest_fuzz", "tsv", "\x04" + read_text(dir / "m.tsv"));
   CATCH_CHECK(t.records[0].image == "/data/a.png");
   CATCH_CHECK(t.records[0].label == 3);
   CATCH_CHECK(t.label_names.empty());
@@ -89,6 +93,7 @@ CATCH_TEST_CASE("JSONL manifests: a caption or a list of captions per image", "[
              "{\"filepath\": \"c.jpg\", \"label\": 1}\n"
              "\n");
   const Manifest m = read_manifest((dir / "m.jsonl").string(), {"filepath", "title", "label", "", ""});
+  fuzz_seed("manifest_fuzz", "jsonl", "\x05" + read_text(dir / "m.jsonl"));
   CATCH_REQUIRE(m.records.size() == 2);
   CATCH_CHECK(m.skipped_lines == 2);
   CATCH_CHECK(m.records[0].captions == std::vector<std::string>{"one", "two"});

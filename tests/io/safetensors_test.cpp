@@ -45,6 +45,7 @@ CATCH_TEST_CASE("safetensors round trip: every dtype, shapes, metadata, order", 
       {"strided", at::randn({4, 3}).t()},  // not contiguous: written in logical order
   };
   save_safetensors(path, in, {{"format", "pt"}, {"note", "x"}});
+  fuzz_seed("safetensors_fuzz", "every_dtype", read_text(path));
   const auto out = load_safetensors(path);
   CATCH_CHECK(out.metadata == std::map<std::string, std::string>{{"format", "pt"}, {"note", "x"}});
   CATCH_REQUIRE(out.tensors.size() == in.size());

@@ -103,6 +103,7 @@ CATCH_TEST_CASE("the unpickler rebuilds a state dict: storages, offsets, strides
   CATCH_CHECK(t[0].first == "w");
   // Elements 1 + i + 2j of 0..5: [[1, 3], [2, 4]].
   CATCH_CHECK(at::equal(t[0].second, at::tensor({1.0f, 3.0f, 2.0f, 4.0f}).view({2, 2})));
+  fuzz_seed("pickle_fuzz", "state_dict", state_dict_pickle("w", 6, 1, {2, 2}, {1, 2}));
 
   // Refused: reaching past the storage, a short storage, code, unknown opcodes, broken pickles.
   CATCH_CHECK(error_of(state_dict_pickle("w", 4, 1, {2, 2}, {2, 1}), 4).find("a tensor reaches element 4 of a storage of 4") !=
@@ -139,6 +140,8 @@ CATCH_TEST_CASE("hostile pickles: deep nesting, a MARK popped through, a flood o
   std::string cycle = std::string("\x80\x02]q") + '\0';  // a list, memo 0
   for (int i = 0; i < 300; ++i) cycle += std::string("h") + '\0' + "a";  // BINGET 0, APPEND
   CATCH_CHECK(error_of(cycle + ".", 0).find("containers nest deeper than 256 levels") != std::string::npos);
+  fuzz_seed("pickle_fuzz", "lists", lists + ".");
+  fuzz_seed("pickle_fuzz", "cycle", cycle + ".");
   // TUPLE2 reaching below the MARK: refused (it read the stack under the mark).
   CATCH_CHECK(error_of("\x80\x02K\x01(K\x02\x86t.", 0).find("stack underflow") != std::string::npos);
   // Two million values in a list: refused once past the cap, not built.
@@ -154,6 +157,7 @@ CATCH_TEST_CASE("training checkpoints: weights under state_dict, DDP's module. p
   inner = inner.substr(2, inner.size() - 3);  // without PROTO and STOP
   const std::string p = "\x80\x02}" + text("epoch") + int1(3) + "s" + text("state_dict") + inner + "s.";
   const auto t = unpickle_state_dict(p, [](const std::string&, uint64_t) { return floats(4); }, "t.pt");
+  fuzz_seed("pickle_fuzz", "training_checkpoint", p);
   CATCH_REQUIRE(t.size() == 1);
   CATCH_CHECK(t[0].first == "w");
 }

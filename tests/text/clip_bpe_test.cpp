@@ -49,6 +49,8 @@ CATCH_TEST_CASE("CLIP BPE clean-up and errors", "[text][fixtures]") {
   const auto shared = shared_dir();
   // html entities (twice escaped too), whitespace runs and case do not change the ids.
   const auto plain = tokenizer->encode("fish & chips \"here\"");
+  fuzz_seed("bpe_fuzz", "entities", "  FISH &amp;amp; CHIPS\t\n&#34;here&#x22; ");
+  fuzz_seed("bpe_fuzz", "accents", "A photograph of a Caf\xc3\xa9, na\xc3\xafvely");
   CATCH_CHECK(tokenizer->encode("Fish &amp; chips   &quot;here&quot;") == plain);
   CATCH_CHECK(tokenizer->encode("  FISH &amp;amp; CHIPS\t\n&#34;here&#x22; ") == plain);
   CATCH_CHECK(tokenizer->encode("").empty());

@@ -56,6 +56,9 @@ int guarded(const std::function<int()>& fn) {
   } catch (const YAML::Exception& e) {
     spdlog::error("YAML: {}", e.what());
     return kExitRuntime;
+  } catch (const std::bad_alloc&) {
+    spdlog::error("out of memory (the batch, the model or the number of workers is more than this machine holds)");
+    return kExitRuntime;
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return kExitRuntime;

@@ -2,6 +2,7 @@
 // Errors and exit codes. Every failure that reaches the user is one of these, so `main` can map it
 // to an exit code and a one-line message.
 
+#include <new>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -50,6 +51,17 @@ std::string str_cat(const Parts&... parts) {
   std::ostringstream out;
   detail::append(out, parts...);
   return out.str();
+}
+
+// Runs `fn`; a failed allocation inside becomes an Error naming `source` (the file being read):
+// std::bad_alloc alone says nothing of what was being done.
+template <class Fn>
+auto naming_allocation_failure(const std::string& source, Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const std::bad_alloc&) {
+    throw Error(str_cat(source, ": out of memory while reading it"));
+  }
 }
 
 }  // namespace mmcl

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <numeric>
 
+#include <c10/util/Exception.h>
+
 #include "mmcl/core/log.h"
 
 namespace mmcl::data {
@@ -114,6 +116,13 @@ Batch Loader::load_batch(int64_t batch) const {
   return options_.pin_memory ? collate(samples).pin_memory() : collate(samples);
 }
 
+void Loader::skip(int64_t index, const std::string& why) const {
+  std::lock_guard<std::mutex> lock(skip_mutex_);
+  ++skipped_;
+  if (logged_.insert(index).second)
+    spdlog::warn("skipping sample {}: {} (skipped so far: {})", dataset_->describe(index), why, skipped_);
+}
+
 Sample Loader::load_sample(int64_t position) const {
   const int64_t n = dataset_->size();
   for (int attempt = 0; attempt <= kMaxReplacements; ++attempt) {
@@ -126,10 +135,11 @@ Sample Loader::load_sample(int64_t position) const {
       s.index = index;
       return s;
     } catch (const SampleError& e) {
-      std::lock_guard<std::mutex> lock(skip_mutex_);
-      ++skipped_;
-      if (logged_.insert(index).second)
-        spdlog::warn("skipping sample {}: {} (skipped so far: {})", dataset_->describe(index), e.what(), skipped_);
+      skip(index, e.what());
+    } catch (const std::bad_alloc&) {  // a sample too large for this machine's memory: the run goes on
+      skip(index, "out of memory while loading it");
+    } catch (const c10::OutOfMemoryError&) {
+      skip(index, "out of memory while loading it");
     }
   }
   throw Error(str_cat("more than ", kMaxReplacements, " unusable samples in a row near position ", position,

@@ -67,6 +67,7 @@ class Loader {
 
   Batch load_batch(int64_t batch) const;
   Sample load_sample(int64_t position) const;
+  void skip(int64_t index, const std::string& why) const;  // counted, logged once per sample
   void run_worker(size_t w, int64_t first_batch);
   void stop_workers();
 

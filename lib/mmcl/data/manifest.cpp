@@ -293,8 +293,10 @@ Manifest read_manifest(const std::string& path, const ManifestColumns& c) {
   m.path = path;
   const fs::path base = c.root.empty() ? fs::path(path).parent_path() : fs::path(c.root);
   std::vector<std::string> raw_labels;
-  if (ends_with(path, ".jsonl") || ends_with(path, ".json")) read_jsonl(m, in, c, base, raw_labels);
-  else read_delimited(m, in, c, base, raw_labels);
+  naming_allocation_failure(path, [&] {
+    if (ends_with(path, ".jsonl") || ends_with(path, ".json")) read_jsonl(m, in, c, base, raw_labels);
+    else read_delimited(m, in, c, base, raw_labels);
+  });
   if (!c.label.empty()) assign_labels(m, raw_labels);
   if (m.skipped_lines > 0) spdlog::warn("{}: {} malformed lines skipped", path, m.skipped_lines);
   if (m.repaired_text > 0)

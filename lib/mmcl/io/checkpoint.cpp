@@ -55,9 +55,13 @@ auto with_archive(const fs::path& path, bool verify, Fn fn) {
   // LibTorch's reader follows a hostile file's nesting and code: it is checked by ours first.
   check_torch_archive(path);
   try {
-    torch::serialize::InputArchive archive;
-    archive.load_from(path.string());
-    return fn(archive);
+    return naming_allocation_failure(path.string(), [&] {
+      torch::serialize::InputArchive archive;
+      archive.load_from(path.string());
+      return fn(archive);
+    });
+  } catch (const c10::OutOfMemoryError&) {
+    throw Error(str_cat(path.string(), ": out of memory while reading it"));
   } catch (const c10::Error& e) {
     throw Error(str_cat("cannot read checkpoint ", path.string(), ": ", e.what_without_backtrace()));
   }

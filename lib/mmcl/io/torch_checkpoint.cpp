@@ -536,8 +536,14 @@ NamedTensors load_weights(const std::filesystem::path& path) {
   if (!in) throw Error(str_cat(path.string(), ": cannot open"));
   char magic[4] = {0, 0, 0, 0};
   in.read(magic, 4);
-  if (std::memcmp(magic, "PK\x03\x04", 4) == 0) return load_torch_checkpoint(path);
-  return load_safetensors(path).tensors;
+  return naming_allocation_failure(path.string(), [&] {
+    try {
+      if (std::memcmp(magic, "PK\x03\x04", 4) == 0) return load_torch_checkpoint(path);
+      return load_safetensors(path).tensors;
+    } catch (const c10::OutOfMemoryError&) {
+      throw std::bad_alloc();
+    }
+  });
 }
 
 }  // namespace mmcl::io
