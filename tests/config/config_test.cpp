@@ -72,6 +72,12 @@ CATCH_TEST_CASE("malformed configs fail with file:line, key and what is wrong", 
     CATCH_CHECK(message.find('\n') == std::string::npos);  // one line
   }
   CATCH_CHECK(error_for(dir, "optim:\n  lr: [0.1\n").find("YAML syntax error") != std::string::npos);
+  // Bytes a terminal would act on (a binary file given as the config) are printed escaped.
+  CATCH_CHECK(error_for(dir, "optim:\n  lr: \"a\\x1b[2Jb\"\n") == f + ":2: optim.lr: expected a positive number, got \"a\\x1b[2Jb\"");
+  const std::string binary = error_for(dir, std::string("\x7f" "ELF\x02\x01: 1\n"));
+  CATCH_CAPTURE(binary);
+  CATCH_CHECK(binary.rfind(f + ":1: ", 0) == 0);
+  CATCH_CHECK(binary.find_first_of(std::string("\x7f\x02\x01", 3)) == std::string::npos);
 }
 
 CATCH_TEST_CASE("a missing config file or preset file is named", "[config]") {

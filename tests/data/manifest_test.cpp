@@ -74,6 +74,11 @@ CATCH_TEST_CASE("CSV manifests: columns by name, relative paths, malformed lines
   CATCH_CHECK_THROWS_WITH(read_manifest((dir / "m.csv").string(), {"path", "title", "", "", ""}),
                           (dir / "m.csv").string() + ": no column \"path\" (columns: title, filepath, label); set data.image_key");
   CATCH_CHECK_THROWS_AS(read_manifest((dir / "none.csv").string(), {}), mmcl::ConfigError);
+  // A binary file given as the manifest: its header is printed escaped, not raw to the terminal.
+  write_text(dir / "binary.csv", std::string("\x7f" "ELF\x02\x01\x01\0\0\x1b[2J,x\n", 15));
+  CATCH_CHECK_THROWS_WITH(read_manifest((dir / "binary.csv").string(), {"filepath", "", "", "", ""}),
+                          (dir / "binary.csv").string() + ": no column \"filepath\" (columns: \\x7fELF\\x02\\x01\\x01\\x00\\x00\\x1b[2J, x); "
+                          "set data.image_key");
 
   // A class number past int64 (it ended runs with "stoll") or past a million classes: the file is named.
   write_text(dir / "big.csv", "filepath,label\na.png,1\nb.png,99999999999999999999\n");

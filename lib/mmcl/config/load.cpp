@@ -1,3 +1,4 @@
+#include "mmcl/core/utf8.h"
 #include "mmcl/config/load.h"
 
 #include <filesystem>
@@ -24,7 +25,7 @@ YAML::Node parse_yaml(const std::string& text, const std::string& source) {
   try {
     return YAML::Load(text);
   } catch (const YAML::ParserException& e) {
-    throw ConfigError(str_cat(source, ":", e.mark.line + 1, ": YAML syntax error: ", e.msg));
+    throw ConfigError(str_cat(source, ":", e.mark.line + 1, ": YAML syntax error: ", printable(e.msg)));
   }
 }
 
@@ -34,7 +35,7 @@ YAML::Node parse_yaml_file(const std::string& path, const std::string& what) {
   try {
     return YAML::LoadFile(path);
   } catch (const YAML::ParserException& e) {
-    throw ConfigError(str_cat(path, ":", e.mark.line + 1, ": YAML syntax error: ", e.msg));
+    throw ConfigError(str_cat(path, ":", e.mark.line + 1, ": YAML syntax error: ", printable(e.msg)));
   } catch (const YAML::BadFile&) {
     throw ConfigError(str_cat(path, ": cannot read the ", what));
   }

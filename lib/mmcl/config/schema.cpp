@@ -1,3 +1,4 @@
+#include "mmcl/core/utf8.h"
 #include "mmcl/config/schema.h"
 
 #include <algorithm>
@@ -22,7 +23,7 @@ std::string describe(const YAML::Node& node) {
     case YAML::NodeType::Map: return "a mapping";
     case YAML::NodeType::Sequence: return "a list";
     case YAML::NodeType::Null: return "nothing";
-    default: return "\"" + node.Scalar() + "\"";
+    default: return "\"" + printable(node.Scalar()) + "\"";
   }
 }
 
@@ -514,7 +515,7 @@ void Schema::set(const std::string& key, const YAML::Node& value, const Origin& 
   if (it == fields_.end()) {
     if (is_section(key))
       throw ConfigError(str_cat(origin.str(), ": ", key, ": is a section; set one of its keys (", key, ".*)"));
-    throw ConfigError(str_cat(origin.str(), ": ", key, ": unknown key", suggest(key)));
+    throw ConfigError(str_cat(origin.str(), ": ", printable(key), ": unknown key", suggest(key)));
   }
   if (auto problem = it->assign(value)) throw ConfigError(str_cat(origin.str(), ": ", key, ": ", *problem));
   it->origin = origin;

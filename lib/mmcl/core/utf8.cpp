@@ -86,4 +86,23 @@ std::string repair_utf8(std::string_view s) {
   return out;
 }
 
+std::string printable(std::string_view s, size_t max_bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    if (out.size() >= max_bytes) return out + "...";
+    uint32_t cp = 0;
+    const size_t len = sequence_at(s, i, cp);
+    if (len == 0 || cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0)) {
+      const auto b = static_cast<uint8_t>(s[i]);
+      out += std::string("\\x") + digits[b >> 4] + digits[b & 15];
+      ++i;
+      continue;
+    }
+    out.append(s.substr(i, len));
+    i += len;
+  }
+  return out;
+}
+
 }  // namespace mmcl

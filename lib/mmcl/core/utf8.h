@@ -17,5 +17,8 @@ std::string encode_utf8(uint32_t cp);
 bool is_utf8(std::string_view s);
 // `s` with every ill-formed byte replaced by U+FFFD (unchanged when it is UTF-8 already).
 std::string repair_utf8(std::string_view s);
+// `s` safe to print on a terminal in a message: control characters and ill-formed bytes as \xNN, cut to
+// `max_bytes` bytes with "..." (a binary file given as a manifest or config printed its bytes raw).
+std::string printable(std::string_view s, size_t max_bytes = 80);
 
 }  // namespace mmcl

@@ -46,7 +46,7 @@ void assign_labels(Manifest& m, const std::vector<std::string>& raw) {
       // Labels number the classes: one past int64 (or past a million classes) is a broken file.
       const std::optional<int64_t> label = parse_non_negative(raw[i]);
       if (!label || *label >= kMaxClasses)
-        throw ConfigError(str_cat(m.path, ": label \"", raw[i].substr(0, 40), "\" of ", m.records[i].image,
+        throw ConfigError(str_cat(m.path, ": label \"", printable(raw[i], 40), "\" of ", m.records[i].image,
                                   " is not a class number below ", kMaxClasses));
       m.records[i].label = *label;
     }
@@ -140,7 +140,7 @@ void read_delimited(Manifest& m, std::istream& in, const ManifestColumns& c, con
     if (it == header.end()) {
       std::string names;
       for (const auto& h : header) names += (names.empty() ? "" : ", ") + h;
-      throw ConfigError(str_cat(m.path, ": no column \"", name, "\" (columns: ", names, "); set ", key));
+      throw ConfigError(str_cat(m.path, ": no column \"", name, "\" (columns: ", printable(names), "); set ", key));
     }
     return it - header.begin();
   };

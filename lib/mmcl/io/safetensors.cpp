@@ -133,7 +133,8 @@ Safetensors load_safetensors(const std::filesystem::path& path) {
       }
       continue;
     }
-    auto bad = [&](const std::string& why) { return Error(str_cat(file, ": tensor \"", name, "\": ", why)); };
+    const std::string& tensor = name;  // (a structured binding cannot be captured before C++20)
+    auto bad = [&](const std::string& why) { return Error(str_cat(file, ": tensor \"", tensor, "\": ", why)); };
     if (!info.is_object() || !info.contains("dtype") || !info.contains("shape") || !info.contains("data_offsets"))
       throw bad("needs dtype, shape and data_offsets");
     Entry e{0, 0, name, at::kFloat, {}};
