@@ -11,7 +11,16 @@
 #include <filesystem>
 #include <string>
 
+#include "mmcl/core/log.h"
+
 namespace mmcl::fuzz {
+
+// Warnings about skipped lines and samples are what hostile input is for: silenced, they would fill
+// the disk (a minute of the manifest fuzzer logged 260 MB) and slow each execution.
+inline const bool kQuiet = [] {
+  spdlog::set_level(spdlog::level::off);
+  return true;
+}();
 
 // `data` written to a scratch file ending in `extension`, one per process (in /dev/shm when it exists).
 inline std::string scratch_file(const uint8_t* data, size_t size, const std::string& extension) {

@@ -58,6 +58,28 @@ CATCH_TEST_CASE("mmcl bench: samples/s, step percentiles, GFLOP/s from counted F
               Approx(infer["gflop_per_step"].get<double>() / infer["step_s"]["p50"].get<double>()));
   CATCH_CHECK(j["peak_rss_mb"].get<double>() > 10);
   CATCH_CHECK(j["data"].is_null());  // synthetic data: no pipeline to time
+  CATCH_CHECK(j["gemm_peak"].is_null());  // measured only with --peak
+  CATCH_CHECK(train["utilisation"].is_null());
+
+  // --peak: the matrix-product limit of the run's GEMM type, and each row's share of it.
+  const auto p = run_mmcl("bench train --config bench.yaml --steps 2 --warmup 1 --json --peak", dir.path());
+  CATCH_INFO(p.output);
+  CATCH_REQUIRE(p.exit_code == 0);
+  const auto jp = nlohmann::json::parse(p.output.substr(p.output.find('{')));
+  CATCH_CHECK(jp["gemm_peak"]["dtype"] == "Float");
+  const double peak = jp["gemm_peak"]["gflop_per_s"].get<double>();
+  CATCH_CHECK(peak > 0);
+  for (const char* row : {"train", "inference"})
+    CATCH_CHECK(jp[row]["utilisation"].get<double>() == Approx(jp[row]["gflop_per_s"].get<double>() / peak));
+  const auto peaks = run_mmcl("bench peak --size 128 --repeats 2 --threads 1 --json", dir.path());
+  CATCH_INFO(peaks.output);
+  CATCH_REQUIRE(peaks.exit_code == 0);
+  const auto jk = nlohmann::json::parse(peaks.output.substr(peaks.output.find('{')));
+  CATCH_CHECK(jk["size"] == 128);
+  CATCH_CHECK(jk["threads"] == 1);
+  CATCH_CHECK(jk["gflop_per_s"]["fp32"].get<double>() > 0);
+  CATCH_CHECK(jk["gflop_per_s"]["bf16"].get<double>() > 0);
+  CATCH_CHECK(jk["cpu_features"].is_array());
 
   // The text form, in amp_bf16; amp_fp16 is refused on CPU.
   const auto amp = run_mmcl("bench train --config bench.yaml --steps 2 --warmup 1 --set runtime.precision=amp_bf16", dir.path());

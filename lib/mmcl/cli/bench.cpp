@@ -4,6 +4,8 @@
 //                                        counted FLOPs, peak RSS; --json prints one JSON object
 //   mmcl bench images --files LIST ...   the image input pipeline (perf/pipelines.h), one JSON line
 //   mmcl bench videos --files LIST ...   clip decoding, one JSON line
+//   mmcl bench peak [--device D] ...     this machine's matrix-product limit per precision (GFLOP/s);
+//                                        `bench train --peak` reports each row's share of it
 // Writes nothing.
 
 #include <iostream>
@@ -18,9 +20,12 @@
 #include "mmcl/core/error.h"
 #include "mmcl/core/log.h"
 #include "mmcl/core/runtime.h"
+#include "mmcl/perf/measure.h"
 #include "mmcl/perf/pipelines.h"
 #include "mmcl/perf/train_bench.h"
 #include "mmcl/run/run.h"
+
+#include <torch/cuda.h>
 
 namespace mmcl::cli {
 namespace {
@@ -42,6 +47,16 @@ class Bench : public RunCommand {
                        "Batches of the data pipeline to time when the config names data (default 20; 0: skip)")
         ->check(CLI::NonNegativeNumber);
     train_->add_flag("--json", json_, "Print one JSON object");
+    train_->add_flag("--peak", with_peak_, "Also measure the matrix-product peak of the run's precision and report "
+                                           "each row's utilisation of it");
+
+    peak_ = app.add_subcommand("peak", "The matrix-product limit of this machine per precision (GFLOP/s of an N^3 "
+                                       "product, best of --repeats), and the CPU's matrix instruction sets");
+    peak_->add_option("--device", peak_device_, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+    peak_->add_option("--threads", peak_threads_, "intra-op threads (0: every core)")->check(CLI::NonNegativeNumber);
+    peak_->add_option("--size", peak_size_, "N (default 2048)")->check(CLI::PositiveNumber);
+    peak_->add_option("--repeats", peak_repeats_, "timed products (default 5)")->check(CLI::PositiveNumber);
+    peak_->add_flag("--json", json_, "Print one JSON object");
 
     images_ = app.add_subcommand("images", "decode + RandomResizedCrop + normalise through the loader (one JSON line)");
     images_->add_option("--files", io_.files, "a text file listing images, or a folder of them")->required();
@@ -71,6 +86,7 @@ class Bench : public RunCommand {
     spdlog::set_level(spdlog::level::warn);
     if (images_->parsed()) std::cout << json_text(perf::bench_images(io_)) << std::endl;
     if (videos_->parsed()) std::cout << json_text(perf::bench_videos(vo_)) << std::endl;
+    if (peak_->parsed()) return peak();
     return kExitOk;
   }
 
@@ -85,9 +101,12 @@ class Bench : public RunCommand {
     const perf::TrainBench b = perf::bench_training(run, options_, runtime);
 
     const double train_rate = static_cast<double>(b.batch) / perf::percentile(b.train.seconds, 0.5);
+    // The limit the rows are held against: the matrix-product rate of the precision's GEMM type.
+    const double peak = with_peak_ ? perf::gemm_peak_gflops(run.device, run.precision.low) : 0;
     auto figures = [&](const perf::Measured& m) {
       const double p50 = perf::percentile(m.seconds, 0.5);
       return nlohmann::json{{"samples_per_s", static_cast<double>(b.batch) / p50},
+                            {"utilisation", peak > 0 ? nlohmann::json(m.flops / 1e9 / p50 / peak) : nlohmann::json(nullptr)},
                             {"step_s", {{"p50", p50}, {"p90", perf::percentile(m.seconds, 0.9)},
                                         {"p99", perf::percentile(m.seconds, 0.99)},
                                         {"min", *std::min_element(m.seconds.begin(), m.seconds.end())},
@@ -116,16 +135,19 @@ class Bench : public RunCommand {
         {"data_keeps_up", b.data ? nlohmann::json(b.data->samples_per_s >= train_rate) : nlohmann::json(nullptr)},
         {"loss", b.last_loss},
         {"peak_rss_mb", perf::peak_rss_mb()},
+        {"gemm_peak", peak > 0 ? nlohmann::json{{"dtype", c10::toString(run.precision.low)}, {"gflop_per_s", peak}}
+                               : nlohmann::json(nullptr)},
         {"gpu_mem_peak_mb", gpu_peak_memory_mb(run.device)}};
     if (json_) {
       std::cout << json_text(out) << std::endl;
       return kExitOk;
     }
     auto line = [&](const char* what, const nlohmann::json& f) {
-      return format_line("%-10s %8.1f samples/s  step p50 %.4f s  p90 %.4f s  p99 %.4f s  %.1f GFLOP/step  %.1f GFLOP/s\n",
+      return format_line("%-10s %8.1f samples/s  step p50 %.4f s  p90 %.4f s  p99 %.4f s  %.1f GFLOP/step  %.1f GFLOP/s%s\n",
                          what, f["samples_per_s"].get<double>(), f["step_s"]["p50"].get<double>(),
                          f["step_s"]["p90"].get<double>(), f["step_s"]["p99"].get<double>(),
-                         f["gflop_per_step"].get<double>(), f["gflop_per_s"].get<double>());
+                         f["gflop_per_step"].get<double>(), f["gflop_per_s"].get<double>(),
+                         peak > 0 ? format_line(" (%.0f%% of the peak)", 100 * f["utilisation"].get<double>()).c_str() : "");
     };
     std::cout << format_line("%s%s%s, %.2f M parameters, batch %lld, %s on %s (%d threads), LibTorch %s\n",
                              config.model.name.c_str(), config.model.preset.empty() ? "" : " ",
@@ -142,7 +164,34 @@ class Bench : public RunCommand {
                                ratio >= 1 ? "the loader keeps up (measured alone: with training it shares the cores)"
                                           : "the loader is the bottleneck (more data.workers, or prepare the data smaller)");
     }
+    if (peak > 0)
+      std::cout << format_line("GEMM peak  %.1f GFLOP/s (%s, 2048^3 products, %d threads)\n", peak,
+                               c10::toString(run.precision.low), runtime.threads);
     std::cout << format_line("peak RSS   %.0f MiB\n", out["peak_rss_mb"].get<double>());
+    return kExitOk;
+  }
+
+  int peak() {
+    const c10::Device device(peak_device_);
+    if (device.is_cuda() && !torch::cuda::is_available()) throw ConfigError("bench peak --device cuda: no GPU is visible");
+    const Runtime runtime = setup_runtime(device, peak_threads_);
+    std::vector<std::pair<std::string, c10::ScalarType>> types = {{"fp32", c10::kFloat}, {"bf16", c10::kBFloat16}};
+    if (device.is_cuda()) types.emplace_back("fp16", c10::kHalf);
+    nlohmann::json out = {{"device", device.str()}, {"threads", runtime.threads}, {"libtorch", torch_version()},
+                          {"size", peak_size_}, {"repeats", peak_repeats_},
+                          {"cpu_features", perf::cpu_matrix_features()}};
+    for (const auto& [name, dtype] : types)
+      out["gflop_per_s"][name] = perf::gemm_peak_gflops(device, dtype, peak_size_, peak_repeats_);
+    if (json_) {
+      std::cout << json_text(out) << std::endl;
+      return kExitOk;
+    }
+    std::cout << format_line("matrix-product peak on %s, %d threads, %lld^3, best of %d (LibTorch %s)\n",
+                             device.str().c_str(), runtime.threads, static_cast<long long>(peak_size_), peak_repeats_,
+                             torch_version().c_str());
+    for (const auto& [name, dtype] : types)
+      std::cout << format_line("%-5s %10.1f GFLOP/s\n", name.c_str(), out["gflop_per_s"][name].get<double>());
+    std::cout << "CPU matrix instructions: " << join(perf::cpu_matrix_features(), ", ") << "\n";
     return kExitOk;
   }
 
@@ -150,6 +199,12 @@ class Bench : public RunCommand {
   CLI::App* train_ = nullptr;
   CLI::App* images_ = nullptr;
   CLI::App* videos_ = nullptr;
+  CLI::App* peak_ = nullptr;
+  bool with_peak_ = false;
+  std::string peak_device_ = "cpu";
+  int64_t peak_threads_ = 0;
+  int64_t peak_size_ = 2048;
+  int peak_repeats_ = 5;
   perf::TrainBenchOptions options_;
   perf::ImageBenchOptions io_;
   perf::VideoBenchOptions vo_;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include <ATen/ATen.h>
+#include <ATen/cpu/Utils.h>
 #include <ATen/record_function.h>
 #include <torch/cuda.h>
 
@@ -118,6 +119,34 @@ double peak_rss_mb() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // KiB on Linux
+}
+
+double gemm_peak_gflops(const c10::Device& device, c10::ScalarType dtype, int64_t n, int repeats) {
+  at::NoGradGuard no_grad;
+  const auto options = at::TensorOptions().device(device).dtype(dtype);
+  const at::Tensor a = at::randn({n, n}, options), b = at::randn({n, n}, options);
+  at::Tensor c = at::empty({n, n}, options);
+  at::mm_out(c, a, b);
+  synchronize(device);
+  double best = 0;
+  for (int r = 0; r < repeats; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    at::mm_out(c, a, b);
+    synchronize(device);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    best = std::max(best, 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n) / s / 1e9);
+  }
+  return best;
+}
+
+std::vector<std::string> cpu_matrix_features() {
+  std::vector<std::string> out;
+  for (const auto& [name, value] : at::cpu::get_cpu_capabilities())
+    if (value.isBool() && value.toBool() &&
+        (name.rfind("avx512", 0) == 0 || name.rfind("amx", 0) == 0 || name == "avx2" || name == "fma"))
+      out.push_back(name);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace mmcl::perf

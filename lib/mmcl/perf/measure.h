@@ -4,9 +4,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
 
 namespace mmcl::perf {
 
@@ -40,5 +42,13 @@ void synchronize(const c10::Device& device);
 double percentile(std::vector<double> values, double q);
 // The process's peak resident memory (MiB).
 double peak_rss_mb();
+
+// The machine's limit for a model's FLOP rate: the best rate (GFLOP/s) of an n x n by n x n matrix
+// product in `dtype` on `device` with the current intra-op threads, over `repeats` timed products after
+// an untimed one (2 n^3 FLOPs each). Training and inference rows report their GFLOP/s against it.
+double gemm_peak_gflops(const c10::Device& device, c10::ScalarType dtype, int64_t n = 2048, int repeats = 5);
+// The CPU's matrix instruction sets LibTorch detected (e.g. "avx512", "avx512_bf16", "amx_bf16"),
+// those it reports as present.
+std::vector<std::string> cpu_matrix_features();
 
 }  // namespace mmcl::perf
