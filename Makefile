@@ -176,9 +176,8 @@ build-cpu-only: setup
 # cold build takes ~30 minutes on 2 cores.
 ASAN_DIR ?= build-asan
 FUZZ_SECONDS ?= 60
-export ASAN_OPTIONS ?= detect_leaks=1:halt_on_error=1:detect_odr_violation=0
+export ASAN_OPTIONS ?= detect_leaks=1:halt_on_error=1
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
-export LSAN_OPTIONS ?= suppressions=$(CURDIR)/scripts/lsan.supp
 
 asan-build: setup
 	@$(MAKE) --no-print-directory setup PACKAGES="clang"
