@@ -1,5 +1,9 @@
 // torch.save checkpoints: the strict unpickler on hand-made pickles (what it accepts, what it refuses),
 // and the open_clip fixture read from both of its files with numeric parity.
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstring>
 
 #include <fstream>
@@ -304,4 +308,49 @@ CATCH_TEST_CASE("hostile archives: checked before LibTorch's reader, records aga
   write_text(dir / "old.pt", "\x80\x02\x8a\x0a" + std::string(100, 'x'));
   CATCH_CHECK(error_of_load([&] { mmcl::io::load_torch_checkpoint(dir / "old.pt"); }).find("an old-format PyTorch checkpoint") !=
               std::string::npos);
+}
+
+CATCH_TEST_CASE("weights too large for this machine's memory: an error naming the file, not std::bad_alloc", "[io]") {
+#if defined(__SANITIZE_ADDRESS__)
+#define MMCL_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MMCL_UNDER_ASAN 1
+#endif
+#endif
+#ifdef MMCL_UNDER_ASAN
+  CATCH_WARN("SKIPPED: an address-space limit cannot be set under AddressSanitizer");
+  return;
+#endif
+  TempDir dir;
+  // A state dict with one 64 Mi-float storage (256 MiB), read by a child process whose address space
+  // may grow by 64 MiB only.
+  const int64_t numel = int64_t{1} << 26;
+  std::string p = "\x80\x02";
+  p += global("collections", "OrderedDict") + ")R" + text("w") + global("torch._utils", "_rebuild_tensor_v2");
+  p += "((" + text("storage") + global("torch", "FloatStorage") + text("0") + text("cpu") + "J";
+  const uint32_t n32 = static_cast<uint32_t>(numel);
+  p.append(reinterpret_cast<const char*>(&n32), 4);
+  p += "tQ" + int1(0) + "J" + std::string(reinterpret_cast<const char*>(&n32), 4) + "\x85" + int1(1) + "\x85";
+  p += "\x89" + global("collections", "OrderedDict") + ")RtRs.";
+  write_archive(dir / "big.pt", {{"data.pkl", p, false}, {"data/0", std::string(static_cast<size_t>(numel) * 4, '\0'), false}});
+  const pid_t child = ::fork();
+  CATCH_REQUIRE(child >= 0);
+  if (child == 0) {
+    long pages = 0, resident = 0;
+    std::FILE* statm = std::fopen("/proc/self/statm", "r");
+    if (!statm || std::fscanf(statm, "%ld %ld", &pages, &resident) != 2) ::_exit(3);
+    std::fclose(statm);
+    const rlim_t limit = static_cast<rlim_t>(pages) * static_cast<rlim_t>(::sysconf(_SC_PAGESIZE)) + (rlim_t{64} << 20);
+    const rlimit rl{limit, limit};
+    if (::setrlimit(RLIMIT_AS, &rl) != 0) ::_exit(3);
+    const std::string message = error_of_load([&] { mmcl::io::load_weights(dir / "big.pt"); });
+    const bool named = message.rfind((dir / "big.pt").string() + ": ", 0) == 0 && message.find("memory") != std::string::npos;
+    std::fprintf(stderr, "%s\n", message.c_str());
+    ::_exit(named ? 0 : 1);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  CATCH_CHECK(WIFEXITED(status));
+  CATCH_CHECK(WEXITSTATUS(status) == 0);
 }
