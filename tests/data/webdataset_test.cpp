@@ -56,6 +56,15 @@ std::string header_with_size(const std::string& name, const std::string& size_fi
   return h;
 }
 
+// Sets the type of the header at byte `offset` of a tar and mends its checksum.
+void retype(std::string& tar, size_t offset, char type) {
+  tar[offset + 156] = type;
+  std::fill(tar.begin() + static_cast<std::ptrdiff_t>(offset) + 148, tar.begin() + static_cast<std::ptrdiff_t>(offset) + 156, ' ');
+  unsigned sum = 0;
+  for (size_t i = 0; i < 512; ++i) sum += static_cast<unsigned char>(tar[offset + i]);
+  std::snprintf(&tar[offset + 148], 8, "%06o", sum);
+}
+
 std::string png(unsigned char value) {
   std::vector<unsigned char> px(8 * 8 * 3, value);
   std::string out;
@@ -290,4 +299,23 @@ CATCH_TEST_CASE("webdataset epochs: shards shuffled, then a shuffle buffer, a pe
     displaced += read_position[static_cast<size_t>(a[i])] != static_cast<int64_t>(i);
   }
   CATCH_CHECK(displaced > 80);  // actually shuffled
+}
+
+CATCH_TEST_CASE("pax records with a negative or impossible length end the header instead of looping", "[data]") {
+  // Found by the tar fuzzer: "-6" was read as 2^64 - 6, which moved the position back to the start of
+  // the header, forever. The member after the header is still listed, with its pax path where the
+  // records before the bad one gave it.
+  TempDir dir;
+  for (const std::string records : {"6 a=b\n-6 x\n", "14 path=p.txt\n2 \n", "14 path=p.txt\n99 size=1\n",
+                                    "14 path=p.txt\n 9 x=y\n", "14 path=p.txt\n"}) {
+    CATCH_CAPTURE(records);
+    std::string tar = ustar({{"PaxHeaders/a.txt", records}, {"a.txt", "one"}});
+    retype(tar, 0, 'x');
+    fuzz_seed("tar_fuzz", "pax" + std::to_string(records.size()), tar);
+    write_bytes(dir / "pax.tar", tar);
+    const TarIndex index = scan_tar((dir / "pax.tar").string());
+    CATCH_REQUIRE(index.members.size() == 1);
+    CATCH_CHECK(index.members[0].name == (records.rfind("14 path", 0) == 0 ? "p.txt" : "a.txt"));
+    CATCH_CHECK(read_file_range((dir / "pax.tar").string(), index.members[0].offset, index.members[0].size) == "one");
+  }
 }

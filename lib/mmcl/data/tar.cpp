@@ -1,5 +1,7 @@
+#include "mmcl/core/numbers.h"
 #include "mmcl/data/tar.h"
 
+#include <optional>
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -59,33 +61,31 @@ bool checksum_ok(const unsigned char* header) {
   return sum == stored;
 }
 
-// "LEN key=value\n" records of a pax extended header; picks out path and size.
+// "LEN key=value\n" records of a pax extended header; picks out path and size. LEN counts the whole
+// record: one shorter than its own length field, or reaching past the data, ends the header (a "-6"
+// read by stoull as 2^64 - 6 once moved the position backwards, forever).
 void parse_pax(const std::string& data, std::string& path, uint64_t& size, bool& has_size) {
   size_t pos = 0;
   while (pos < data.size()) {
     const size_t space = data.find(' ', pos);
     if (space == std::string::npos) return;
-    size_t length = 0;
-    try {
-      length = std::stoull(data.substr(pos, space - pos));
-    } catch (...) {
+    const std::optional<int64_t> length = parse_non_negative(data.substr(pos, space - pos));
+    if (!length || static_cast<uint64_t>(*length) <= space - pos + 1 || static_cast<uint64_t>(*length) > data.size() - pos)
       return;
-    }
-    if (length == 0 || pos + length > data.size()) return;
-    const std::string record = data.substr(space + 1, pos + length - space - 2);  // without the '\n'
+    const size_t end = pos + static_cast<size_t>(*length);
+    const std::string record = data.substr(space + 1, end - space - 2);  // without the '\n'
     const size_t eq = record.find('=');
     if (eq != std::string::npos) {
       const std::string key = record.substr(0, eq), value = record.substr(eq + 1);
       if (key == "path") path = value;
       if (key == "size") {
-        try {
-          size = std::stoull(value);
+        if (const std::optional<int64_t> n = parse_non_negative(value)) {
+          size = static_cast<uint64_t>(*n);
           has_size = true;
-        } catch (...) {
         }
       }
     }
-    pos += length;
+    pos = end;
   }
 }
 
