@@ -1,4 +1,3 @@
-#include "mmcl/core/json_text.h"
 #include "mmcl/cli/eval_command.h"
 
 #include <filesystem>
@@ -6,6 +5,7 @@
 
 #include "mmcl/config/load.h"
 #include "mmcl/core/fs.h"
+#include "mmcl/core/json_text.h"
 #include "mmcl/core/log.h"
 #include "mmcl/core/run_dir.h"
 

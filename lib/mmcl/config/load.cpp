@@ -1,4 +1,3 @@
-#include "mmcl/core/utf8.h"
 #include "mmcl/config/load.h"
 
 #include <filesystem>
@@ -15,6 +14,7 @@
 #include "mmcl/core/catalog.h"
 #include "mmcl/core/error.h"
 #include "mmcl/core/format.h"
+#include "mmcl/core/utf8.h"
 
 namespace fs = std::filesystem;
 

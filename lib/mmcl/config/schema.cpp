@@ -1,4 +1,3 @@
-#include "mmcl/core/utf8.h"
 #include "mmcl/config/schema.h"
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 #include "mmcl/core/catalog.h"
 #include "mmcl/core/error.h"
 #include "mmcl/core/format.h"
+#include "mmcl/core/utf8.h"
 
 namespace mmcl::config {
 

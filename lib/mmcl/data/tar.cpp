@@ -1,11 +1,11 @@
-#include "mmcl/core/numbers.h"
 #include "mmcl/data/tar.h"
 
-#include <optional>
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
+#include "mmcl/core/numbers.h"
 #include "mmcl/data/dataset.h"
 
 namespace mmcl::data {

@@ -1,8 +1,7 @@
-#include "mmcl/core/utf8.h"
 #include "mmcl/data/webdataset.h"
 
-#include <atomic>
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <random>
 
@@ -11,6 +10,7 @@
 
 #include "mmcl/core/numbers.h"
 #include "mmcl/core/log.h"
+#include "mmcl/core/utf8.h"
 #include "mmcl/data/image_files.h"
 #include "mmcl/data/tar.h"
 #include "mmcl/text/tokenizer.h"

@@ -1,4 +1,3 @@
-#include "mmcl/core/json_text.h"
 #include "mmcl/io/safetensors.h"
 
 #include <algorithm>
@@ -18,6 +17,7 @@
 
 #include "mmcl/core/error.h"
 #include "mmcl/core/fs.h"
+#include "mmcl/core/json_text.h"
 
 namespace mmcl::io {
 namespace {

@@ -1,8 +1,8 @@
 #include "mmcl/io/torch_checkpoint.h"
 
 #include <cstring>
-#include <limits>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <unordered_map>

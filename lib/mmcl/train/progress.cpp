@@ -1,4 +1,3 @@
-#include "mmcl/core/json_text.h"
 #include "mmcl/train/progress.h"
 
 #include <unistd.h>
@@ -10,6 +9,7 @@
 #include "mmcl/core/error.h"
 #include "mmcl/core/format.h"
 #include "mmcl/core/fs.h"
+#include "mmcl/core/json_text.h"
 
 namespace fs = std::filesystem;
 
