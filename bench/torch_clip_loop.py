@@ -132,15 +132,31 @@ def main(argv=None):
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--precision", choices=["fp32", "amp_bf16"], default="fp32")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--peer", choices=["loop", "openclip"], default="loop",
+                   help="loop: the model written out here; openclip: open_clip's own CLIP class built from the "
+                        "preset (pip install open_clip_torch in the same venv), weight decay as its trainer sets it")
     a = p.parse_args(argv)
     c = yaml.safe_load(open(a.preset))
     if c.get("name", "clip") != "clip":
         sys.exit(f"{a.preset}: not a CLIP preset")
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    model = Clip(c)
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n and "pos" not in n]
-    rest = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n and "pos" not in n)]
+    if a.peer == "openclip":
+        import open_clip
+        v, t = c["vision"], c["text"]
+        model = open_clip.model.CLIP(
+            embed_dim=c["embed_dim"], quick_gelu=c.get("quick_gelu", False),
+            vision_cfg=dict(layers=v["layers"], width=v["width"], head_width=v["head_width"],
+                            mlp_ratio=v.get("mlp_ratio", 4.0), patch_size=v["patch_size"], image_size=v["image_size"]),
+            text_cfg=dict(context_length=t["context_length"], vocab_size=t["vocab_size"], width=t["width"],
+                          heads=t["heads"], layers=t["layers"], mlp_ratio=t.get("mlp_ratio", 4.0)))
+        # open_clip_train's rule: no decay for gains, biases, norms and the logit scale.
+        excluded = lambda n, p: p.ndim < 2 or "bn" in n or "ln" in n or "bias" in n or "logit_scale" in n
+    else:
+        model = Clip(c)
+        excluded = lambda n, p: not (p.ndim >= 2 and "embedding" not in n and "pos" not in n)
+    decay = [p for n, p in model.named_parameters() if not excluded(n, p)]
+    rest = [p for n, p in model.named_parameters() if excluded(n, p)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.2}, {"params": rest, "weight_decay": 0.0}],
                             lr=5e-4, betas=(0.9, 0.98), eps=1e-6)
     v, t = c["vision"], c["text"]
@@ -183,7 +199,7 @@ def main(argv=None):
     times.sort()
     p50 = statistics.median(times)
     q = lambda f: times[min(len(times) - 1, int(round(f * (len(times) - 1))))]
-    print(json.dumps({"side": "pytorch", "torch": torch.__version__, "preset": a.preset, "batch": n,
+    print(json.dumps({"side": "openclip" if a.peer == "openclip" else "pytorch", "torch": torch.__version__, "preset": a.preset, "batch": n,
                       "precision": a.precision, "threads": a.threads, "samples_per_s": n / p50,
                       "inference_samples_per_s": n / statistics.median(inference),
                       "step_s": {"p50": p50, "p90": q(0.9), "p99": q(0.99), "min": times[0], "max": times[-1]},

@@ -9,6 +9,8 @@
 #   BF16_STEPS (2: bfloat16 is slow on CPUs without AMX; one warm-up step)
 #   MALLOC_PRECISIONS ("fp32"): for these the PyTorch loop is also run with glibc's mmap and trim
 #   thresholds at 1 GiB (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_), the setting mmcl makes itself
+#   OPENCLIP (1 when open_clip imports in the venv): also open_clip's own CLIP class from the preset
+#   (the same loop around it: the peer of issue 20); mmcl runs with --peak (its share of the GEMM peak)
 set -eu
 BUILD_DIR=${BUILD_DIR:-build}
 OUT=${OUT:-datasets/bench}
@@ -20,6 +22,9 @@ ROUNDS=${ROUNDS:-3}
 BF16_STEPS=${BF16_STEPS:-2}
 MALLOC_PRECISIONS=${MALLOC_PRECISIONS:-fp32}
 TORCH_PYTHON=${TORCH_PYTHON:-.venv/bin/python}   # the torch mmcl links (make setup)
+if [ -z "${OPENCLIP:-}" ]; then
+  if $TORCH_PYTHON -c "import open_clip" 2>/dev/null; then OPENCLIP=1; else OPENCLIP=0; fi
+fi
 mkdir -p "$OUT"
 results="$OUT/train_speed.jsonl"
 : > "$results"
@@ -36,9 +41,10 @@ while [ "$round" -le "$ROUNDS" ]; do
       if [ "$precision" != fp32 ]; then steps=$BF16_STEPS; warmup=1; fi
       echo "== round $round: $preset $precision ($steps steps after $warmup)"
       "$BUILD_DIR/mmcl" bench train --config configs/bench/clip.yaml --set model.preset="$preset" \
-        --set runtime.precision="$precision" --steps "$steps" --warmup "$warmup" --json | tail -n 1 | tag mmcl "$preset" "$round"
+        --set runtime.precision="$precision" --steps "$steps" --warmup "$warmup" --json --peak | tail -n 1 | tag mmcl "$preset" "$round"
       loop="bench/torch_clip_loop.py --preset configs/models/$preset.yaml --batch 64 --threads 2 --precision $precision --steps $steps --warmup $warmup"
       $TORCH_PYTHON $loop | tag pytorch "$preset" "$round"
+      if [ "$OPENCLIP" = 1 ]; then $TORCH_PYTHON $loop --peer openclip | tag openclip "$preset" "$round"; fi
       case " $MALLOC_PRECISIONS " in *" $precision "*)
         MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824 $TORCH_PYTHON $loop |
           tag pytorch_malloc "$preset" "$round" ;;
@@ -84,13 +90,33 @@ for preset in dict.fromkeys(r["preset_name"] for r in rows):
         g = statistics.median(r["inference"]["gflop_per_s"] for r in mm)
         print(f"| {preset} | {precision} | {q:.1f} | {m:.1f} | {m / q:.2f}× | {g:.1f} |")
 print()
-print("Per round (samples/s: mmcl / PyTorch loop / PyTorch loop with the same thresholds):")
+oc = [r for r in rows if r["side"] == "openclip"]
+if oc:
+    print("Against open_clip's own CLIP class (same torch, same loop, medians; utilisation: mmcl's GFLOP/s over the")
+    print("GEMM peak of its precision measured by `mmcl bench train --peak` in the same run):")
+    print("| preset | precision | rounds | open_clip samples/s | mmcl samples/s | mmcl / open_clip | mmcl utilisation | "
+          "open_clip inference | mmcl inference | mmcl / open_clip | open_clip peak RSS | mmcl peak RSS |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for preset in dict.fromkeys(r["preset_name"] for r in rows):
+        for precision in dict.fromkeys(r["precision"] for r in rows):
+            mm, oo = runs("mmcl", preset, precision), runs("openclip", preset, precision)
+            if not mm or not oo:
+                continue
+            m, o = statistics.median(rate(r) for r in mm), statistics.median(rate(r) for r in oo)
+            mi = statistics.median(r["inference"]["samples_per_s"] for r in mm)
+            oi = statistics.median(r["inference_samples_per_s"] for r in oo)
+            util = [r["train"].get("utilisation") for r in mm if r["train"].get("utilisation") is not None]
+            u = f"{100 * statistics.median(util):.0f}%" if util else "–"
+            print(f"| {preset} | {precision} | {len(mm)} | {o:.1f} | {m:.1f} | {m / o:.2f}× | {u} | {oi:.1f} | {mi:.1f} | "
+                  f"{mi / oi:.2f}× | {max(r['peak_rss_mb'] for r in oo):.0f} | {max(r['peak_rss_mb'] for r in mm):.0f} |")
+    print()
+print("Per round (samples/s: mmcl / PyTorch loop / PyTorch loop with the same thresholds / open_clip):")
 for preset in dict.fromkeys(r["preset_name"] for r in rows):
     for precision in dict.fromkeys(r["precision"] for r in rows):
         per = []
         for rnd in sorted({r["round"] for r in rows}):
             vals = [next((rate(r) for r in runs(s, preset, precision) if r["round"] == rnd), None)
-                    for s in ("mmcl", "pytorch", "pytorch_malloc")]
+                    for s in ("mmcl", "pytorch", "pytorch_malloc", "openclip")]
             if vals[0] is not None:
                 per.append(" / ".join(f"{v:.1f}" if v is not None else "–" for v in vals))
         if per:
