@@ -29,7 +29,7 @@ help:
 	@echo "make test   install what is missing, build, run the test suite"
 	@echo "make demo-emoji  train on Google's Noto emoji, evaluate on Symbola's (rendered from Debian's font packages)"
 	@echo "make bench  image pipeline throughput against torchvision + PIL (docs/BENCHMARKS.md)"
-	@echo "make bench-train  CLIP training speed against a plain PyTorch loop, fp32 and amp_bf16, 3 rounds (docs/BENCHMARKS.md, ~15 min on 2 cores)"
+	@echo "make bench-train  CLIP training speed against a plain PyTorch loop and open_clip's CLIP class, fp32 and amp_bf16, 3 rounds (docs/BENCHMARKS.md, ~15 min on 2 cores)"
 	@echo "make reproduce-fdt  CLIP against CLIP+FDT, 3 seeds, two datasets (docs/REPRODUCTION.md, ~2 h)"
 	@echo "make reproduce-cvrl  CVRL's augmentation ablation, 3 seeds, moving Fashion-MNIST (~40 min)"
 	@echo "make reproduce-vatt  VATT's DropToken ablation and VATT-MA, 3 seeds, moving Fashion-MNIST with speech (~45 min)"
@@ -135,7 +135,7 @@ bench: build
 	BUILD_DIR=$(BUILD_DIR) sh bench/run.sh
 
 bench-train: build
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check pyyaml numpy
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check pyyaml numpy open_clip_torch torch==$(TORCH_VERSION)
 	BUILD_DIR=$(BUILD_DIR) sh bench/train_speed.sh
 
 # CLIP against CLIP+FDT, same data, steps and seeds (docs/REPRODUCTION.md; about 90 minutes on 2 cores).
