@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "mmcl/core/error.h"
+#include "mmcl/io/pickle_cursor.h"
 
 namespace mmcl::io {
 namespace {
@@ -13,10 +14,10 @@ namespace {
 // Values are nodes of a graph: node 0 stands for every value that holds nothing (numbers, strings,
 // globals); every container or constructed object is a node of its own with edges to the nodes it
 // holds. Memo fetches push the same node again, so sharing and later filling are seen as they are.
-class Scanner {
+class Scanner : PickleCursor {
  public:
   Scanner(std::string_view data, const std::string& source, const PickleLimits& limits)
-      : data_(data), source_(source), limits_(limits), children_(1), made_at_(1, 0) {}
+      : PickleCursor(data, source), limits_(limits), children_(1), made_at_(1, 0) {}
 
   void run() {
     while (true) {
@@ -24,22 +25,22 @@ class Scanner {
       const uint8_t op = byte();
       switch (op) {
         case 0x80: byte(); break;                 // PROTO
-        case 0x95: skip(8); break;                // FRAME
+        case 0x95: bytes(8); break;                // FRAME
         case '.':                                 // STOP
           if (stack_.size() != 1 || !marks_.empty()) fail(where, "the pickle ends with a malformed stack");
           check_depths();
           return;
         case '(': marks_.push_back(stack_.size()); break;  // MARK
         case 'N': case 0x88: case 0x89: push(kLeaf); break;  // None, True, False
-        case 'J': skip(4); push(kLeaf); break;             // BININT
-        case 'K': skip(1); push(kLeaf); break;             // BININT1
-        case 'M': skip(2); push(kLeaf); break;             // BININT2
-        case 'G': skip(8); push(kLeaf); break;             // BINFLOAT
-        case 0x8a: skip(byte()); push(kLeaf); break;        // LONG1
-        case 0x8b: skip(uint32()); push(kLeaf); break;      // LONG4
-        case 'X': case 'B': case 'T': skip(uint32()); push(kLeaf); break;  // BINUNICODE, BINBYTES, BINSTRING
-        case 0x8c: case 'C': case 'U': skip(byte()); push(kLeaf); break;   // SHORT_BINUNICODE/BYTES/STRING
-        case 0x8d: case 0x8e: case 0x96: skip(uint64()); push(kLeaf); break;  // BINUNICODE8, BINBYTES8, BYTEARRAY8
+        case 'J': bytes(4); push(kLeaf); break;             // BININT
+        case 'K': bytes(1); push(kLeaf); break;             // BININT1
+        case 'M': bytes(2); push(kLeaf); break;             // BININT2
+        case 'G': bytes(8); push(kLeaf); break;             // BINFLOAT
+        case 0x8a: bytes(byte()); push(kLeaf); break;        // LONG1
+        case 0x8b: bytes(uint32()); push(kLeaf); break;      // LONG4
+        case 'X': case 'B': case 'T': bytes(uint32()); push(kLeaf); break;  // BINUNICODE, BINBYTES, BINSTRING
+        case 0x8c: case 'C': case 'U': bytes(byte()); push(kLeaf); break;   // SHORT_BINUNICODE/BYTES/STRING
+        case 0x8d: case 0x8e: case 0x96: bytes(uint64()); push(kLeaf); break;  // BINUNICODE8, BINBYTES8, BYTEARRAY8
         case 'c': line(where); line(where); push(kLeaf); break;  // GLOBAL module\nname\n
         case 0x93: pop(where); pop(where); push(kLeaf); break;    // STACK_GLOBAL
         case '}': case ']': case ')': case 0x8f: push(node(where, {})); break;  // EMPTY_DICT/LIST/TUPLE/SET
@@ -90,36 +91,6 @@ class Scanner {
 
  private:
   static constexpr uint32_t kLeaf = 0;
-
-  [[noreturn]] void fail(size_t where, const std::string& why) const {
-    throw Error(str_cat(source_, " byte ", where, ": ", why));
-  }
-  static std::string hex(uint8_t b) {
-    const char* d = "0123456789abcdef";
-    return std::string{d[b >> 4], d[b & 15]};
-  }
-  uint8_t byte() {
-    if (pos_ >= data_.size()) fail(pos_, "the pickle ends early");
-    return static_cast<uint8_t>(data_[pos_++]);
-  }
-  void skip(uint64_t n) {
-    if (n > data_.size() - pos_) fail(pos_, "the pickle ends early");
-    pos_ += static_cast<size_t>(n);
-  }
-  uint64_t little_endian(int n) {
-    if (static_cast<size_t>(n) > data_.size() - pos_) fail(pos_, "the pickle ends early");
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(data_[pos_ + static_cast<size_t>(i)]);
-    pos_ += static_cast<size_t>(n);
-    return v;
-  }
-  uint32_t uint32() { return static_cast<uint32_t>(little_endian(4)); }
-  uint64_t uint64() { return little_endian(8); }
-  void line(size_t where) {
-    const size_t end = data_.find('\n', pos_);
-    if (end == std::string_view::npos || end - pos_ > 256) fail(where, "a malformed GLOBAL");
-    pos_ = end + 1;
-  }
 
   void push(uint32_t v) {
     if (++values_ > limits_.max_values)
@@ -198,10 +169,7 @@ class Scanner {
     }
   }
 
-  std::string_view data_;
-  const std::string& source_;
   PickleLimits limits_;
-  size_t pos_ = 0;
   size_t values_ = 0;
   std::vector<uint32_t> stack_;
   std::vector<size_t> marks_;

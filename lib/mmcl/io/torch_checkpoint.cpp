@@ -12,6 +12,7 @@
 #include <caffe2/serialize/inline_container.h>
 
 #include "mmcl/core/error.h"
+#include "mmcl/io/pickle_cursor.h"
 #include "mmcl/io/pickle_scan.h"
 
 namespace mmcl::io {
@@ -70,10 +71,10 @@ bool allowed_global(const std::string& name) {
          name == "torch._utils._rebuild_parameter" || storage_types().count(name) > 0;
 }
 
-class Unpickler {
+class Unpickler : PickleCursor {
  public:
-  Unpickler(const std::string& data, const StorageReader& storages, std::string source)
-      : data_(data), storages_(storages), source_(std::move(source)) {}
+  Unpickler(const std::string& data, const StorageReader& storages, const std::string& source)
+      : PickleCursor(data, source + ": data.pkl"), storages_(storages) {}
 
   ValuePtr run() {
     while (true) {
@@ -120,7 +121,7 @@ class Unpickler {
         case 0x8a: {  // LONG1: little-endian two's complement
           const uint8_t n = byte();
           if (n > 8) fail(where, "an integer wider than 64 bits");
-          const std::string b = bytes(n);
+          const std::string_view b = bytes(n);
           uint64_t u = 0;
           for (size_t i = 0; i < n; ++i) u |= static_cast<uint64_t>(static_cast<uint8_t>(b[i])) << (8 * i);
           if (n > 0 && n < 8 && (static_cast<uint8_t>(b[n - 1]) & 0x80)) u |= ~uint64_t(0) << (8 * n);  // sign
@@ -128,7 +129,7 @@ class Unpickler {
           break;
         }
         case 'G': {  // BINFLOAT: big-endian double
-          const std::string b = bytes(8);
+          const std::string_view b = bytes(8);
           uint64_t u = 0;
           for (int i = 0; i < 8; ++i) u = (u << 8) | static_cast<uint8_t>(b[static_cast<size_t>(i)]);
           auto v = Value::make(Value::Kind::Float);
@@ -147,7 +148,7 @@ class Unpickler {
           break;
         }
         case 'c': {  // GLOBAL module\nname\n
-          const std::string module = line(where), name = line(where);
+          const std::string module(line(where)), name(line(where));
           push(global(module + "." + name, where));
           break;
         }
@@ -201,50 +202,14 @@ class Unpickler {
   }
 
  private:
-  [[noreturn]] void fail(size_t where, const std::string& why) const {
-    throw Error(str_cat(source_, ": data.pkl byte ", where, ": ", why));
-  }
-  static std::string hex(uint8_t b) {
-    const char* d = "0123456789abcdef";
-    return std::string{d[b >> 4], d[b & 15]};
-  }
-  uint8_t byte() {
-    if (pos_ >= data_.size()) fail(pos_, "the pickle ends early");
-    return static_cast<uint8_t>(data_[pos_++]);
-  }
-  std::string bytes(uint64_t n) {
-    if (n > data_.size() - pos_) fail(pos_, "the pickle ends early");
-    std::string out = data_.substr(pos_, static_cast<size_t>(n));
-    pos_ += static_cast<size_t>(n);
-    return out;
-  }
-  uint32_t uint32() {
-    const std::string b = bytes(4);
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(b[static_cast<size_t>(i)]);
-    return v;
-  }
-  uint64_t uint64() {
-    const std::string b = bytes(8);
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(b[static_cast<size_t>(i)]);
-    return v;
-  }
-  std::string line(size_t where) {
-    const size_t end = data_.find('\n', pos_);
-    if (end == std::string::npos || end - pos_ > 256) fail(where, "a malformed GLOBAL");
-    std::string out = data_.substr(pos_, end - pos_);
-    pos_ = end + 1;
-    return out;
-  }
   static ValuePtr integer(int64_t i) {
     auto v = Value::make(Value::Kind::Int);
     v->integer = i;
     return v;
   }
-  static ValuePtr string(std::string s) {
+  static ValuePtr string(std::string_view s) {
     auto v = Value::make(Value::Kind::String);
-    v->text = std::move(s);
+    v->text = std::string(s);
     return v;
   }
   ValuePtr global(const std::string& name, size_t where) const {
@@ -364,10 +329,7 @@ class Unpickler {
     fail(where, str_cat("cannot call \"", name, "\""));
   }
 
-  const std::string& data_;
   const StorageReader& storages_;
-  std::string source_;
-  size_t pos_ = 0;
   std::vector<ValuePtr> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint32_t, ValuePtr> memo_;
