@@ -132,6 +132,9 @@ def main(argv=None):
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--precision", choices=["fp32", "amp_bf16"], default="fp32")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--profile", type=int, nargs="?", const=3, default=0, metavar="N",
+                   help="also run N (3) more training steps and forward passes under torch.profiler and report each "
+                        "operator's self CPU time per step (the JSON's profile, as `mmcl bench train --profile` does)")
     p.add_argument("--peer", choices=["loop", "openclip"], default="loop",
                    help="loop: the model written out here; openclip: open_clip's own CLIP class built from the "
                         "preset (pip install open_clip_torch in the same venv), weight decay as its trainer sets it")
@@ -196,6 +199,31 @@ def main(argv=None):
             model(images, ids)
             if i >= a.warmup:
                 inference.append(time.perf_counter() - t0)
+    profile = None
+    if a.profile:
+        def profiled(run):
+            with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+                t0 = time.perf_counter()
+                for _ in range(a.profile):
+                    run()
+                seconds = (time.perf_counter() - t0) / a.profile
+            # Per operator name, self time; inside torch.optim's step scope named "Optimizer.step/<op>", as
+            # mmcl's OpProfiler names them.
+            ops = {}
+            for e in prof.events():
+                parent, inside = e.cpu_parent, False
+                while parent is not None and not inside:
+                    inside, parent = parent.name.startswith("Optimizer.step"), parent.cpu_parent
+                o = ops.setdefault(("Optimizer.step/" if inside else "") + e.name, {"calls": 0, "self_s": 0.0})
+                o["calls"] += 1
+                o["self_s"] += e.self_cpu_time_total * 1e-6
+            ops = [{"op": k, "calls": v["calls"] // a.profile, "self_s": v["self_s"] / a.profile} for k, v in ops.items()]
+            return {"step_s": seconds, "ops": sorted(ops, key=lambda o: -o["self_s"])}
+        model.train()
+        train_profile = profiled(step)
+        model.eval()
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "amp_bf16"):
+            profile = {"train": train_profile, "inference": profiled(lambda: model(images, ids))}
     times.sort()
     p50 = statistics.median(times)
     q = lambda f: times[min(len(times) - 1, int(round(f * (len(times) - 1))))]
@@ -204,7 +232,8 @@ def main(argv=None):
                       "inference_samples_per_s": n / statistics.median(inference),
                       "step_s": {"p50": p50, "p90": q(0.9), "p99": q(0.99), "min": times[0], "max": times[-1]},
                       "parameters": sum(p.numel() for p in model.parameters()),
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      **({"profile": profile} if profile else {})}))
 
 
 if __name__ == "__main__":

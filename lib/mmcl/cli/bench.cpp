@@ -47,6 +47,10 @@ class Bench : public RunCommand {
                        "Batches of the data pipeline to time when the config names data (default 20; 0: skip)")
         ->check(CLI::NonNegativeNumber);
     train_->add_flag("--json", json_, "Print one JSON object");
+    train_->add_flag("--profile{3}", options_.profile_steps,
+                     "Also run 3 (--profile=N: N) more training steps and forward passes under the operator profiler "
+                     "and report each operator's self time per step (JSON: profile; text: the largest)")
+        ->check(CLI::NonNegativeNumber);
     train_->add_flag("--peak", with_peak_, "Also measure the matrix-product peak of the run's precision and report "
                                            "each row's utilisation of it");
 
@@ -118,7 +122,7 @@ class Bench : public RunCommand {
     if (b.data)
       data = {{"batches", b.data->batches}, {"samples_per_s", b.data->samples_per_s}, {"workers", config.data.workers},
               {"type", config.data.type}};
-    const nlohmann::json out = {
+    nlohmann::json out = {
         {"model", config.model.name},
         {"preset", config.model.preset},
         {"parameters", b.parameters},
@@ -138,6 +142,15 @@ class Bench : public RunCommand {
         {"gemm_peak", peak > 0 ? nlohmann::json{{"dtype", c10::toString(run.precision.low)}, {"gflop_per_s", peak}}
                                : nlohmann::json(nullptr)},
         {"gpu_mem_peak_mb", gpu_peak_memory_mb(run.device)}};
+    if (options_.profile_steps > 0) {
+      auto ops = [](const perf::Measured& m) {
+        nlohmann::json list = nlohmann::json::array();
+        for (const perf::OpTime& t : m.profile)
+          list.push_back({{"op", t.name}, {"calls", t.calls}, {"self_s", t.self_s}});
+        return nlohmann::json{{"step_s", m.profiled_s}, {"ops", list}};
+      };
+      out["profile"] = {{"train", ops(b.train)}, {"inference", ops(b.inference)}};
+    }
     if (json_) {
       std::cout << json_text(out) << std::endl;
       return kExitOk;
@@ -168,6 +181,15 @@ class Bench : public RunCommand {
       std::cout << format_line("GEMM peak  %.1f GFLOP/s (%s, 2048^3 products, %d threads)\n", peak,
                                c10::toString(run.precision.low), runtime.threads);
     std::cout << format_line("peak RSS   %.0f MiB\n", out["peak_rss_mb"].get<double>());
+    if (options_.profile_steps > 0) {
+      std::cout << format_line("%lld profiled training steps, %.4f s per step; the operators with the most self time per step:\n",
+                               static_cast<long long>(options_.profile_steps), b.train.profiled_s);
+      for (size_t i = 0; i < std::min<size_t>(15, b.train.profile.size()); ++i) {
+        const perf::OpTime& t = b.train.profile[i];
+        std::cout << format_line("  %6.1f%%  %9.4f s  %6lld calls  %s\n", 100 * t.self_s / b.train.profiled_s, t.self_s,
+                                 static_cast<long long>(t.calls), t.name.c_str());
+      }
+    }
     return kExitOk;
   }
 

@@ -3,15 +3,55 @@
 #include <cmath>
 #include <limits>
 
-#include <torch/nn/functional/activation.h>
-#include <torch/nn/functional/linear.h>
+#include <ATen/cpu/Utils.h>
 #include <torch/nn/init.h>
 
 #include "mmcl/core/error.h"
 
-namespace F = torch::nn::functional;
 
 namespace mmcl::models {
+
+at::Tensor linear(const torch::nn::Linear& layer, const at::Tensor& x) { return at::linear(x, layer->weight, layer->bias); }
+
+namespace {
+
+// Whether the CPU has bfloat16 matrix instructions (AVX512-BF16 or AMX), as LibTorch detects them.
+bool cpu_has_bf16_matrix() {
+  static const bool has = [] {
+    for (const auto& [name, value] : at::cpu::get_cpu_capabilities())
+      if ((name == "avx512_bf16" || name == "amx_bf16") && value.isBool() && value.toBool()) return true;
+    return false;
+  }();
+  return has;
+}
+
+}  // namespace
+
+AttentionKernel pick_attention_kernel(const at::Tensor& q, const at::Tensor& k) {
+  if (!q.device().is_cpu()) return AttentionKernel::fused;
+  const int64_t l = q.size(-2), s = k.size(-2);
+  const bool bf16_rate = q.scalar_type() == at::kBFloat16 && cpu_has_bf16_matrix();
+  if (!bf16_rate && q.scalar_type() != at::kFloat) return AttentionKernel::fused;
+  const int64_t limit = bf16_rate ? 512 : 128;
+  const double bytes = static_cast<double>(q.numel() / q.size(-1)) * static_cast<double>(s) *
+                       static_cast<double>(q.element_size());
+  return l * s <= limit * limit && bytes <= 64.0 * 1024 * 1024 ? AttentionKernel::math : AttentionKernel::fused;
+}
+
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask,
+                     AttentionKernel kernel) {
+  if (kernel == AttentionKernel::automatic) kernel = pick_attention_kernel(q, k);
+  // An additive mask in the queries' type (bfloat16 under autocast).
+  const at::Tensor m = mask.defined() && mask.scalar_type() != q.scalar_type() ? mask.to(q.scalar_type()) : mask;
+  if (kernel == AttentionKernel::fused) {
+    c10::optional<at::Tensor> attn_mask;
+    if (m.defined()) attn_mask = m;
+    return at::scaled_dot_product_attention(q, k, v, attn_mask);
+  }
+  at::Tensor scores = at::matmul(q, k.transpose(-2, -1)).mul_(1.0 / std::sqrt(static_cast<double>(q.size(-1))));
+  if (m.defined()) scores = scores + m;
+  return at::matmul(at::softmax(scores, -1), v);
+}
 
 SelfAttentionImpl::SelfAttentionImpl(int64_t width, int64_t heads_) : heads(heads_) {
   MMCL_CHECK(width % heads == 0, "attention width ", width, " is not a multiple of ", heads, " heads");
@@ -25,18 +65,14 @@ SelfAttentionImpl::SelfAttentionImpl(int64_t width, int64_t heads_) : heads(head
 
 at::Tensor SelfAttentionImpl::forward(const at::Tensor& x, const at::Tensor& mask) {
   const int64_t batch = x.size(0), length = x.size(1), width = x.size(2), head_dim = width / heads;
-  // [B, L, 3D] -> [3, B, H, L, hd]
-  const at::Tensor qkv = F::linear(x, in_proj_weight, in_proj_bias)
-                             .view({batch, length, 3, heads, head_dim})
-                             .permute({2, 0, 3, 1, 4});
-  const at::Tensor q = qkv[0], k = qkv[1], v = qkv[2];
-  // ATen picks the kernel: flash attention on the CPU and on CUDA, memory-efficient or cuDNN attention on
-  // CUDA, the composite (math) form otherwise. An additive mask must be in the queries' type (bfloat16
-  // under autocast).
-  c10::optional<at::Tensor> attn_mask;
-  if (mask.defined()) attn_mask = mask.is_floating_point() && mask.scalar_type() != q.scalar_type() ? mask.to(q.scalar_type()) : mask;
-  const at::Tensor out = at::scaled_dot_product_attention(q, k, v, attn_mask);
-  return out_proj(out.transpose(1, 2).reshape({batch, length, width}));
+  // [B, L, 3D] -> 3 x [B, H, L, hd], views of the one projection: unbind's backward stacks the three
+  // gradients in one pass (indexing would zero-fill and copy the full gradient once per view).
+  const std::vector<at::Tensor> qkv = at::linear(x, in_proj_weight, in_proj_bias)
+                                          .view({batch, length, 3, heads, head_dim})
+                                          .permute({2, 0, 3, 1, 4})
+                                          .unbind(0);
+  const at::Tensor out = attention(qkv[0], qkv[1], qkv[2], mask, kernel);
+  return linear(out_proj, out.transpose(1, 2).reshape({batch, length, width}));
 }
 
 MlpImpl::MlpImpl(int64_t width, int64_t hidden, Activation activation_) : activation(activation_) {
@@ -45,9 +81,9 @@ MlpImpl::MlpImpl(int64_t width, int64_t hidden, Activation activation_) : activa
 }
 
 at::Tensor MlpImpl::forward(const at::Tensor& x) {
-  at::Tensor h = c_fc(x);
+  at::Tensor h = linear(c_fc, x);
   h = activation == Activation::kQuickGelu ? h * at::sigmoid(1.702 * h) : at::gelu(h);
-  return c_proj(h);
+  return linear(c_proj, h);
 }
 
 ResidualAttentionBlockImpl::ResidualAttentionBlockImpl(int64_t width, int64_t heads, double mlp_ratio,

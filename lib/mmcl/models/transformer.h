@@ -11,7 +11,29 @@
 
 namespace mmcl::models {
 
+// y = x W^T + b through ATen's linear, which folds a contiguous [..., in] input into one matrix product
+// with the bias fused (addmm). torch::nn::Linear's own forward (the C++ functional) runs a matrix product
+// and a separate bias pass for inputs of more than two dimensions.
+at::Tensor linear(const torch::nn::Linear& layer, const at::Tensor& x);
+
 enum class Activation { kGelu, kQuickGelu };
+
+// How attention is computed. fused: ATen's scaled_dot_product_attention (flash attention on the CPU and
+// on CUDA, memory-efficient or cuDNN attention on CUDA), O(L) memory. math: two batched matrix products
+// and a softmax, the [B, H, L, S] probabilities kept for the backward pass. automatic: math on the CPU
+// where it is the faster and its memory is small (pick_attention_kernel), fused otherwise.
+enum class AttentionKernel { automatic, fused, math };
+
+// softmax(q k^T / sqrt(E) + mask) v for q [B, H, L, E] and k, v [B, H, S, E]; mask undefined or an
+// additive float mask broadcastable to [B, H, L, S] (-inf where attention is barred), in any float type.
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask,
+                     AttentionKernel kernel = AttentionKernel::automatic);
+// The kernel `automatic` runs for these queries and keys: math on the CPU when the scores are short
+// (L S <= 128^2 in float32; <= 512^2 in bfloat16 on a CPU with bfloat16 matrix instructions, where the
+// products run at the bfloat16 rate) and the probabilities take at most 64 MiB; fused everywhere else.
+// On LibTorch 2.11 and 2 AVX-512 cores (forward + backward, docs/BENCHMARKS.md): float32 1.4x the flash
+// kernel at L = 50..77, even at 128, slower beyond; bfloat16 2-4x the flash kernel up to L = 512.
+AttentionKernel pick_attention_kernel(const at::Tensor& q, const at::Tensor& k);
 
 // Multi-head self-attention with a fused input projection (one [3D, D] matrix for q, k, v).
 class SelfAttentionImpl : public torch::nn::Module {
@@ -25,6 +47,7 @@ class SelfAttentionImpl : public torch::nn::Module {
   at::Tensor in_proj_weight, in_proj_bias;
   torch::nn::Linear out_proj{nullptr};
   int64_t heads;
+  AttentionKernel kernel = AttentionKernel::automatic;
 };
 TORCH_MODULE(SelfAttention);
 

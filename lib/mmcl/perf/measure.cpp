@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <string>
 
 #include <ATen/ATen.h>
@@ -72,7 +74,78 @@ std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
   return nullptr;
 }
 
+// The operator profiler's state: per thread, the time of the operators called by each open operator
+// (a stack, as operators nest); per name, the calls and self time.
+thread_local std::vector<int64_t> child_ns;
+thread_local int optimizer_depth = 0;  // open "Optimizer.step" scopes
+std::mutex profile_mutex;
+std::map<std::string, OpTime> profile_times;
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+struct OpStart : at::ObserverContext {
+  int64_t start_ns = 0;
+  size_t depth = 0;
+  bool optimizer_scope = false;
+  std::string key;  // the name, "Optimizer.step/"-prefixed inside an optimizer step
+};
+
+std::unique_ptr<at::ObserverContext> on_op_start(const at::RecordFunction& fn) {
+  auto ctx = std::make_unique<OpStart>();
+  const std::string name = fn.name();
+  ctx->key = optimizer_depth > 0 ? "Optimizer.step/" + name : name;
+  ctx->optimizer_scope = name.rfind("Optimizer.step", 0) == 0;
+  optimizer_depth += ctx->optimizer_scope ? 1 : 0;
+  child_ns.push_back(0);
+  ctx->depth = child_ns.size();
+  ctx->start_ns = now_ns();
+  return ctx;
+}
+
+void on_op_end(const at::RecordFunction&, at::ObserverContext* ctx_base) {
+  const int64_t end = now_ns();
+  auto* ctx = static_cast<OpStart*>(ctx_base);
+  if (ctx != nullptr && ctx->optimizer_scope) --optimizer_depth;
+  // An operator ends on the thread it started on; anything else (a stack this thread did not build)
+  // is left uncounted rather than misattributed.
+  if (ctx == nullptr || child_ns.size() != ctx->depth) return;
+  const int64_t total = end - ctx->start_ns;
+  const int64_t self = total - child_ns.back();
+  child_ns.pop_back();
+  if (!child_ns.empty()) child_ns.back() += total;
+  const std::lock_guard<std::mutex> lock(profile_mutex);
+  OpTime& t = profile_times[ctx->key];
+  t.calls += 1;
+  t.self_s += static_cast<double>(std::max<int64_t>(0, self)) * 1e-9;
+}
+
 }  // namespace
+
+OpProfiler::OpProfiler() {
+  {
+    const std::lock_guard<std::mutex> lock(profile_mutex);
+    profile_times.clear();
+  }
+  handle_ = at::addGlobalCallback(at::RecordFunctionCallback(on_op_start, on_op_end));
+}
+
+OpProfiler::~OpProfiler() { at::removeCallback(handle_); }
+
+std::vector<OpTime> OpProfiler::times() const {
+  std::vector<OpTime> out;
+  {
+    const std::lock_guard<std::mutex> lock(profile_mutex);
+    for (const auto& [name, t] : profile_times) {
+      out.push_back(t);
+      out.back().name = name;
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const OpTime& a, const OpTime& b) { return a.self_s > b.self_s; });
+  return out;
+}
 
 FlopCounter::FlopCounter() {
   counted_flops = 0;
@@ -83,7 +156,8 @@ FlopCounter::~FlopCounter() { at::removeCallback(handle_); }
 
 double FlopCounter::flops() const { return static_cast<double>(counted_flops.load()); }
 
-Measured measure(const std::function<void()>& step, const c10::Device& device, int64_t warmup, int64_t steps) {
+Measured measure(const std::function<void()>& step, const c10::Device& device, int64_t warmup, int64_t steps,
+                 int64_t profile_steps) {
   for (int64_t i = 0; i < warmup; ++i) step();
   synchronize(device);
   Measured m;
@@ -98,6 +172,19 @@ Measured measure(const std::function<void()>& step, const c10::Device& device, i
     step();
     synchronize(device);
     m.seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count());
+  }
+  if (profile_steps > 0) {
+    const OpProfiler profiler;
+    const auto t = std::chrono::steady_clock::now();
+    for (int64_t i = 0; i < profile_steps; ++i) step();
+    synchronize(device);
+    const double n = static_cast<double>(profile_steps);
+    m.profiled_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count() / n;
+    m.profile = profiler.times();
+    for (OpTime& op : m.profile) {
+      op.calls /= profile_steps;
+      op.self_s /= n;
+    }
   }
   return m;
 }

@@ -28,13 +28,40 @@ class FlopCounter {
   uint64_t handle_;
 };
 
+// Where a step's time goes, by operator: the self time of each operator (its wall time less that of the
+// operators it calls) the process runs on any thread while the profiler is alive, as LibTorch's
+// RecordFunction reports them (aten ops, autograd nodes, the optimizer's fused kernels). Work an
+// operator hands to intra-op threads counts as its own. Operators run inside an optimizer step (the
+// "Optimizer.step" scope train::step_optimizer opens, or torch.optim's "Optimizer.step#...") are named
+// "Optimizer.step/<op>". On a GPU the times are of the host side only. One profiler at a time.
+struct OpTime {
+  std::string name;
+  int64_t calls = 0;
+  double self_s = 0;
+};
+class OpProfiler {
+ public:
+  OpProfiler();
+  ~OpProfiler();
+  OpProfiler(const OpProfiler&) = delete;
+  OpProfiler& operator=(const OpProfiler&) = delete;
+  // Every operator seen so far, most self time first.
+  std::vector<OpTime> times() const;
+
+ private:
+  uint64_t handle_;
+};
+
 struct Measured {
   double flops = 0;              // of one step
   std::vector<double> seconds;   // of each timed step
+  std::vector<OpTime> profile;   // per step, over `profile_steps` more steps, when asked for
+  double profiled_s = 0;         // the wall time of those steps per step (the profiler's own cost included)
 };
 // `warmup` untimed runs of `step`, one run with its FLOPs counted, then `steps` timed runs (each
-// waits for the device).
-Measured measure(const std::function<void()>& step, const c10::Device& device, int64_t warmup, int64_t steps);
+// waits for the device), then `profile_steps` more runs under an OpProfiler.
+Measured measure(const std::function<void()>& step, const c10::Device& device, int64_t warmup, int64_t steps,
+                 int64_t profile_steps = 0);
 
 // Waits for the device's queued work (nothing on the CPU).
 void synchronize(const c10::Device& device);

@@ -62,7 +62,7 @@ TrainBench bench_training(const run::Run& run, const TrainBenchOptions& o, const
         train::step_optimizer(*optimizer, model, &scaler, c.optim.grad_clip);
         model.after_step();
       },
-      device, o.warmup, o.steps);
+      device, o.warmup, o.steps, o.profile_steps);
   model.eval();
   {
     torch::NoGradGuard no_grad;
@@ -71,7 +71,7 @@ TrainBench bench_training(const run::Run& run, const TrainBenchOptions& o, const
           AutocastGuard autocast(run.precision, device);
           (void)model.forward(train::inputs_for(input, run.precision));
         },
-        device, o.warmup, o.steps);
+        device, o.warmup, o.steps, o.profile_steps);
   }
   out.last_loss = last_loss.defined() ? last_loss.item<double>() : 0.0;
 

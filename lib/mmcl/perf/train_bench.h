@@ -16,6 +16,7 @@ namespace mmcl::perf {
 struct TrainBenchOptions {
   int64_t steps = 20, warmup = 3;
   int64_t data_batches = 20;  // batches of the data pipeline to time (0: skip)
+  int64_t profile_steps = 0;  // more training steps and forward passes under an OpProfiler (0: none)
 };
 
 struct DataRate {

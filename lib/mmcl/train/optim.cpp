@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/ops/_fused_adamw.h>
+#include <ATen/record_function.h>
 
 namespace mmcl::train {
 namespace {
@@ -148,7 +149,11 @@ at::Tensor step_optimizer(torch::optim::Optimizer& optimizer, const torch::nn::M
   const bool finite = !scaled || scaler->unscale(params);
   at::Tensor norm;
   if (grad_clip > 0) norm = clip_grad_norm(params, grad_clip);
-  if (finite) optimizer.step();
+  if (finite) {
+    // A named scope for profilers (perf::OpProfiler, LibTorch's), as torch.optim names its steps.
+    RECORD_USER_SCOPE("Optimizer.step");
+    optimizer.step();
+  }
   if (scaler) scaler->update(finite);
   return norm;
 }
