@@ -22,13 +22,14 @@ TORCH_VERSION := 2.11.0
 VENV := .venv
 PYTHON ?= python3
 
-.PHONY: asan-build test-asan fuzz soak setup venv build-cpu-only gpu-bundle gpu-check configure build test demo demo-emoji demo-synthetic bench bench-train reproduce-fdt reproduce-cvrl reproduce-vatt config-docs clean help
+.PHONY: asan-build test-asan fuzz soak setup venv build-cpu-only gpu-bundle gpu-check configure build test demo demo-emoji demo-synthetic bench bench-train bench-openclip reproduce-fdt reproduce-cvrl reproduce-vatt config-docs clean help
 
 help:
 	@echo "make demo   install what is missing, build, train a tiny CLIP and report"
 	@echo "make test   install what is missing, build, run the test suite"
 	@echo "make demo-emoji  train on Google's Noto emoji, evaluate on Symbola's (rendered from Debian's font packages)"
 	@echo "make bench  image pipeline throughput against torchvision + PIL (docs/BENCHMARKS.md)"
+	@echo "make bench-openclip  against open_clip: step table with operator profiles, training end to end against its trainer, zero-shot and embedding from files (docs/BENCHMARKS.md, ~50 min on 2 cores)"
 	@echo "make bench-train  CLIP training speed against a plain PyTorch loop and open_clip's CLIP class, fp32 and amp_bf16, 3 rounds (docs/BENCHMARKS.md, ~15 min on 2 cores)"
 	@echo "make reproduce-fdt  CLIP against CLIP+FDT, 3 seeds, two datasets (docs/REPRODUCTION.md, ~2 h)"
 	@echo "make reproduce-cvrl  CVRL's augmentation ablation, 3 seeds, moving Fashion-MNIST (~40 min)"
@@ -137,6 +138,16 @@ bench: build
 bench-train: build
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check pyyaml numpy open_clip_torch torch==$(TORCH_VERSION)
 	BUILD_DIR=$(BUILD_DIR) sh bench/train_speed.sh
+
+# Everything against open_clip (bench/openclip.sh): the step table with per-operator profiles, training
+# end to end on 10,000 real JPEGs against open_clip's trainer, zero-shot and embedding from files
+# (about 50 minutes on 2 cores). The peer's packages go into the venv beside the pinned torch.
+OPENCLIP_PACKAGES := pyyaml numpy pillow open_clip_torch pandas webdataset braceexpand torch==$(TORCH_VERSION)
+
+bench-openclip: build
+	@$(MAKE) --no-print-directory setup PACKAGES="mate-backgrounds"
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(OPENCLIP_PACKAGES)
+	BUILD_DIR=$(BUILD_DIR) sh bench/openclip.sh
 
 # CLIP against CLIP+FDT, same data, steps and seeds (docs/REPRODUCTION.md; about 90 minutes on 2 cores).
 reproduce-fdt: build $(FASHION)/train_labels.csv $(EMOJI)/test.csv

@@ -19,6 +19,12 @@ Only the standard library and Pillow are used.
 
     python3 bench/make_images.py --out datasets/bench/jpeg --count 2000
     python3 bench/make_images.py --out datasets/bench/png --count 2000 --format png
+    python3 bench/make_images.py --out datasets/bench/jpeg10k --count 10000 --manifest datasets/bench/jpeg10k.csv
+
+--manifest also writes an image-text manifest (comma-separated: filepath,title,label): each image's
+label is the name of the photo it was cut from ("fresh flower" for FreshFlower.jpg, one class per
+photo) and its caption a sentence about it ("a bright photo of a fresh flower"), as open_clip's
+trainer (--dataset-type csv --csv-separator ,) and mmcl's manifest reader take them.
 """
 
 import argparse
@@ -66,6 +72,8 @@ def parse_args(argv=None):
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                    help="processes making images (default: all cores); the files do "
                         "not depend on it")
+    p.add_argument("--manifest", default=None,
+                   help="also write an image-text manifest here (CSV: filepath,title,label)")
     p.add_argument("--list", default=None,
                    help="where to write the list of files, one path a line "
                         "(default OUT/files.txt)")
@@ -194,6 +202,7 @@ def main(argv=None):
     per_source = [0] * len(photos)
     redraws = 0
     paths = []
+    sources = []
     opts = (a.seed, a.format, a.quality, a.png_compress_level)
     jobs = min(a.jobs, a.count)
     _init(photos, opts)  # this process makes the redraws
@@ -222,6 +231,7 @@ def main(argv=None):
             ws.append(size[0])
             hs.append(size[1])
             per_source[src_idx] += 1
+            sources.append(src_idx)
     finally:
         if pool is not None:
             pool.close()
@@ -230,6 +240,8 @@ def main(argv=None):
     list_path = Path(a.list) if a.list else out / "files.txt"
     list_path.parent.mkdir(parents=True, exist_ok=True)
     list_path.write_text("\n".join(paths) + "\n")
+    if a.manifest:
+        write_manifest(Path(a.manifest), paths, [label_of(src_files[i]) for i in sources], a.seed)
     secs = time.perf_counter() - t0
 
     fmt = f"JPEG q{a.quality}" if a.format == "jpeg" else f"PNG level {a.png_compress_level}"
@@ -246,6 +258,32 @@ def main(argv=None):
     if stale:
         print(f"  removed {len(stale)} stale img_* file(s) from an earlier run")
     print(f"  list: {list_path}")
+    if a.manifest:
+        print(f"  manifest: {a.manifest} (filepath,title,label; {len(set(sources))} labels)")
+
+
+def label_of(photo):
+    """The class name of a source photo: its file name's words in lower case (FreshFlower.jpg: fresh flower)."""
+    words, word = [], ""
+    for ch in photo.stem:
+        if ch.isupper() and word:
+            words.append(word)
+            word = ""
+        word += ch.lower() if ch.isalpha() else " "
+    words.append(word)
+    return " ".join(w.strip() for w in words if w.strip())
+
+
+def write_manifest(path, paths, labels, seed):
+    rng = random.Random(f"{seed}:captions")
+    looks = ["bright", "dark", "close-up", "wide", "blurry", "sharp", "small", "large"]
+    kinds = ["photo", "picture", "image", "snapshot"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        f.write("filepath,title,label\n")
+        for p, label in zip(paths, labels):
+            caption = f"a {rng.choice(looks)} {rng.choice(kinds)} of a {label}"
+            f.write(f"{p},{caption},{label}\n")
 
 
 if __name__ == "__main__":

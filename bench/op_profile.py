@@ -9,8 +9,11 @@ per labelled input.
 
     python3 bench/op_profile.py --part train open_clip=oc.json mmcl=mmcl.json
     python3 bench/op_profile.py --part inference before=old.json after=new.json
+    python3 bench/op_profile.py --where preset_name=clip-vit-s32 --where precision=fp32 \
+        open_clip=train_speed.jsonl#openclip mmcl=train_speed.jsonl#mmcl
 
-A file may hold several lines (rounds): each operator's self time is the median over them.
+A file may hold several lines (rounds): each operator's self time is the median over them. FILE#SIDE
+keeps the lines whose "side" is SIDE; --where KEY=VALUE keeps the lines whose KEY is VALUE.
 Only the standard library is used.
 """
 
@@ -51,17 +54,21 @@ def family(name):
     return next(f for f, test in FAMILIES if test(name))
 
 
-def load(path, part):
+def load(spec, part, where):
+    path, _, side = spec.partition("#")
     runs = []
     for line in open(path):
         line = line.strip()
         if not line.startswith("{"):
             continue
         r = json.loads(line)
-        if "profile" in r:
-            runs.append(r["profile"][part])
+        if "profile" not in r or (side and r.get("side") != side):
+            continue
+        if any(str(r.get(k)) != v for k, v in where):
+            continue
+        runs.append(r["profile"][part])
     if not runs:
-        sys.exit(f"op_profile.py: {path} has no line with a profile")
+        sys.exit(f"op_profile.py: {spec} has no line with a profile" + (f" where {where}" if where else ""))
     names = {o["op"] for run in runs for o in run["ops"]}
     per_op = {}
     for n in names:
@@ -74,14 +81,17 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--part", choices=["train", "inference"], default="train")
     p.add_argument("--top", type=int, default=0, help="also list each side's N operators with the most self time")
-    p.add_argument("inputs", nargs="+", metavar="LABEL=FILE")
+    p.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
+                   help="keep only the lines whose KEY is VALUE (repeatable)")
+    p.add_argument("inputs", nargs="+", metavar="LABEL=FILE[#SIDE]")
     a = p.parse_args(argv)
+    where = [tuple(w.split("=", 1)) for w in a.where]
     sides = []
     for item in a.inputs:
         label, _, path = item.partition("=")
         if not path:
             sys.exit(f"op_profile.py: {item}: expected LABEL=FILE")
-        sides.append((label, *load(path, a.part)))
+        sides.append((label, *load(path, a.part, where)))
     fams = {}
     for label, _, per_op in sides:
         for n, s in per_op.items():

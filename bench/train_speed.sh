@@ -10,7 +10,9 @@
 #   MALLOC_PRECISIONS ("fp32"): for these the PyTorch loop is also run with glibc's mmap and trim
 #   thresholds at 1 GiB (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_), the setting mmcl makes itself
 #   OPENCLIP (1 when open_clip imports in the venv): also open_clip's own CLIP class from the preset
-#   (the same loop around it: the peer of issue 20); mmcl runs with --peak (its share of the GEMM peak)
+#   (the same loop around it); mmcl runs with --peak (its share of the GEMM peak)
+#   PROFILE (0): N > 0 profiles N more steps of mmcl and open_clip after the timed ones (the JSON's
+#   profile: each operator's self time; bench/op_profile.py groups them)
 set -eu
 BUILD_DIR=${BUILD_DIR:-build}
 OUT=${OUT:-datasets/bench}
@@ -21,6 +23,9 @@ WARMUP=${WARMUP:-2}
 ROUNDS=${ROUNDS:-3}
 BF16_STEPS=${BF16_STEPS:-2}
 MALLOC_PRECISIONS=${MALLOC_PRECISIONS:-fp32}
+PROFILE=${PROFILE:-0}
+mm_profile=""; py_profile=""
+if [ "$PROFILE" -gt 0 ]; then mm_profile="--profile=$PROFILE"; py_profile="--profile $PROFILE"; fi
 TORCH_PYTHON=${TORCH_PYTHON:-.venv/bin/python}   # the torch mmcl links (make setup)
 if [ -z "${OPENCLIP:-}" ]; then
   if $TORCH_PYTHON -c "import open_clip" 2>/dev/null; then OPENCLIP=1; else OPENCLIP=0; fi
@@ -41,10 +46,10 @@ while [ "$round" -le "$ROUNDS" ]; do
       if [ "$precision" != fp32 ]; then steps=$BF16_STEPS; warmup=1; fi
       echo "== round $round: $preset $precision ($steps steps after $warmup)"
       "$BUILD_DIR/mmcl" bench train --config configs/bench/clip.yaml --set model.preset="$preset" \
-        --set runtime.precision="$precision" --steps "$steps" --warmup "$warmup" --json --peak | tail -n 1 | tag mmcl "$preset" "$round"
+        --set runtime.precision="$precision" --steps "$steps" --warmup "$warmup" --json --peak $mm_profile | tail -n 1 | tag mmcl "$preset" "$round"
       loop="bench/torch_clip_loop.py --preset configs/models/$preset.yaml --batch 64 --threads 2 --precision $precision --steps $steps --warmup $warmup"
       $TORCH_PYTHON $loop | tag pytorch "$preset" "$round"
-      if [ "$OPENCLIP" = 1 ]; then $TORCH_PYTHON $loop --peer openclip | tag openclip "$preset" "$round"; fi
+      if [ "$OPENCLIP" = 1 ]; then $TORCH_PYTHON $loop --peer openclip $py_profile | tag openclip "$preset" "$round"; fi
       case " $MALLOC_PRECISIONS " in *" $precision "*)
         MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824 $TORCH_PYTHON $loop |
           tag pytorch_malloc "$preset" "$round" ;;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
 #include <torch/nn/module.h>
 
 #include "mmcl/core/error.h"
@@ -87,16 +88,20 @@ ImageEmbeddings embed_inputs(models::ContrastiveModel& model, std::shared_ptr<co
   o.drop_last = false;
   data::Loader loader(std::move(inputs), o);
   loader.start_epoch(0);
-  torch::NoGradGuard no_grad;
-  const AutocastGuard autocast(options.precision, device);
   std::vector<at::Tensor> parts;
   std::vector<int64_t> indices;
   while (auto batch = loader.next()) {
     data::Batch b;
-    b.input(options.modality) = to_param_dtype(batch->input(options.modality).to(device), options.precision);
     b.indices = batch->indices;
     const std::string key = options.key.empty() ? name_of(options.modality) : options.key;
-    parts.push_back(model.forward(b).at(key).to(at::kFloat).cpu());
+    {
+      // No autograd at all (no version counters, no views tracked); the functional ops below, outside
+      // the mode, turn the inference tensors into ordinary ones.
+      const c10::InferenceMode inference;
+      const AutocastGuard autocast(options.precision, device);
+      b.input(options.modality) = to_param_dtype(batch->input(options.modality).to(device), options.precision);
+      parts.push_back(model.forward(b).at(key).to(at::kFloat).cpu());
+    }
     indices.insert(indices.end(), batch->indices.begin(), batch->indices.end());
   }
   // The loader stands a later sample in for an unreadable one; keep each sample once, in order.
@@ -125,17 +130,17 @@ ImageEmbeddings embed_inputs(models::ContrastiveModel& model, std::shared_ptr<co
 
 at::Tensor embed_texts(models::ContrastiveModel& model, const text::Tokenizer& tokenizer,
                        const std::vector<std::string>& texts, int64_t context_length, const EmbedOptions& options) {
-  torch::NoGradGuard no_grad;
   const c10::Device& device = options.device;
   const size_t batch_size = static_cast<size_t>(options.batch_size);
-  const AutocastGuard autocast(options.precision, device);
   std::vector<at::Tensor> parts;
   for (size_t begin = 0; begin < texts.size(); begin += batch_size) {
     const size_t end = std::min(texts.size(), begin + batch_size);
     data::Batch b;
+    for (size_t i = begin; i < end; ++i) b.indices.push_back(static_cast<int64_t>(i));
+    const c10::InferenceMode inference;  // as in embed_inputs
+    const AutocastGuard autocast(options.precision, device);
     b.text = tokenizer.tokenize(std::vector<std::string>(texts.begin() + begin, texts.begin() + end), context_length)
                  .to(device);
-    for (size_t i = begin; i < end; ++i) b.indices.push_back(static_cast<int64_t>(i));
     parts.push_back(model.forward(b).at("text").to(at::kFloat).cpu());
   }
   return at::cat(parts);
