@@ -22,7 +22,7 @@ TORCH_VERSION := 2.11.0
 VENV := .venv
 PYTHON ?= python3
 
-.PHONY: asan-build test-asan fuzz soak setup venv build-cpu-only gpu-bundle gpu-check configure build test demo demo-emoji demo-synthetic bench bench-train bench-openclip reproduce-fdt reproduce-cvrl reproduce-vatt config-docs clean help
+.PHONY: asan-build test-asan fuzz soak setup venv build-cpu-only gpu-bundle gpu-check configure build test demo demo-emoji demo-synthetic bench bench-train bench-openclip bench-manifest reproduce-fdt reproduce-cvrl reproduce-vatt config-docs clean help
 
 help:
 	@echo "make demo   install what is missing, build, train a tiny CLIP and report"
@@ -30,6 +30,7 @@ help:
 	@echo "make demo-emoji  train on Google's Noto emoji, evaluate on Symbola's (rendered from Debian's font packages)"
 	@echo "make bench  image pipeline throughput against torchvision + PIL (docs/BENCHMARKS.md)"
 	@echo "make bench-openclip  against open_clip: step table with operator profiles, training end to end against its trainer, zero-shot and embedding from files (docs/BENCHMARKS.md, ~50 min on 2 cores)"
+	@echo "make bench-manifest  a 10-million-row CSV manifest: load time and memory per row, against pandas (docs/BENCHMARKS.md)"
 	@echo "make bench-train  CLIP training speed against a plain PyTorch loop and open_clip's CLIP class, fp32 and amp_bf16, 3 rounds (docs/BENCHMARKS.md, ~15 min on 2 cores)"
 	@echo "make reproduce-fdt  CLIP against CLIP+FDT, 3 seeds, two datasets (docs/REPRODUCTION.md, ~2 h)"
 	@echo "make reproduce-cvrl  CVRL's augmentation ablation, 3 seeds, moving Fashion-MNIST (~40 min)"
@@ -143,6 +144,12 @@ bench-train: build
 # end to end on 10,000 real JPEGs against open_clip's trainer, zero-shot and embedding from files
 # (about 50 minutes on 2 cores). The peer's packages go into the venv beside the pinned torch.
 OPENCLIP_PACKAGES := pyyaml numpy pillow open_clip_torch pandas webdataset braceexpand torch==$(TORCH_VERSION)
+
+# Manifests at scale (bench/manifest_scale.sh): a 10-million-row CSV read by mmcl (seconds, memory per
+# row) and by pandas as open_clip's CsvDataset reads it.
+bench-manifest: build
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check pandas
+	BUILD_DIR=$(BUILD_DIR) sh bench/manifest_scale.sh
 
 bench-openclip: build
 	@$(MAKE) --no-print-directory setup PACKAGES="mate-backgrounds"

@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <cmath>
 #include <random>
 #include <string>
 #include <utility>
@@ -175,4 +177,83 @@ CATCH_TEST_CASE("the fused crop + antialiased bicubic resize + normalise equals 
   bad.box = {50, 0, 10, 10};
   bad.out_h = bad.out_w = bad.window_h = bad.window_w = 4;
   CATCH_CHECK_THROWS_AS(resample_normalise(img, bad), mmcl::Error);
+}
+
+namespace {
+// A smooth 640 x 480 photo-like JPEG (gradients and a few soft blobs, quality 90).
+std::string smooth_jpeg(int w, int h) {
+  std::vector<unsigned char> px(static_cast<size_t>(w) * h * 3);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      const double u = static_cast<double>(x) / w, v = static_cast<double>(y) / h;
+      const double blob = std::exp(-((u - 0.3) * (u - 0.3) + (v - 0.6) * (v - 0.6)) * 20);
+      unsigned char* p = &px[(static_cast<size_t>(y) * w + x) * 3];
+      p[0] = static_cast<unsigned char>(40 + 180 * u);
+      p[1] = static_cast<unsigned char>(30 + 150 * v + 60 * blob);
+      p[2] = static_cast<unsigned char>(200 - 120 * u * v);
+    }
+  std::string out;
+  stbi_write_jpg_to_func([](void* ctx, void* data, int size) { static_cast<std::string*>(ctx)->append(static_cast<char*>(data), size); },
+                         &out, w, h, 3, px.data(), 90);
+  return out;
+}
+}  // namespace
+
+CATCH_TEST_CASE("reduced JPEG decoding: the crop's own scale, the same random numbers, nearly the same pixels",
+                "[data]") {
+  // The scale: the smallest M/8 keeping the crop at least `size` a side.
+  CATCH_CHECK(reduced_decode_eighths(480, 640, 224) == 4);   // 240 x 320 at 1/2
+  CATCH_CHECK(reduced_decode_eighths(300, 300, 224) == 6);   // 225 at 6/8
+  CATCH_CHECK(reduced_decode_eighths(224, 1000, 224) == 8);  // no room: full size
+  CATCH_CHECK(reduced_decode_eighths(100, 100, 224) == 8);   // an upscale stays an upscale
+  CATCH_CHECK(reduced_decode_eighths(1792, 1792, 224) == 1);
+  if (!media::can_decode_reduced(smooth_jpeg(16, 16))) {
+    CATCH_WARN("built without libjpeg-turbo: no reduced decoding to test");
+    return;
+  }
+  CATCH_CHECK(!media::can_decode_reduced(png(1, 1, 3, {1, 2, 3})));
+  const std::string jpeg = smooth_jpeg(640, 480);
+  // libjpeg-turbo's sizes: ceil(side * M / 8).
+  CATCH_CHECK(media::decode_image_reduced(jpeg, "j", 1'000'000, 4).sizes() == at::IntArrayRef({240, 320, 3}));
+  CATCH_CHECK(media::decode_image_reduced(jpeg, "j", 1'000'000, 3).sizes() == at::IntArrayRef({180, 240, 3}));
+  CATCH_CHECK(media::decode_image_reduced(png(2, 1, 3, {1, 2, 3, 4, 5, 6}), "p", 100, 1).sizes() ==
+              at::IntArrayRef({1, 2, 3}));  // not a JPEG: full size
+  // The bomb check reads the full size from the header, whatever the scale.
+  CATCH_CHECK_THROWS_AS(media::decode_image_reduced(jpeg, "j", 640 * 480 - 1, 1), media::DecodeError);
+
+  ImageTransform t;
+  t.train = true;
+  t.flip = true;
+  t.size = 224;
+  t.scale = {0.9, 1.0};
+  ImageTransform reduced = t;
+  reduced.reduced_decode = true;
+  double worst = 0, total = 0;
+  for (uint64_t seed = 0; seed < 8; ++seed) {
+    CATCH_CAPTURE(seed);
+    std::mt19937_64 a(seed), b(seed);
+    const at::Tensor full = transform_image(media::decode_image(jpeg, "j"), t, a);
+    const at::Tensor fast = transform_image_bytes(jpeg, "j", reduced, b);
+    CATCH_REQUIRE(fast.sizes() == full.sizes());
+    // The same draws (crop, flip) were made: the generators are in the same state.
+    CATCH_CHECK(a() == b());
+    // In [0, 255] units: the DCT's low-pass for part of the bicubic one.
+    const double diff = (fast - full).abs().mean().item<double>() * 0.27 * 255;
+    worst = std::max(worst, (fast - full).abs().max().item<double>() * 0.27 * 255);
+    total += diff;
+    CATCH_CHECK(diff < 2.0);
+  }
+  CATCH_CHECK(worst < 40);
+  CATCH_CHECK(total > 0);  // it did decode differently
+  // Off, at evaluation, or for a PNG: exactly transform_image of the full decode.
+  for (const bool train : {true, false}) {
+    ImageTransform off = train ? t : reduced;
+    off.train = train;
+    std::mt19937_64 a(3), b(3);
+    CATCH_CHECK(at::equal(transform_image(media::decode_image(jpeg, "j"), off, a), transform_image_bytes(jpeg, "j", off, b)));
+  }
+  const std::string p = png(2, 2, 3, {9, 9, 9, 200, 200, 200, 50, 60, 70, 1, 2, 3});
+  std::mt19937_64 a(4), b(4);
+  CATCH_CHECK(at::equal(transform_image(media::decode_image(p, "p"), reduced, a), transform_image_bytes(p, "p", reduced, b)));
+  CATCH_CHECK_THROWS_AS(transform_image_bytes("not an image", "x", reduced, a), SampleError);
 }

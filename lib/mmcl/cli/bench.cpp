@@ -4,6 +4,7 @@
 //                                        counted FLOPs, peak RSS; --json prints one JSON object
 //   mmcl bench images --files LIST ...   the image input pipeline (perf/pipelines.h), one JSON line
 //   mmcl bench videos --files LIST ...   clip decoding, one JSON line
+//   mmcl bench manifest --file F ...     reading a manifest: rows, seconds, memory per row, read-back cost
 //   mmcl bench peak [--device D] ...     this machine's matrix-product limit per precision (GFLOP/s);
 //                                        `bench train --peak` reports each row's share of it
 // Writes nothing.
@@ -70,8 +71,18 @@ class Bench : public RunCommand {
     images_->add_option("--scale", io_.scale, "RandomResizedCrop area range")->expected(2);
     images_->add_option("--epochs", io_.epochs, "passes over the files")->check(CLI::PositiveNumber);
     images_->add_option("--seed", io_.seed, "shuffle and crop seed");
+    images_->add_flag("--reduced-decode", io_.reduced_decode,
+                      "decode JPEGs at the smallest DCT scale the crop allows (data.image.reduced_decode)");
     images_->add_option("--warmup-batches", io_.warmup_batches, "batches left out of images_per_s")
         ->check(CLI::NonNegativeNumber);
+
+    manifest_ = app.add_subcommand("manifest", "read a CSV/TSV/JSONL manifest: rows, load seconds, resident memory "
+                                               "per row, read-back time (one JSON line)");
+    manifest_->add_option("--file", mo_.file, "the manifest")->required();
+    manifest_->add_option("--image-key", mo_.image_key, "image column (default filepath)");
+    manifest_->add_option("--caption-key", mo_.caption_key, "caption column (default title; \"\": none)");
+    manifest_->add_option("--label-key", mo_.label_key, "label column (default none)");
+    manifest_->add_option("--sample", mo_.sample, "rows read back at random (default 10000)")->check(CLI::NonNegativeNumber);
 
     videos_ = app.add_subcommand("videos", "decode clips (seek, frames by stride, scale, float) with FFmpeg (one JSON line)");
     videos_->add_option("--files", vo_.files, "a text file listing videos, or a folder of them")->required();
@@ -90,6 +101,7 @@ class Bench : public RunCommand {
     spdlog::set_level(spdlog::level::warn);
     if (images_->parsed()) std::cout << json_text(perf::bench_images(io_)) << std::endl;
     if (videos_->parsed()) std::cout << json_text(perf::bench_videos(vo_)) << std::endl;
+    if (manifest_->parsed()) std::cout << json_text(perf::bench_manifest(mo_)) << std::endl;
     if (peak_->parsed()) return peak();
     return kExitOk;
   }
@@ -220,6 +232,8 @@ class Bench : public RunCommand {
  private:
   CLI::App* train_ = nullptr;
   CLI::App* images_ = nullptr;
+  CLI::App* manifest_ = nullptr;
+  perf::ManifestBenchOptions mo_;
   CLI::App* videos_ = nullptr;
   CLI::App* peak_ = nullptr;
   bool with_peak_ = false;

@@ -50,6 +50,48 @@ std::array<int64_t, 4> random_resized_crop_box(int64_t h, int64_t w, const Image
   return {(h - ch) / 2, (w - cw) / 2, ch, cw};
 }
 
+int reduced_decode_eighths(int64_t crop_h, int64_t crop_w, int64_t size) {
+  // The smallest M with ceil-free floor(side * M / 8) >= size on both sides (the crop box is mapped with
+  // floor below, so this keeps every output pixel a downscale).
+  for (int m = 1; m < 8; ++m)
+    if (crop_h * m / 8 >= size && crop_w * m / 8 >= size) return m;
+  return 8;
+}
+
+at::Tensor transform_image_bytes(const std::string& bytes, const std::string& name, const ImageTransform& t,
+                                 std::mt19937_64& rng) {
+  if (t.train && t.reduced_decode && media::can_decode_reduced(bytes)) {
+    if (const auto size = media::image_size(bytes)) {
+      const auto [w, h] = *size;
+      if (w > 0 && h > 0 && w <= t.max_pixels / h) {
+        ResampleSpec spec;
+        spec.mean = t.mean;
+        spec.std = t.std;
+        spec.window_h = spec.window_w = spec.out_h = spec.out_w = t.size;
+        const std::array<int64_t, 4> box = random_resized_crop_box(h, w, t, rng);
+        spec.flip = t.flip && std::uniform_int_distribution<int>(0, 1)(rng) == 1;
+        const int eighths = reduced_decode_eighths(box[2], box[3], t.size);
+        at::Tensor image;
+        try {
+          image = media::decode_image_reduced(bytes, name, t.max_pixels, eighths);
+        } catch (const media::DecodeError& e) {
+          throw SampleError(e.what());
+        }
+        // The crop in the decoded image's pixels: the same fraction of it (a reduced decode may have
+        // fallen back to full size).
+        const int64_t dh = image.size(0), dw = image.size(1);
+        auto map = [](int64_t v, int64_t from, int64_t to) { return v * to / from; };
+        const int64_t top = map(box[0], h, dh), left = map(box[1], w, dw);
+        const int64_t bottom = std::max(top + 1, std::min(dh, map(box[0] + box[2], h, dh)));
+        const int64_t right = std::max(left + 1, std::min(dw, map(box[1] + box[3], w, dw)));
+        spec.box = {top, left, bottom - top, right - left};
+        return resample_normalise(image.contiguous(), spec);
+      }
+    }
+  }
+  return transform_image(decode_sample_image(bytes, name, t.max_pixels), t, rng);
+}
+
 at::Tensor transform_image(const at::Tensor& image, const ImageTransform& t, std::mt19937_64& rng) {
   const int64_t h = image.size(0), w = image.size(1);
   ResampleSpec spec;

@@ -24,11 +24,24 @@ struct ImageTransform {
   std::array<double, 3> mean = {0.48145466, 0.4578275, 0.40821073};  // CLIP's
   std::array<double, 3> std = {0.26862954, 0.26130258, 0.27577711};
   int64_t max_pixels = 100'000'000;   // data.image.max_pixels: larger images are refused before decoding
+  bool reduced_decode = false;        // data.image.reduced_decode (train only): see transform_image_bytes
 };
 
 // uint8 [H, W, 3] -> normalised float [3, size, size]. Resizing is bicubic with antialiasing (as PIL's
 // bicubic, which open_clip's preprocessing uses). `rng` drives the random crop and flip.
 at::Tensor transform_image(const at::Tensor& image, const ImageTransform& transform, std::mt19937_64& rng);
+
+// An image file's bytes -> normalised float [3, size, size], as transform_image of the decoded image.
+// With `reduced_decode` at training, a JPEG is decoded at the smallest scale M/8 at which the random
+// crop (drawn from the header's size, so the random numbers are those transform_image draws) still has
+// at least `size` pixels a side, and the crop taken from that: libjpeg-turbo scales in the inverse DCT,
+// so a 640 x 480 photo cropped to 224 is decoded at 1/2 in about a third of the time. The pixels differ
+// from a full decode by the DCT's own low-pass in place of part of the bicubic one (a training
+// augmentation, as PIL's draft mode). Name is for errors; a bad image is a SampleError.
+at::Tensor transform_image_bytes(const std::string& bytes, const std::string& name, const ImageTransform& transform,
+                                 std::mt19937_64& rng);
+// The scale (eighths, 1..8) transform_image_bytes decodes at for a crop of crop_h x crop_w to `size`.
+int reduced_decode_eighths(int64_t crop_h, int64_t crop_w, int64_t size);
 
 // The crop RandomResizedCrop takes from an h x w image: {top, left, height, width} (torchvision's
 // algorithm: 10 tries at a random area and log-uniform aspect ratio, else a centre crop).

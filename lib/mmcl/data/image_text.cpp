@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "mmcl/media/image.h"
 #include "mmcl/text/tokenizer.h"
 
 namespace mmcl::data {
@@ -15,7 +16,13 @@ Sample ImageTextDataset::get(int64_t index, uint64_t seed) const {
   const Record& r = manifest_.records.at(static_cast<size_t>(index));
   std::mt19937_64 rng(seed);
   Sample s;
-  s.image = transform_image(read_sample_image(r.image, transform_.max_pixels), transform_, rng);
+  std::string bytes;
+  try {
+    bytes = media::read_file_bytes(r.image);
+  } catch (const media::DecodeError& e) {
+    throw SampleError(e.what());
+  }
+  s.image = transform_image_bytes(bytes, r.image, transform_, rng);
   if (tokenizer_ && !r.captions.empty()) {
     const size_t pick = r.captions.size() == 1 ? 0 : static_cast<size_t>(rng() % r.captions.size());
     s.text = at::tensor(tokenizer_->tokenize(r.captions[pick], context_length_), at::kLong);
@@ -33,6 +40,7 @@ ImageTransform image_transform(const config::ImageAugmentConfig& c, int64_t size
   t.mean = c.mean;
   t.std = c.std;
   t.max_pixels = c.max_pixels;
+  t.reduced_decode = c.reduced_decode;
   return t;
 }
 

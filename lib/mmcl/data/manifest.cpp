@@ -1,5 +1,8 @@
 #include "mmcl/data/manifest.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -8,7 +11,10 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
+#include <stdexcept>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -21,6 +27,32 @@
 namespace fs = std::filesystem;
 
 namespace mmcl::data {
+
+// Where a file-backed table's rows come from: the open manifest and how its rows are parsed.
+struct RecordTable::Source {
+  enum class Format { delimited, jsonl };
+  std::string path;
+  fs::path base;  // of relative image paths
+  Format format = Format::delimited;
+  char separator = ',';
+  size_t fields = 0;  // delimited: fields a row has
+  int64_t image_col = -1, caption_col = -1, start_col = -1, end_col = -1;
+  std::string image_key, caption_key, label_key;  // jsonl
+  int fd = -1;
+  Source() = default;
+  Source(const Source&) = delete;
+  Source& operator=(const Source&) = delete;
+  ~Source() {
+    if (fd >= 0) ::close(fd);
+  }
+  // A row's Record (label unset) from its fields or JSON object; nullopt with the reason in `why` when
+  // they do not form one. Text that is not UTF-8 is repaired and counted in *repaired when given.
+  std::optional<Record> from_fields(const std::vector<std::string>& fields, int64_t* repaired, std::string& why) const;
+  std::optional<Record> from_json(const nlohmann::json& j, std::string* raw_label, std::string& why) const;
+  // Row `row` read back from the file and parsed; throws Error when it no longer reads back.
+  Record read(const RecordTable::FileRow& row) const;
+};
+
 namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -48,14 +80,14 @@ void assign_labels(Manifest& m, const std::vector<std::string>& raw) {
       if (!label || *label >= kMaxClasses)
         throw ConfigError(str_cat(m.path, ": label \"", printable(raw[i], 40), "\" of ", m.records[i].image,
                                   " is not a class number below ", kMaxClasses));
-      m.records[i].label = *label;
+      m.records.set_label(i, *label);
     }
     return;
   }
   std::set<std::string> names(raw.begin(), raw.end());
   m.label_names.assign(names.begin(), names.end());
   for (size_t i = 0; i < raw.size(); ++i)
-    m.records[i].label = std::lower_bound(m.label_names.begin(), m.label_names.end(), raw[i]) - m.label_names.begin();
+    m.records.set_label(i, std::lower_bound(m.label_names.begin(), m.label_names.end(), raw[i]) - m.label_names.begin());
 }
 
 // RFC 4180 fields fed a line at a time: a quoted field may hold separators, doubled quotes and line
@@ -100,12 +132,13 @@ class FieldParser {
 };
 
 // A caption or label as UTF-8: ill-formed bytes (Latin-1 text, cut sequences) become U+FFFD and are
-// counted; the vocabulary, the tokenizers and every JSON output need UTF-8.
-std::string text_of(Manifest& m, const std::string& field) {
+// counted in *repaired when given; the vocabulary, the tokenizers and every JSON output need UTF-8.
+std::string utf8_text(const std::string& field, int64_t* repaired) {
   if (is_utf8(field)) return field;
-  ++m.repaired_text;
+  if (repaired) ++*repaired;
   return repair_utf8(field);
 }
+std::string text_of(Manifest& m, const std::string& field) { return utf8_text(field, &m.repaired_text); }
 
 void skip_line(Manifest& m, int64_t line, const std::string& why) {
   ++m.skipped_lines;
@@ -124,13 +157,59 @@ bool parse_window(const std::string& start, const std::string& end, Record& r) {
   return !(r.start >= 0 && r.end >= 0 && r.end <= r.start);
 }
 
-void read_delimited(Manifest& m, std::istream& in, const ManifestColumns& c, const fs::path& base,
+// Splits a row's bytes into fields: physical lines (CRLF or LF) fed to one parser, as they were read.
+bool split_record(const std::string& text, char sep, std::vector<std::string>& fields) {
+  FieldParser parser(sep);
+  size_t begin = 0;
+  bool complete = false;
+  while (true) {
+    const size_t nl = text.find('\n', begin);
+    std::string line = text.substr(begin, nl == std::string::npos ? std::string::npos : nl - begin);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    complete = parser.feed(line);
+    if (nl == std::string::npos) break;
+    begin = nl + 1;
+  }
+  fields = parser.take();
+  return complete;
+}
+
+// Physical lines of a manifest with the byte offset each starts at and its length in the file (a CR
+// before the line break included; the break itself not).
+class LineReader {
+ public:
+  explicit LineReader(std::istream& in) : in_(in) {}
+  bool next(std::string& text, uint64_t& offset, uint64_t& length) {
+    if (!std::getline(in_, text)) return false;
+    offset = pos_;
+    length = text.size();
+    pos_ += text.size() + 1;
+    if (!text.empty() && text.back() == '\r') text.pop_back();
+    return true;
+  }
+
+ private:
+  std::istream& in_;
+  uint64_t pos_ = 0;
+};
+
+struct Line {
+  int64_t number = 0;
+  std::string text;
+  uint64_t offset = 0, length = 0;
+};
+
+// Rows longer than this are skipped (a row is read back whole on every access).
+constexpr uint64_t kMaxRow = uint64_t{1} << 20;
+
+void read_delimited(Manifest& m, std::istream& in, RecordTable::Source& src, const ManifestColumns& c,
                     std::vector<std::string>& raw_labels) {
-  const char sep = !c.separator.empty() ? c.separator[0] : (ends_with(m.path, ".tsv") ? '\t' : ',');
+  const char sep = src.separator;
+  LineReader reader(in);
   std::string line;
+  uint64_t offset = 0, length = 0;
   std::vector<std::string> header;
-  const bool got = static_cast<bool>(std::getline(in, line));
-  if (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF line ends (RFC 4180, Python's csv)
+  const bool got = reader.next(line, offset, length);
   if (!got || !split_delimited(line, sep, header))
     throw ConfigError(str_cat(m.path, ": empty manifest or unreadable header line"));
   if (!header.empty() && header[0].rfind("\xEF\xBB\xBF", 0) == 0) header[0] = header[0].substr(3);  // BOM
@@ -144,122 +223,225 @@ void read_delimited(Manifest& m, std::istream& in, const ManifestColumns& c, con
     }
     return it - header.begin();
   };
-  const int64_t image_col = column(c.image, "data.image_key");
-  const int64_t caption_col = column(c.caption, "data.caption_key");
+  src.fields = header.size();
+  src.image_col = column(c.image, "data.image_key");
+  src.caption_col = column(c.caption, "data.caption_key");
   const int64_t label_col = column(c.label, "data.label_key");
   // Optional: the part of a video to use, in seconds.
   auto optional_column = [&](const char* name) -> int64_t {
     const auto it = std::find(header.begin(), header.end(), name);
     return it == header.end() ? -1 : it - header.begin();
   };
-  const int64_t start_col = optional_column("start"), end_col = optional_column("end");
+  src.start_col = optional_column("start");
+  src.end_col = optional_column("end");
   // Records: a quoted field may run over several lines (RFC 4180). One left open is skipped at its
   // first line once the file ends or 1 MiB has been gathered, and the lines after it are read again.
-  constexpr size_t kMaxRecord = size_t{1} << 20;
-  std::deque<std::pair<int64_t, std::string>> pending;
+  std::deque<Line> pending;
   int64_t next_line = 2;
-  auto physical = [&](std::string& text, int64_t& number) {
+  auto physical = [&](Line& l) {
     if (!pending.empty()) {
-      number = pending.front().first;
-      text = std::move(pending.front().second);
+      l = std::move(pending.front());
       pending.pop_front();
       return true;
     }
-    if (!std::getline(in, text)) return false;
-    if (!text.empty() && text.back() == '\r') text.pop_back();
-    number = next_line++;
+    if (!reader.next(l.text, l.offset, l.length)) return false;
+    l.number = next_line++;
     return true;
   };
   std::vector<std::string> fields;
-  int64_t n = 0;
-  while (physical(line, n)) {
-    if (line.empty()) continue;
+  std::string why;
+  Line first;
+  while (physical(first)) {
+    if (first.text.empty()) continue;
     FieldParser parser(sep);
-    bool complete = parser.feed(line);
-    std::vector<std::pair<int64_t, std::string>> continued;
-    size_t gathered = line.size();
-    std::string more;
-    int64_t more_n = 0;
-    while (!complete && gathered <= kMaxRecord && physical(more, more_n)) {
-      gathered += more.size() + 1;
-      complete = parser.feed(more);
-      continued.emplace_back(more_n, std::move(more));
+    bool complete = parser.feed(first.text);
+    std::vector<Line> continued;
+    uint64_t gathered = first.length;
+    Line more;
+    while (!complete && gathered <= kMaxRow && physical(more)) {
+      gathered += more.length + 1;
+      complete = parser.feed(more.text);
+      continued.push_back(std::move(more));
     }
-    if (!complete) {
-      skip_line(m, n, "unterminated quote");
-      for (auto it = continued.rbegin(); it != continued.rend(); ++it) pending.push_front(std::move(*it));
+    if (!complete || gathered > kMaxRow) {
+      skip_line(m, first.number, complete ? "longer than 1 MiB" : "unterminated quote");
+      if (!complete)
+        for (auto it = continued.rbegin(); it != continued.rend(); ++it) pending.push_front(std::move(*it));
       continue;
     }
     fields = parser.take();
     if (fields.size() != header.size()) {
-      skip_line(m, n, str_cat("expected ", header.size(), " fields, found ", fields.size()));
+      skip_line(m, first.number, str_cat("expected ", header.size(), " fields, found ", fields.size()));
       continue;
     }
-    if (fields[image_col].empty()) {
-      skip_line(m, n, "empty image path");
+    // The same checks a read-back makes (Source::read), on the fields in hand.
+    const uint64_t end = continued.empty() ? first.offset + first.length : continued.back().offset + continued.back().length;
+    if (!src.from_fields(fields, &m.repaired_text, why)) {
+      skip_line(m, first.number, why);
       continue;
     }
     if (label_col >= 0 && fields[label_col].empty()) {
-      skip_line(m, n, "empty label");
+      skip_line(m, first.number, "empty label");
       continue;
     }
-    Record r;
-    r.image = resolve(fields[image_col], base);
-    if (!parse_window(start_col >= 0 ? fields[start_col] : "", end_col >= 0 ? fields[end_col] : "", r)) {
-      skip_line(m, n, "start/end: expected seconds with 0 <= start < end");
-      continue;
-    }
-    if (caption_col >= 0) r.captions.push_back(text_of(m, fields[caption_col]));
     if (label_col >= 0) raw_labels.push_back(text_of(m, fields[label_col]));
-    m.records.push_back(std::move(r));
+    m.records.push_row({first.offset, static_cast<uint32_t>(end - first.offset), -1});
   }
 }
 
-void read_jsonl(Manifest& m, std::istream& in, const ManifestColumns& c, const fs::path& base,
+void read_jsonl(Manifest& m, std::istream& in, RecordTable::Source& src, const ManifestColumns& c,
                 std::vector<std::string>& raw_labels) {
-  std::string line;
-  for (int64_t n = 1; std::getline(in, line); ++n) {
+  src.image_key = c.image;
+  src.caption_key = c.caption;
+  src.label_key = c.label;
+  LineReader reader(in);
+  std::string line, why, raw_label;
+  uint64_t offset = 0, length = 0;
+  for (int64_t n = 1; reader.next(line, offset, length); ++n) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    if (length > kMaxRow) {
+      skip_line(m, n, "longer than 1 MiB");
+      continue;
+    }
     const auto j = nlohmann::json::parse(text_of(m, line), nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.is_object()) {
-      skip_line(m, n, "not a JSON object");
+    if (!src.from_json(j, c.label.empty() ? nullptr : &raw_label, why)) {
+      skip_line(m, n, why);
       continue;
     }
-    if (!j.contains(c.image) || !j[c.image].is_string() || j[c.image].get<std::string>().empty()) {
-      skip_line(m, n, str_cat("no \"", c.image, "\" string"));
-      continue;
-    }
-    Record r;
-    r.image = resolve(j[c.image].get<std::string>(), base);
-    auto seconds = [&](const char* key) { return j.contains(key) && j[key].is_number() ? j[key].dump() : std::string(); };
-    if (!parse_window(seconds("start"), seconds("end"), r)) {
-      skip_line(m, n, "start/end: expected seconds with 0 <= start < end");
-      continue;
-    }
-    if (!c.caption.empty()) {
-      const auto cap = j.contains(c.caption) ? j[c.caption] : nlohmann::json();
-      if (cap.is_string()) r.captions.push_back(cap.get<std::string>());
-      else if (cap.is_array() && !cap.empty() && std::all_of(cap.begin(), cap.end(), [](const auto& x) { return x.is_string(); }))
-        for (const auto& x : cap) r.captions.push_back(x.get<std::string>());
-      else {
-        skip_line(m, n, str_cat("no \"", c.caption, "\" string or list of strings"));
-        continue;
-      }
-    }
-    if (!c.label.empty()) {
-      const auto lab = j.contains(c.label) ? j[c.label] : nlohmann::json();
-      if (lab.is_number_integer() && lab.get<int64_t>() >= 0) raw_labels.push_back(std::to_string(lab.get<int64_t>()));
-      else if (lab.is_string() && !lab.get<std::string>().empty()) raw_labels.push_back(lab.get<std::string>());
-      else {
-        skip_line(m, n, str_cat("no \"", c.label, "\" label"));
-        continue;
-      }
-    }
-    m.records.push_back(std::move(r));
+    if (!c.label.empty()) raw_labels.push_back(raw_label);
+    m.records.push_row({offset, static_cast<uint32_t>(length), -1});
   }
 }
 
 }  // namespace
+
+std::optional<Record> RecordTable::Source::from_fields(const std::vector<std::string>& f, int64_t* repaired,
+                                                       std::string& why) const {
+  if (f.size() != fields) {
+    why = str_cat("expected ", fields, " fields, found ", f.size());
+    return std::nullopt;
+  }
+  if (f[static_cast<size_t>(image_col)].empty()) {
+    why = "empty image path";
+    return std::nullopt;
+  }
+  Record r;
+  r.image = resolve(f[static_cast<size_t>(image_col)], base);
+  if (!parse_window(start_col >= 0 ? f[static_cast<size_t>(start_col)] : "",
+                    end_col >= 0 ? f[static_cast<size_t>(end_col)] : "", r)) {
+    why = "start/end: expected seconds with 0 <= start < end";
+    return std::nullopt;
+  }
+  if (caption_col >= 0) r.captions.push_back(utf8_text(f[static_cast<size_t>(caption_col)], repaired));
+  return r;
+}
+
+std::optional<Record> RecordTable::Source::from_json(const nlohmann::json& j, std::string* raw_label,
+                                                     std::string& why) const {
+  if (j.is_discarded() || !j.is_object()) {
+    why = "not a JSON object";
+    return std::nullopt;
+  }
+  if (!j.contains(image_key) || !j[image_key].is_string() || j[image_key].get<std::string>().empty()) {
+    why = str_cat("no \"", image_key, "\" string");
+    return std::nullopt;
+  }
+  Record r;
+  r.image = resolve(j[image_key].get<std::string>(), base);
+  auto seconds = [&](const char* key) { return j.contains(key) && j[key].is_number() ? j[key].dump() : std::string(); };
+  if (!parse_window(seconds("start"), seconds("end"), r)) {
+    why = "start/end: expected seconds with 0 <= start < end";
+    return std::nullopt;
+  }
+  if (!caption_key.empty()) {
+    const auto cap = j.contains(caption_key) ? j[caption_key] : nlohmann::json();
+    if (cap.is_string()) r.captions.push_back(cap.get<std::string>());
+    else if (cap.is_array() && !cap.empty() && std::all_of(cap.begin(), cap.end(), [](const auto& x) { return x.is_string(); }))
+      for (const auto& x : cap) r.captions.push_back(x.get<std::string>());
+    else {
+      why = str_cat("no \"", caption_key, "\" string or list of strings");
+      return std::nullopt;
+    }
+  }
+  if (raw_label) {
+    const std::string& key = label_key;
+    const auto lab = j.contains(key) ? j[key] : nlohmann::json();
+    if (lab.is_number_integer() && lab.get<int64_t>() >= 0) *raw_label = std::to_string(lab.get<int64_t>());
+    else if (lab.is_string() && !lab.get<std::string>().empty()) *raw_label = lab.get<std::string>();
+    else {
+      why = str_cat("no \"", key, "\" label");
+      return std::nullopt;
+    }
+  }
+  return r;
+}
+
+Record RecordTable::Source::read(const RecordTable::FileRow& row) const {
+  std::string bytes(row.length, '\0');
+  size_t got = 0;
+  while (got < bytes.size()) {
+    const ssize_t n = ::pread(fd, bytes.data() + got, bytes.size() - got, static_cast<off_t>(row.offset + got));
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  std::string why = "cut short";
+  std::optional<Record> r;
+  if (got == bytes.size()) {
+    if (format == Format::jsonl) {
+      r = from_json(nlohmann::json::parse(utf8_text(bytes, nullptr), nullptr, /*allow_exceptions=*/false), nullptr, why);
+    } else {
+      std::vector<std::string> f;
+      if (split_record(bytes, separator, f)) r = from_fields(f, nullptr, why);
+      else why = "unterminated quote";
+    }
+  }
+  if (!r)
+    throw Error(str_cat(path, ": the row at byte ", row.offset, " no longer reads back (", why,
+                        "): the manifest changed while in use"));
+  r->label = row.label;
+  return *r;
+}
+
+size_t RecordTable::size() const { return source_ ? rows_->size() : memory_.size(); }
+
+Record RecordTable::operator[](size_t i) const { return source_ ? source_->read((*rows_)[i]) : memory_[i]; }
+
+Record RecordTable::at(size_t i) const {
+  if (i >= size()) throw std::out_of_range(str_cat("manifest row ", i, " of ", size()));
+  return (*this)[i];
+}
+
+int64_t RecordTable::label(size_t i) const { return source_ ? (*rows_)[i].label : memory_[i].label; }
+
+std::vector<RecordTable::FileRow>& RecordTable::own_rows() {
+  if (!rows_) rows_ = std::make_shared<std::vector<FileRow>>();
+  else if (rows_.use_count() > 1) rows_ = std::make_shared<std::vector<FileRow>>(*rows_);
+  return *rows_;
+}
+
+void RecordTable::set_label(size_t i, int64_t label) {
+  if (source_) own_rows()[i].label = static_cast<int32_t>(label);
+  else memory_[i].label = label;
+}
+
+void RecordTable::push_back(Record r) {
+  MMCL_CHECK(!source_, "a manifest read from a file takes no rows added in memory");
+  memory_.push_back(std::move(r));
+}
+
+void RecordTable::resize(size_t n) {
+  MMCL_CHECK(n <= size(), "RecordTable::resize keeps rows, it adds none");
+  if (source_) own_rows().resize(n);
+  else memory_.resize(n);
+}
+
+void RecordTable::attach(std::shared_ptr<const Source> source) {
+  MMCL_CHECK(memory_.empty(), "a manifest holds rows from a file or from memory, not both");
+  source_ = std::move(source);
+  own_rows();
+}
+
+void RecordTable::push_row(const FileRow& row) { own_rows().push_back(row); }
 
 bool split_delimited(const std::string& line, char sep, std::vector<std::string>& fields) {
   FieldParser parser(sep);
@@ -291,11 +473,20 @@ Manifest read_manifest(const std::string& path, const ManifestColumns& c) {
   if (!in) throw ConfigError(str_cat(path, ": manifest not found or unreadable"));
   Manifest m;
   m.path = path;
-  const fs::path base = c.root.empty() ? fs::path(path).parent_path() : fs::path(c.root);
+  // Rows are read back from the file on access (RecordTable): it stays open.
+  auto src = std::make_shared<RecordTable::Source>();
+  src->path = path;
+  src->base = c.root.empty() ? fs::path(path).parent_path() : fs::path(c.root);
+  src->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (src->fd < 0) throw ConfigError(str_cat(path, ": manifest not found or unreadable"));
+  const bool jsonl = ends_with(path, ".jsonl") || ends_with(path, ".json");
+  src->format = jsonl ? RecordTable::Source::Format::jsonl : RecordTable::Source::Format::delimited;
+  src->separator = !c.separator.empty() ? c.separator[0] : (ends_with(path, ".tsv") ? '\t' : ',');
+  m.records.attach(src);
   std::vector<std::string> raw_labels;
   naming_allocation_failure(path, [&] {
-    if (ends_with(path, ".jsonl") || ends_with(path, ".json")) read_jsonl(m, in, c, base, raw_labels);
-    else read_delimited(m, in, c, base, raw_labels);
+    if (jsonl) read_jsonl(m, in, *src, c, raw_labels);
+    else read_delimited(m, in, *src, c, raw_labels);
   });
   if (!c.label.empty()) assign_labels(m, raw_labels);
   if (m.skipped_lines > 0) spdlog::warn("{}: {} malformed lines skipped", path, m.skipped_lines);

@@ -137,7 +137,7 @@ Sample WebDataset::get(int64_t index, uint64_t seed) const {
 
   std::mt19937_64 rng(seed);
   Sample s;
-  s.image = transform_image(decode_sample_image(member(e.image), describe(index) + "." + e.image.extension, transform_.max_pixels), transform_, rng);
+  s.image = transform_image_bytes(member(e.image), describe(index) + "." + e.image.extension, transform_, rng);
   if (tokenizer_ && !e.text.extension.empty()) {
     const std::vector<std::string> all = parse_captions(index, member(e.text));
     if (all.empty()) throw SampleError(str_cat(describe(index), ": empty caption list"));

@@ -73,7 +73,7 @@ LabelledEmbeddings embed_labelled(const run::Run& run, const data::Manifest& man
   const ImageEmbeddings emb =
       embed_inputs(*run.model, labelled_inputs(run, manifest, /*train=*/false), embed_options(run, modality));
   std::vector<int64_t> labels;
-  for (const int64_t i : emb.indices) labels.push_back(manifest.records[static_cast<size_t>(i)].label);
+  for (const int64_t i : emb.indices) labels.push_back(manifest.records.label(static_cast<size_t>(i)));
   spdlog::info("{}: {} {} embedded", manifest.path, emb.embeddings.size(0), plural_of(modality));
   return LabelledEmbeddings{emb.embeddings, at::tensor(labels, at::kLong)};
 }

@@ -21,7 +21,7 @@ ZeroshotResult zeroshot(const run::Run& run) {
   if (out.classes.empty())
     throw ConfigError(str_cat(e.data, ": labels are numbers, so eval.classnames must name the classes"));
   int64_t max_label = 0;
-  for (const auto& r : manifest.records) max_label = std::max(max_label, r.label);
+  for (size_t i = 0; i < manifest.records.size(); ++i) max_label = std::max(max_label, manifest.records.label(i));
   if (max_label >= static_cast<int64_t>(out.classes.size()))
     throw ConfigError(str_cat(e.data, ": label ", max_label, " but eval.classnames has ", out.classes.size(), " names"));
   MMCL_CHECK(run.tokenizer, "the checkpoint has no tokenizer to embed class names with");

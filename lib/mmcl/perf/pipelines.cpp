@@ -1,6 +1,7 @@
 #include "mmcl/perf/pipelines.h"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -16,7 +17,9 @@
 #include "mmcl/data/image_files.h"
 #include "mmcl/data/image_text.h"
 #include "mmcl/data/loader.h"
+#include "mmcl/data/manifest.h"
 #include "mmcl/media/video.h"
+#include "mmcl/perf/measure.h"
 
 namespace fs = std::filesystem;
 
@@ -49,6 +52,7 @@ nlohmann::ordered_json bench_images(const ImageBenchOptions& o) {
   t.size = o.size;
   t.train = true;
   t.scale = {o.scale.at(0), o.scale.at(1)};
+  t.reduced_decode = o.reduced_decode;
   const int64_t n = static_cast<int64_t>(manifest.records.size());
   auto dataset = std::make_shared<data::ImageTextDataset>(std::move(manifest), t, nullptr, 0);
   data::LoaderOptions lo;
@@ -85,6 +89,7 @@ nlohmann::ordered_json bench_images(const ImageBenchOptions& o) {
                                 {"batch_size", o.batch_size},
                                 {"size", o.size},
                                 {"scale", o.scale},
+                                {"reduced_decode", o.reduced_decode},
                                 {"files", n},
                                 {"epochs", o.epochs},
                                 {"images", images},
@@ -161,6 +166,51 @@ nlohmann::ordered_json bench_videos(const VideoBenchOptions& o) {
                               {"short_clips", short_clips},
                               {"checksum", std::round(checksum * 1e6) / 1e6},
                               {"peak_rss_mb", static_cast<double>(usage.ru_maxrss) / 1024}};
+}
+
+namespace {
+
+// The process's resident memory now (MiB), from /proc/self/statm.
+double rss_now_mb() {
+  std::ifstream in("/proc/self/statm");
+  long pages = 0, resident = 0;
+  in >> pages >> resident;
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
+}  // namespace
+
+nlohmann::ordered_json bench_manifest(const ManifestBenchOptions& o) {
+  const double before = rss_now_mb(), peak_before = peak_rss_mb();
+  const auto start = std::chrono::steady_clock::now();
+  const data::Manifest m = data::read_manifest(o.file, {o.image_key, o.caption_key, o.label_key, "", ""});
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double after = rss_now_mb(), peak = peak_rss_mb();
+  const auto rows = static_cast<int64_t>(m.records.size());
+  // Rows read back at random, as a shuffled epoch reads them.
+  std::mt19937_64 rng(0);
+  const int64_t sample = std::min(o.sample, rows);
+  const auto read_start = std::chrono::steady_clock::now();
+  size_t bytes = 0;
+  for (int64_t i = 0; i < sample; ++i) {
+    const data::Record r = m.records[static_cast<size_t>(rng() % static_cast<uint64_t>(rows))];
+    bytes += r.image.size() + (r.captions.empty() ? 0 : r.captions[0].size());
+  }
+  const double read_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - read_start).count();
+  const double mib = 1024.0 * 1024.0;
+  nlohmann::ordered_json out;
+  out["file"] = o.file;
+  out["rows"] = rows;
+  out["skipped_lines"] = m.skipped_lines;
+  out["load_s"] = seconds;
+  out["rss_added_mb"] = after - before;
+  out["bytes_per_row"] = rows > 0 ? (after - before) * mib / static_cast<double>(rows) : 0.0;
+  out["peak_rss_added_mb"] = std::max(0.0, peak - std::max(peak_before, before));
+  out["peak_bytes_per_row"] = rows > 0 ? std::max(0.0, peak - std::max(peak_before, before)) * mib / static_cast<double>(rows) : 0.0;
+  out["rows_read_back"] = sample;
+  out["read_back_us_per_row"] = sample > 0 ? read_s * 1e6 / static_cast<double>(sample) : 0.0;
+  out["read_back_text_bytes"] = bytes;
+  return out;
 }
 
 }  // namespace mmcl::perf

@@ -17,6 +17,7 @@ struct ImageBenchOptions {
   std::string files;
   int64_t workers = 2, batch_size = 64, size = 224, epochs = 3, warmup_batches = 2, seed = 0;
   std::vector<double> scale = {0.9, 1.0};
+  bool reduced_decode = false;  // data.image.reduced_decode
 };
 nlohmann::ordered_json bench_images(const ImageBenchOptions& options);
 
@@ -30,5 +31,13 @@ struct VideoBenchOptions {
   bool reuse = false;
 };
 nlohmann::ordered_json bench_videos(const VideoBenchOptions& options);
+
+// Reading a manifest (data/manifest.h) as training does: its rows, the seconds the read took, and the
+// resident memory it added (now and at the peak of the read) per row; then `sample` rows read back.
+struct ManifestBenchOptions {
+  std::string file, image_key = "filepath", caption_key = "title", label_key;
+  int64_t sample = 10000;
+};
+nlohmann::ordered_json bench_manifest(const ManifestBenchOptions& options);
 
 }  // namespace mmcl::perf

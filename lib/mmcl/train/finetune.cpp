@@ -23,7 +23,7 @@ FinetuneData finetune_data(const run::Run& base) {
     throw ConfigError(str_cat(c.eval.data, ": its class names differ from those of ", c.eval.train));
   FinetuneData out;
   for (const auto* m : {&train, &test})
-    for (const auto& r : m->records) out.classes = std::max(out.classes, r.label + 1);
+    for (size_t i = 0; i < m->records.size(); ++i) out.classes = std::max(out.classes, m->records.label(i) + 1);
   out.modality = eval::eval_modality(base);
   out.train = eval::labelled_inputs(base, train, /*train=*/true);
   out.test = eval::labelled_inputs(base, test, /*train=*/false);
