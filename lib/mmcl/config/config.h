@@ -119,7 +119,7 @@ struct ImageAugmentConfig {
   std::array<double, 3> mean = {0.48145466, 0.4578275, 0.40821073};  // CLIP's normalisation
   std::array<double, 3> std = {0.26862954, 0.26130258, 0.27577711};
   int64_t max_pixels = 100'000'000;  // larger images are refused from their header (decompression bombs)
-  bool reduced_decode = true;        // training: JPEGs decoded at the smallest DCT scale the crop allows
+  bool reduced_decode = false;       // training: JPEGs decoded at the smallest DCT scale the crop allows
 };
 
 // Video clips and CVRL's augmentations (data.video).

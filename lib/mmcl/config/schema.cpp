@@ -345,8 +345,9 @@ Schema::Schema(RunConfig& c) {
   numbers<3>("data.image.std", &c.data.image.std, 0, 1, true, "Per-channel standard deviation divided by (CLIP's).");
   boolean("data.image.reduced_decode", &c.data.image.reduced_decode,
           "Training: decode a JPEG at the smallest scale M/8 at which the random crop keeps at least the model's "
-          "image size a side (libjpeg-turbo scales in the inverse DCT, about 3x faster for web-sized photos). Its "
-          "pixels differ slightly from a full decode's; evaluation always decodes in full.");
+          "image size a side (libjpeg-turbo scales in the inverse DCT): 1.15x the loader's images/s on 500-640 px "
+          "photos (docs/BENCHMARKS.md). Its pixels differ slightly from a full decode's; evaluation always decodes "
+          "in full.");
   integer("data.image.max_pixels", &c.data.image.max_pixels, 1,
           "Images whose header declares more pixels (width x height) are skipped and counted before they are "
           "decoded: a few KB can declare gigabytes.");
