@@ -50,6 +50,22 @@ std::array<int64_t, 4> random_resized_crop_box(int64_t h, int64_t w, const Image
   return {(h - ch) / 2, (w - cw) / 2, ch, cw};
 }
 
+namespace {
+
+// RandomResizedCrop (+ flip) of an h x w image to t.size, normalised: the box and flip drawn from rng
+// in that order.
+ResampleSpec train_spec(int64_t h, int64_t w, const ImageTransform& t, std::mt19937_64& rng) {
+  ResampleSpec spec;
+  spec.mean = t.mean;
+  spec.std = t.std;
+  spec.window_h = spec.window_w = spec.out_h = spec.out_w = t.size;
+  spec.box = random_resized_crop_box(h, w, t, rng);
+  spec.flip = t.flip && std::uniform_int_distribution<int>(0, 1)(rng) == 1;
+  return spec;
+}
+
+}  // namespace
+
 int reduced_decode_eighths(int64_t crop_h, int64_t crop_w, int64_t size) {
   // The smallest M with ceil-free floor(side * M / 8) >= size on both sides (the crop box is mapped with
   // floor below, so this keeps every output pixel a downscale).
@@ -64,12 +80,8 @@ at::Tensor transform_image_bytes(const std::string& bytes, const std::string& na
     if (const auto size = media::image_size(bytes)) {
       const auto [w, h] = *size;
       if (w > 0 && h > 0 && w <= t.max_pixels / h) {
-        ResampleSpec spec;
-        spec.mean = t.mean;
-        spec.std = t.std;
-        spec.window_h = spec.window_w = spec.out_h = spec.out_w = t.size;
-        const std::array<int64_t, 4> box = random_resized_crop_box(h, w, t, rng);
-        spec.flip = t.flip && std::uniform_int_distribution<int>(0, 1)(rng) == 1;
+        ResampleSpec spec = train_spec(h, w, t, rng);
+        const std::array<int64_t, 4> box = spec.box;
         const int eighths = reduced_decode_eighths(box[2], box[3], t.size);
         at::Tensor image;
         try {
@@ -94,29 +106,24 @@ at::Tensor transform_image_bytes(const std::string& bytes, const std::string& na
 
 at::Tensor transform_image(const at::Tensor& image, const ImageTransform& t, std::mt19937_64& rng) {
   const int64_t h = image.size(0), w = image.size(1);
+  if (t.train) return resample_normalise(image.contiguous(), train_spec(h, w, t, rng));
   ResampleSpec spec;
   spec.mean = t.mean;
   spec.std = t.std;
   spec.window_h = spec.window_w = t.size;
-  if (t.train) {
-    spec.box = random_resized_crop_box(h, w, t, rng);
-    spec.out_h = spec.out_w = t.size;
-    spec.flip = t.flip && std::uniform_int_distribution<int>(0, 1)(rng) == 1;
-  } else {
-    // open_clip's evaluation preprocess, to the pixel: torchvision's Resize(size) makes the shorter
-    // side `size` and the longer int(size * long / short); CenterCrop starts at round((n - size) / 2)
-    // with Python's round (halves to even).
-    const int64_t shorter = std::min(h, w), longer = std::max(h, w);
-    const int64_t resized_long = std::max<int64_t>(t.size, t.size * longer / shorter);
-    spec.box = {0, 0, h, w};
-    spec.out_h = h <= w ? t.size : resized_long;
-    spec.out_w = h <= w ? (w == h ? t.size : resized_long) : t.size;
-    auto centre = [](int64_t excess) {
-      const int64_t half = excess / 2;
-      return (excess % 2 == 1 && half % 2 == 1) ? half + 1 : half;  // round-half-even of excess / 2
-    };
-    spec.window = {centre(spec.out_h - t.size), centre(spec.out_w - t.size)};
-  }
+  // open_clip's evaluation preprocess, to the pixel: torchvision's Resize(size) makes the shorter
+  // side `size` and the longer int(size * long / short); CenterCrop starts at round((n - size) / 2)
+  // with Python's round (halves to even).
+  const int64_t shorter = std::min(h, w), longer = std::max(h, w);
+  const int64_t resized_long = std::max<int64_t>(t.size, t.size * longer / shorter);
+  spec.box = {0, 0, h, w};
+  spec.out_h = h <= w ? t.size : resized_long;
+  spec.out_w = h <= w ? (w == h ? t.size : resized_long) : t.size;
+  auto centre = [](int64_t excess) {
+    const int64_t half = excess / 2;
+    return (excess % 2 == 1 && half % 2 == 1) ? half + 1 : half;  // round-half-even of excess / 2
+  };
+  spec.window = {centre(spec.out_h - t.size), centre(spec.out_w - t.size)};
   return resample_normalise(image.contiguous(), spec);
 }
 

@@ -14,7 +14,6 @@
 #include <optional>
 #include <set>
 #include <stdexcept>
-#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -45,9 +44,12 @@ struct RecordTable::Source {
   ~Source() {
     if (fd >= 0) ::close(fd);
   }
-  // A row's Record (label unset) from its fields or JSON object; nullopt with the reason in `why` when
-  // they do not form one. Text that is not UTF-8 is repaired and counted in *repaired when given.
-  std::optional<Record> from_fields(const std::vector<std::string>& fields, int64_t* repaired, std::string& why) const;
+  // Why a delimited row's fields do not form a record ("" when they do): what loading checks without
+  // building the record, and read() checks again.
+  std::string problem(const std::vector<std::string>& fields) const;
+  // The Record (label unset) of fields without a problem; captions that are not UTF-8 repaired.
+  Record from_fields(const std::vector<std::string>& fields) const;
+  // The same from a JSON object (nullopt with the reason in `why` when it forms none).
   std::optional<Record> from_json(const nlohmann::json& j, std::string* raw_label, std::string& why) const;
   // Row `row` read back from the file and parsed; throws Error when it no longer reads back.
   Record read(const RecordTable::FileRow& row) const;
@@ -249,7 +251,6 @@ void read_delimited(Manifest& m, std::istream& in, RecordTable::Source& src, con
     return true;
   };
   std::vector<std::string> fields;
-  std::string why;
   Line first;
   while (physical(first)) {
     if (first.text.empty()) continue;
@@ -270,16 +271,13 @@ void read_delimited(Manifest& m, std::istream& in, RecordTable::Source& src, con
       continue;
     }
     fields = parser.take();
-    if (fields.size() != header.size()) {
-      skip_line(m, first.number, str_cat("expected ", header.size(), " fields, found ", fields.size()));
-      continue;
-    }
-    // The same checks a read-back makes (Source::read), on the fields in hand.
-    const uint64_t end = continued.empty() ? first.offset + first.length : continued.back().offset + continued.back().length;
-    if (!src.from_fields(fields, &m.repaired_text, why)) {
+    // The checks a read-back makes (Source::read), on the fields in hand; the record is built only then.
+    if (const std::string why = src.problem(fields); !why.empty()) {
       skip_line(m, first.number, why);
       continue;
     }
+    if (src.caption_col >= 0 && !is_utf8(fields[static_cast<size_t>(src.caption_col)])) ++m.repaired_text;
+    const uint64_t end = continued.empty() ? first.offset + first.length : continued.back().offset + continued.back().length;
     if (label_col >= 0 && fields[label_col].empty()) {
       skip_line(m, first.number, "empty label");
       continue;
@@ -315,24 +313,22 @@ void read_jsonl(Manifest& m, std::istream& in, RecordTable::Source& src, const M
 
 }  // namespace
 
-std::optional<Record> RecordTable::Source::from_fields(const std::vector<std::string>& f, int64_t* repaired,
-                                                       std::string& why) const {
-  if (f.size() != fields) {
-    why = str_cat("expected ", fields, " fields, found ", f.size());
-    return std::nullopt;
-  }
-  if (f[static_cast<size_t>(image_col)].empty()) {
-    why = "empty image path";
-    return std::nullopt;
-  }
+std::string RecordTable::Source::problem(const std::vector<std::string>& f) const {
+  if (f.size() != fields) return str_cat("expected ", fields, " fields, found ", f.size());
+  if (f[static_cast<size_t>(image_col)].empty()) return "empty image path";
+  Record window;
+  if (!parse_window(start_col >= 0 ? f[static_cast<size_t>(start_col)] : "",
+                    end_col >= 0 ? f[static_cast<size_t>(end_col)] : "", window))
+    return "start/end: expected seconds with 0 <= start < end";
+  return "";
+}
+
+Record RecordTable::Source::from_fields(const std::vector<std::string>& f) const {
   Record r;
   r.image = resolve(f[static_cast<size_t>(image_col)], base);
-  if (!parse_window(start_col >= 0 ? f[static_cast<size_t>(start_col)] : "",
-                    end_col >= 0 ? f[static_cast<size_t>(end_col)] : "", r)) {
-    why = "start/end: expected seconds with 0 <= start < end";
-    return std::nullopt;
-  }
-  if (caption_col >= 0) r.captions.push_back(utf8_text(f[static_cast<size_t>(caption_col)], repaired));
+  parse_window(start_col >= 0 ? f[static_cast<size_t>(start_col)] : "", end_col >= 0 ? f[static_cast<size_t>(end_col)] : "",
+               r);
+  if (caption_col >= 0) r.captions.push_back(utf8_text(f[static_cast<size_t>(caption_col)], nullptr));
   return r;
 }
 
@@ -391,8 +387,8 @@ Record RecordTable::Source::read(const RecordTable::FileRow& row) const {
       r = from_json(nlohmann::json::parse(utf8_text(bytes, nullptr), nullptr, /*allow_exceptions=*/false), nullptr, why);
     } else {
       std::vector<std::string> f;
-      if (split_record(bytes, separator, f)) r = from_fields(f, nullptr, why);
-      else why = "unterminated quote";
+      if (!split_record(bytes, separator, f)) why = "unterminated quote";
+      else if (why = problem(f); why.empty()) r = from_fields(f);
     }
   }
   if (!r)
