@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <set>
 #include <tuple>
 
@@ -318,4 +319,233 @@ CATCH_TEST_CASE("pax records with a negative or impossible length end the header
     CATCH_CHECK(index.members[0].name == (records.rfind("14 path", 0) == 0 ? "p.txt" : "a.txt"));
     CATCH_CHECK(read_file_range((dir / "pax.tar").string(), index.members[0].offset, index.members[0].size) == "one");
   }
+}
+
+// ---- streamed shards ----
+
+namespace {
+
+// `shards` shards of `per_shard` samples each; sample i (over all shards) has label i and caption "c".
+std::vector<std::string> labelled_shards(const fs::path& dir, int shards, int per_shard, const std::string& stem = "shard") {
+  std::vector<std::string> paths;
+  for (int s = 0; s < shards; ++s) {
+    std::vector<std::pair<std::string, std::string>> members;
+    for (int i = 0; i < per_shard; ++i) {
+      const std::string key = "k" + std::to_string(s * per_shard + i);
+      members.push_back({key + ".png", png(static_cast<unsigned char>(i))});
+      members.push_back({key + ".txt", "c"});
+      members.push_back({key + ".cls", std::to_string(s * per_shard + i)});
+    }
+    paths.push_back((dir / (stem + "-" + std::to_string(s) + ".tar")).string());
+    write_bytes(paths.back(), ustar(members));
+  }
+  return paths;
+}
+
+std::shared_ptr<StreamedWebDataset> streamed(const std::vector<std::string>& shards, int64_t buffer,
+                                             int64_t samples_per_epoch = 0, bool resampled = false) {
+  WebDatasetOptions options;
+  options.shuffle_buffer = buffer;
+  options.samples_per_epoch = samples_per_epoch;
+  options.resampled = resampled;
+  return std::make_shared<StreamedWebDataset>(shards, eval_transform(), nullptr, 4, options);
+}
+
+// The labels of the next n samples of a stream (unusable ones are -2).
+std::vector<int64_t> take_labels(SampleStream& stream, int n) {
+  std::vector<int64_t> labels;
+  for (int i = 0; i < n; ++i) {
+    try {
+      labels.push_back(stream.next(static_cast<uint64_t>(i)).label);
+    } catch (const SampleError&) {
+      labels.push_back(-2);
+    }
+  }
+  return labels;
+}
+
+}  // namespace
+
+CATCH_TEST_CASE("streamed shards: processes then workers split them, every sample once per epoch", "[data]") {
+  TempDir dir;
+  // 8 shards for 2 processes x 2 streams: two shards a stream. 3 shards for 4 streams: every stream reads
+  // every shard and keeps every 4th sample.
+  for (const auto& [shards, per_shard] : std::vector<std::pair<int, int>>{{8, 12}, {3, 12}}) {
+    CATCH_CAPTURE(shards);
+    const auto paths = labelled_shards(dir / std::to_string(shards), shards, per_shard);
+    const auto ds = streamed(paths, 10);
+    CATCH_CHECK(ds->size() == shards * per_shard);  // counted from the headers (no stats files)
+    const int total = shards * per_shard, each = total / 4;
+    for (uint64_t seed : {1u, 2u}) {
+      std::vector<int64_t> all;
+      std::vector<std::vector<int64_t>> per_stream;
+      for (int64_t rank = 0; rank < 2; ++rank)
+        for (int64_t stream = 0; stream < 2; ++stream) {
+          StreamPlace place{seed, rank, 2, stream, 2, 0};
+          const auto got = take_labels(*ds->open_stream(place), each);
+          per_stream.push_back(got);
+          all.insert(all.end(), got.begin(), got.end());
+          // The same place and seed: the same samples in the same order.
+          CATCH_CHECK(take_labels(*ds->open_stream(place), each) == got);
+        }
+      std::sort(all.begin(), all.end());
+      std::vector<int64_t> expected(static_cast<size_t>(total));
+      for (int i = 0; i < total; ++i) expected[static_cast<size_t>(i)] = i;
+      CATCH_CHECK(all == expected);
+      if (shards == 8) {  // whole shards per stream: each stream's samples come from two shards
+        for (const auto& got : per_stream) {
+          std::set<int64_t> from;
+          for (int64_t label : got) from.insert(label / per_shard);
+          CATCH_CHECK(from.size() == 2);
+        }
+      }
+    }
+  }
+}
+
+CATCH_TEST_CASE("streamed shards: the buffer is fixed by the seed, and buffer 1 keeps each shard's order", "[data]") {
+  TempDir dir;
+  const auto paths = labelled_shards(dir.path(), 4, 30);
+  const auto plain = streamed(paths, 1);
+  const auto order = take_labels(*plain->open_stream({5, 0, 1, 0, 1, 0}), 120);
+  for (size_t i = 0; i < order.size(); ++i)
+    if (i % 30 != 0) CATCH_CHECK(order[i] == order[i - 1] + 1);
+  const auto mixed = streamed(paths, 50);
+  const auto a = take_labels(*mixed->open_stream({5, 0, 1, 0, 1, 0}), 120);
+  const auto b = take_labels(*mixed->open_stream({5, 0, 1, 0, 1, 0}), 120);
+  const auto c = take_labels(*mixed->open_stream({6, 0, 1, 0, 1, 0}), 120);
+  CATCH_CHECK(a == b);
+  CATCH_CHECK(a != c);
+  std::vector<int64_t> sorted = a;
+  std::sort(sorted.begin(), sorted.end());
+  CATCH_CHECK(std::unique(sorted.begin(), sorted.end()) == sorted.end());  // a permutation of the 120
+  // Every sample leaves the buffer at most 49 places before it was read (the shards' order, from buffer 1
+  // with the same seed), and the buffer actually mixes.
+  std::map<int64_t, size_t> read_at;
+  for (size_t i = 0; i < order.size(); ++i) read_at[order[i]] = i;
+  int64_t moved = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    CATCH_CHECK(read_at[a[i]] <= i + 49);
+    moved += read_at[a[i]] != i;
+  }
+  CATCH_CHECK(moved > 100);
+  // Past the epoch's samples a stream goes on (a new pass, reshuffled): it never runs dry.
+  const auto more = take_labels(*mixed->open_stream({5, 0, 1, 0, 1, 0}), 300);
+  CATCH_CHECK(std::count(more.begin(), more.end(), -2) == 0);
+  // Resampled: shards drawn with replacement, reproducible.
+  const auto r = streamed(paths, 10, 0, true);
+  CATCH_CHECK(take_labels(*r->open_stream({3, 0, 1, 0, 1, 0}), 90) == take_labels(*r->open_stream({3, 0, 1, 0, 1, 0}), 90));
+}
+
+CATCH_TEST_CASE("streamed shards resume exactly from the stream positions, skipped samples included", "[data]") {
+  TempDir dir;
+  auto paths = labelled_shards(dir.path(), 6, 20);
+  // A corrupt image in every shard (the 4th sample): the stream that reads one takes its next sample
+  // instead, so its position runs ahead of batch_size x its batches.
+  for (int shard = 0; shard < 6; ++shard) {
+    std::vector<std::pair<std::string, std::string>> members;
+    for (int i = 0; i < 20; ++i) {
+      const std::string key = "k" + std::to_string(20 * shard + i);
+      members.push_back({key + ".png", i == 3 ? std::string("not a png") : png(static_cast<unsigned char>(i))});
+      members.push_back({key + ".txt", "c"});
+      members.push_back({key + ".cls", std::to_string(20 * shard + i)});
+    }
+    write_bytes(paths[static_cast<size_t>(shard)], ustar(members));
+  }
+  const auto ds = streamed(paths, 16);
+  for (const int64_t workers : {0, 2}) {
+    CATCH_CAPTURE(workers);
+    LoaderOptions options;
+    options.batch_size = 4;
+    options.workers = workers;
+    options.seed = 9;
+    auto labels_of = [](Loader& loader, int batches) {
+      std::vector<int64_t> labels;
+      for (int i = 0; i < batches; ++i) {
+        auto b = loader.next();
+        CATCH_REQUIRE(b.has_value());
+        for (int64_t k = 0; k < b->label.size(0); ++k) labels.push_back(b->label[k].item<int64_t>());
+      }
+      return labels;
+    };
+    Loader whole(ds, options);
+    CATCH_CHECK(whole.batches_per_epoch() == 30);
+    whole.start_epoch(1);
+    const auto first = labels_of(whole, 20);
+    const std::vector<int64_t> positions = whole.positions();
+    const auto rest = labels_of(whole, 10);
+    CATCH_CHECK(!whole.next().has_value());
+    CATCH_CHECK(whole.skipped() >= 6);  // (a replacement from a next pass may be corrupt too)
+    int64_t taken = 0;
+    for (int64_t p : positions) taken += p;
+    CATCH_CHECK(taken > 20 * 4);  // corrupt samples among the first 20 batches
+    // The epoch: every good sample, and 6 more in place of the corrupt ones (from their streams' next pass).
+    std::set<int64_t> seen(first.begin(), first.end());
+    seen.insert(rest.begin(), rest.end());
+    CATCH_CHECK(first.size() + rest.size() == 120);
+    CATCH_CHECK(seen.size() >= 114);
+    for (int shard = 0; shard < 6; ++shard) CATCH_CHECK(seen.count(20 * shard + 3) == 0);
+
+    Loader resumed(ds, options);
+    resumed.resume_positions(1, 20, positions);
+    resumed.start_epoch(1, 20);
+    CATCH_CHECK(labels_of(resumed, 10) == rest);
+    // Without the positions each stream passes over batch_size samples per batch of its own: off by the
+    // skipped sample for the stream that met it.
+    Loader estimated(ds, options);
+    estimated.start_epoch(1, 20);
+    CATCH_CHECK(labels_of(estimated, 10) != rest);
+  }
+}
+
+CATCH_TEST_CASE("pipe: shards read a command's output, and a failing command skips the shard, counted", "[data]") {
+  TempDir dir;
+  const auto paths = labelled_shards(dir.path(), 2, 10);
+  const auto local = streamed(paths, 1);
+  const auto local_labels = take_labels(*local->open_stream({4, 0, 1, 0, 1, 0}), 20);
+  const auto piped = streamed(std::vector<std::string>{"pipe:cat '" + paths[0] + "'", "pipe:cat < '" + paths[1] + "'"}, 1, 20);
+  CATCH_CHECK(piped->size() == 20);
+  CATCH_CHECK(take_labels(*piped->open_stream({4, 0, 1, 0, 1, 0}), 20) == local_labels);
+  CATCH_CHECK(piped->failed_shards() == 0);
+
+  // A command that fails after its output, one that fails at once, and a cut stream: their samples
+  // before the failure are used, and each failure is counted.
+  const std::string cut = (dir / "cut.tar").string();
+  write_bytes(cut, read_text(paths[1]).substr(0, 3 * 1024 + 512 + 10));  // inside the 2nd sample's image
+  const auto mixed = streamed(std::vector<std::string>{"pipe:cat '" + paths[0] + "'; echo 'lost connection' >&2; exit 3",
+                               "pipe:echo 'no such bucket' >&2; exit 1", "pipe:cat '" + cut + "'"},
+                              1, 11);
+  std::vector<int64_t> got = take_labels(*mixed->open_stream({4, 0, 1, 0, 1, 0}), 11);
+  CATCH_CHECK(mixed->failed_shards() == 3);
+  std::sort(got.begin(), got.end());
+  CATCH_CHECK(got == std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10});
+  // A byte source's report: the command, its exit status and the end of its stderr.
+  auto source = open_source("pipe:printf abc; echo 'oops: denied' >&2; exit 7");
+  char buf[8];
+  CATCH_CHECK(source->read(buf, 8) == 3);
+  CATCH_CHECK(source->finish(true) == "`printf abc; echo 'oops: denied' >&2; exit 7` exited with status 7: oops: denied");
+  auto stopped = open_source("pipe:yes");
+  CATCH_CHECK(stopped->read(buf, 8) == 8);
+  CATCH_CHECK(stopped->finish(false) == "");  // stopped early by the reader: not a failure
+  // Nothing usable anywhere: an error, not a hang.
+  const auto none = streamed(std::vector<std::string>{"pipe:exit 1", "pipe:true"}, 4, 10);
+  CATCH_CHECK_THROWS_WITH(take_labels(*none->open_stream({1, 0, 1, 0, 1, 0}), 1),
+                          Catch::Matchers::Contains("no usable sample in"));
+}
+
+CATCH_TEST_CASE("an epoch's length from img2dataset's stats files, sizes.json, or a count", "[data]") {
+  TempDir dir;
+  const auto paths = labelled_shards(dir.path(), 3, 5, "0000");
+  // Shard 0 by sizes.json, shard 1 by its _stats.json (img2dataset's "successes"), shard 2 counted.
+  write_bytes(dir / "sizes.json", R"({"0000-0.tar": 7})");
+  write_bytes(dir / "0000-1_stats.json", R"({"count": 10, "successes": 4, "failed_to_download": 6})");
+  CATCH_CHECK(shard_sizes_from_stats(paths) == std::vector<int64_t>{7, 4, -1});
+  CATCH_CHECK(streamed(paths, 4)->size() == 7 + 4 + 5);
+  CATCH_CHECK(streamed(paths, 4, 1000)->size() == 1000);  // data.samples_per_epoch wins
+  write_bytes(dir / "sizes.json", "{not json");
+  write_bytes(dir / "0000-1_stats.json", R"({"successes": -3})");
+  CATCH_CHECK(shard_sizes_from_stats(paths) == std::vector<int64_t>{-1, -1, -1});
+  CATCH_CHECK(streamed(paths, 4)->size() == 15);
+  // A remote shard cannot be counted without reading it.
+  CATCH_CHECK_THROWS_WITH(streamed(std::vector<std::string>{"pipe:cat " + paths[0]}, 4), Catch::Matchers::Contains("data.samples_per_epoch"));
 }

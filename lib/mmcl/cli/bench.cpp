@@ -4,6 +4,8 @@
 //                                        counted FLOPs, peak RSS; --json prints one JSON object
 //   mmcl bench images --files LIST ...   the image input pipeline (perf/pipelines.h), one JSON line
 //   mmcl bench videos --files LIST ...   clip decoding, one JSON line
+//   mmcl bench data --config FILE ...    a config's training data through the loader, as one rank reads
+//                                        it: open and first-batch seconds, samples/s, peak RSS (one JSON line)
 //   mmcl bench manifest --file F ...     reading a manifest: rows, seconds, memory per row, read-back cost
 //   mmcl bench peak [--device D] ...     this machine's matrix-product limit per precision (GFLOP/s);
 //                                        `bench train --peak` reports each row's share of it
@@ -55,6 +57,13 @@ class Bench : public RunCommand {
     train_->add_flag("--peak", with_peak_, "Also measure the matrix-product peak of the run's precision and report "
                                            "each row's utilisation of it");
 
+    data_ = app.add_subcommand("data", "A config's training data through the loader as one process of a run reads it: "
+                                       "seconds to open it and to the first batch, samples/s, peak RSS (one JSON line)");
+    RunCommand::add_options(*data_);
+    data_->add_option("--batches", do_.batches, "batches timed after the first (default 50)")->check(CLI::NonNegativeNumber);
+    data_->add_option("--rank", do_.rank, "the process whose share is read (default 0)")->check(CLI::NonNegativeNumber);
+    data_->add_option("--world", do_.world, "processes sharing the data (default 1)")->check(CLI::PositiveNumber);
+
     peak_ = app.add_subcommand("peak", "The matrix-product limit of this machine per precision (GFLOP/s of an N^3 "
                                        "product, best of --repeats), and the CPU's matrix instruction sets");
     peak_->add_option("--device", peak_device_, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
@@ -97,7 +106,7 @@ class Bench : public RunCommand {
   }
 
   int run() override {
-    if (train_->parsed()) return RunCommand::run();
+    if (train_->parsed() || data_->parsed()) return RunCommand::run();
     spdlog::set_level(spdlog::level::warn);
     if (images_->parsed()) std::cout << json_text(perf::bench_images(io_)) << std::endl;
     if (videos_->parsed()) std::cout << json_text(perf::bench_videos(vo_)) << std::endl;
@@ -108,6 +117,16 @@ class Bench : public RunCommand {
 
  protected:
   int execute(const config::RunConfig& config) override {
+    if (data_->parsed()) {
+      if (do_.rank >= do_.world) throw ConfigError(str_cat("--rank ", do_.rank, " outside --world ", do_.world));
+      run::Request request;
+      request.tokenizer = true;
+      const run::Run run = run::resolve(config, request);
+      setup_runtime(run.device, config.runtime.threads);
+      spdlog::set_level(spdlog::level::warn);
+      std::cout << json_text(perf::bench_data(run, do_)) << std::endl;
+      return kExitOk;
+    }
     run::Request request;
     // The training data (and the tokenizer it needs) only when its pipeline is timed.
     request.dataset = request.tokenizer =
@@ -234,6 +253,8 @@ class Bench : public RunCommand {
   CLI::App* images_ = nullptr;
   CLI::App* manifest_ = nullptr;
   perf::ManifestBenchOptions mo_;
+  CLI::App* data_ = nullptr;
+  perf::DataBenchOptions do_;
   CLI::App* videos_ = nullptr;
   CLI::App* peak_ = nullptr;
   bool with_peak_ = false;

@@ -113,6 +113,11 @@ struct SyntheticDataConfig {
   int64_t size = 1024;
 };
 
+struct WebDatasetConfig {
+  bool index = false;      // index every shard's members at start-up (random access) instead of streaming them
+  bool resampled = false;  // streaming: each loader stream draws shards with replacement (open_clip's --dataset-resampled)
+};
+
 struct ImageAugmentConfig {
   std::array<double, 2> scale = {0.9, 1.0};  // RandomResizedCrop area fraction (open_clip's default)
   bool flip = false;
@@ -148,10 +153,12 @@ struct DataConfig {
   int64_t workers = 2;
   int64_t prefetch = 2;
   int64_t shuffle_buffer = 2000;     // webdataset: samples in the shuffle buffer
+  int64_t samples_per_epoch = 0;     // webdataset streaming: the epoch's length; 0: from stats files or a count
   int64_t max_captions = 4;          // video with captions: up to this many captions of a sample (MIL-NCE's positives)
   ImageAugmentConfig image;
   VideoDataConfig video;
   SyntheticDataConfig synthetic;
+  WebDatasetConfig webdataset;
 };
 
 

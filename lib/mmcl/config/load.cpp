@@ -258,8 +258,11 @@ void require_file(const Schema& schema, const std::string& key, const std::strin
   if (!fs::exists(path, ec)) schema.fail(key, str_cat("file not found: \"", path, "\""));
 }
 
-// data.train as a shard pattern: it must expand, and every shard must exist.
-void require_shards(const Schema& schema, const std::string& pattern, const std::string& source) {
+// data.train as a shard pattern: it must expand, and every local shard must exist. Shards read
+// through a command (pipe:, http(s)://) cannot be counted before reading them: a streamed epoch of
+// them needs data.samples_per_epoch.
+void require_shards(const Schema& schema, const config::DataConfig& data, const std::string& source) {
+  const std::string& pattern = data.train;
   if (pattern.empty())
     throw ConfigError(str_cat(source, ": data.train: required when data.type is webdataset; set it in the config or with "
                               "--set data.train=PATTERN"));
@@ -271,9 +274,18 @@ void require_shards(const Schema& schema, const std::string& pattern, const std:
   }
   if (shards.empty()) schema.fail("data.train", str_cat("\"", pattern, "\" names no shard"));
   std::error_code ec;
-  for (const std::string& shard : shards)
+  for (const std::string& shard : shards) {
+    if (is_remote_shard(shard)) {
+      if (data.samples_per_epoch == 0 && !data.webdataset.index)
+        schema.fail("data.samples_per_epoch",
+                    str_cat("required for shards read through a command or URL (\"", shard,
+                            "\"), which cannot be counted without reading them; set the number of samples an epoch "
+                            "has (open_clip's --train-num-samples)"));
+      continue;
+    }
     if (!fs::is_regular_file(shard, ec))
       schema.fail("data.train", str_cat("shard not found: \"", shard, "\"", shards.size() > 1 ? str_cat(" (one of ", shards.size(), ")") : ""));
+  }
 }
 
 // What each subcommand needs of its config beyond the schema's rules: the keys that must name existing
@@ -305,7 +317,7 @@ void require_inputs(const RunConfig& config, const Schema& schema, const std::st
     case DataSource::manifest:
       require_file(schema, "data.train", source, str_cat("when data.type is ", config.data.type));
       break;
-    case DataSource::shards: require_shards(schema, config.data.train, source); break;
+    case DataSource::shards: require_shards(schema, config.data, source); break;
   }
   if (data.tokenizes && model_capabilities(config.model.name).has(Modality::text) &&
       config.tokenizer.name == TokenizerKind::clip_bpe)

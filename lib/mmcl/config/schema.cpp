@@ -338,6 +338,17 @@ Schema::Schema(RunConfig& c) {
   integer("data.prefetch", &c.data.prefetch, 1, "Batches each worker may prepare ahead.");
   integer("data.shuffle_buffer", &c.data.shuffle_buffer, 1,
           "webdataset: samples held in the shuffle buffer (shards are shuffled too); 1 keeps each shard's order.");
+  integer("data.samples_per_epoch", &c.data.samples_per_epoch, 0,
+          "webdataset, streamed: samples in an epoch (open_clip's --train-num-samples). 0: the sum of the counts in "
+          "img2dataset's NAME_stats.json files or a sizes.json beside the shards, and for shards without one, a "
+          "count of their headers at start-up (local shards only). train.steps, when set, still decides the run's "
+          "length.");
+  boolean("data.webdataset.index", &c.data.webdataset.index,
+          "Read every shard's headers at start-up into an index of samples (random access, memory per sample) "
+          "instead of streaming the shards; for small sets.");
+  boolean("data.webdataset.resampled", &c.data.webdataset.resampled,
+          "Streamed: each loader stream draws shards with replacement instead of splitting the shuffled list "
+          "(open_clip's --dataset-resampled); epochs are then data.samples_per_epoch samples of an endless stream.");
   numbers<2>("data.image.scale", &c.data.image.scale, 0, 1, true,
              "RandomResizedCrop area range at training (open_clip's default [0.9, 1.0]).");
   boolean("data.image.flip", &c.data.image.flip, "Random horizontal flip at training.");

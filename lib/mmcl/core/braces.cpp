@@ -89,4 +89,8 @@ std::vector<std::string> expand_braces(const std::string& pattern) {
   return out;
 }
 
+bool is_remote_shard(const std::string& url) {
+  return url.rfind("pipe:", 0) == 0 || url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
+}
+
 }  // namespace mmcl

@@ -11,4 +11,8 @@ namespace mmcl {
 // several patterns may be joined with "::". Throws Error on an unbalanced brace or a bad range.
 std::vector<std::string> expand_braces(const std::string& pattern);
 
+// Whether a shard is read through a command ("pipe:COMMAND", or an http(s):// URL through curl) rather
+// than from a local file.
+bool is_remote_shard(const std::string& url);
+
 }  // namespace mmcl

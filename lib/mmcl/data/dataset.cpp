@@ -16,6 +16,10 @@ std::vector<int64_t> Dataset::epoch_order(uint64_t seed) const {
   return order;
 }
 
+std::unique_ptr<SampleStream> Dataset::open_stream(const StreamPlace&) const {
+  throw Error("internal: this dataset is read by index, not streamed");
+}
+
 uint64_t mix_seed(uint64_t a, uint64_t b) {
   uint64_t z = a + 0x9e3779b97f4a7c15ULL * (b + 1);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;

@@ -37,6 +37,29 @@ class SampleError : public Error {
   using Error::Error;
 };
 
+// Where a stream sits among the streams of an epoch: processes (ranks) split the shards first, then the
+// loader streams (workers) of each process split their process's share, as webdataset's split_by_node
+// and split_by_worker.
+struct StreamPlace {
+  uint64_t seed = 0;  // the epoch's seed: the shards' order and every stream's buffer follow from it
+  int64_t rank = 0, world = 1;
+  int64_t stream = 0, streams = 1;  // within the process
+  int64_t skip = 0;                 // samples to pass over first (a resumed epoch)
+};
+
+// An endless sequence of samples read front to back (a streamed dataset's share of an epoch).
+class SampleStream {
+ public:
+  virtual ~SampleStream() = default;
+  // Takes the next sample and loads it with `seed`; throws SampleError when it is unusable (it is
+  // taken all the same).
+  virtual Sample next(uint64_t seed) = 0;
+  // Samples taken so far, good or bad: with the place, all a resume needs.
+  virtual int64_t position() const = 0;
+  // The name of the sample taken last (for a log line).
+  virtual std::string last() const = 0;
+};
+
 class Dataset {
  public:
   virtual ~Dataset() = default;
@@ -48,6 +71,11 @@ class Dataset {
   // The order of a shuffled epoch, a permutation of [0, size) drawn from `seed`. By default a uniform
   // shuffle; streamed sources (webdataset shards) shuffle shards and then within a buffer.
   virtual std::vector<int64_t> epoch_order(uint64_t seed) const;
+
+  // A streamed dataset is read front to back by streams instead of get(); size() is then the length
+  // of an epoch, not a count of addressable samples.
+  virtual bool streamed() const { return false; }
+  virtual std::unique_ptr<SampleStream> open_stream(const StreamPlace& place) const;
 };
 
 using DatasetFactory =

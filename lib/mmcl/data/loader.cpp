@@ -49,12 +49,53 @@ void Loader::stop_workers() {
   stopping_ = false;
 }
 
+std::vector<int64_t> Loader::positions() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return positions_;
+}
+
+void Loader::resume_positions(int64_t epoch, int64_t first_batch, std::vector<int64_t> positions) {
+  resume_ = Resume{epoch, first_batch, std::move(positions)};
+}
+
+std::unique_ptr<SampleStream> Loader::open_stream(int64_t stream) const {
+  StreamPlace place;
+  place.seed = mix_seed(options_.seed, static_cast<uint64_t>(epoch_));
+  place.rank = options_.rank;
+  place.world = options_.world;
+  place.stream = stream;
+  place.streams = streams();
+  place.skip = start_positions_[static_cast<size_t>(stream)];
+  return dataset_->open_stream(place);
+}
+
 void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
   stop_workers();
   epoch_ = epoch;
   first_batch_ = first_batch;
   next_batch_ = first_batch;
-  if (options_.shuffle) {
+  if (dataset_->streamed()) {
+    const int64_t n = streams();
+    start_positions_.assign(static_cast<size_t>(n), 0);
+    if (resume_.epoch == epoch && resume_.first_batch == first_batch && static_cast<int64_t>(resume_.positions.size()) == n) {
+      start_positions_ = resume_.positions;
+    } else {
+      if (resume_.epoch == epoch && resume_.first_batch == first_batch)
+        spdlog::warn("the checkpoint's data positions are for {} loader streams, this run has {}: the epoch goes on from "
+                     "an estimate, not exactly where it stopped",
+                     resume_.positions.size(), n);
+      // Stream w built the batches b < first_batch with b % n == w, batch_size samples each.
+      for (int64_t w = 0; w < n && w < first_batch; ++w)
+        start_positions_[static_cast<size_t>(w)] = ((first_batch - 1 - w) / n + 1) * options_.batch_size;
+    }
+    resume_ = Resume{};
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      positions_ = start_positions_;
+    }
+    own_stream_.reset();
+    if (options_.workers == 0) own_stream_ = open_stream(0);
+  } else if (options_.shuffle) {
     order_ = dataset_->epoch_order(mix_seed(options_.seed, static_cast<uint64_t>(epoch)));
     MMCL_CHECK(static_cast<int64_t>(order_.size()) == dataset_->size(), "the epoch order does not cover the dataset");
   } else {
@@ -68,8 +109,23 @@ void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
 
 void Loader::run_worker(size_t w, int64_t first_batch) {
   const int64_t n_workers = static_cast<int64_t>(workers_.size());
-  // This worker's batches: first_batch + w, first_batch + w + workers, ...
-  for (int64_t b = first_batch + static_cast<int64_t>(w); b < batches_per_epoch(); b += n_workers) {
+  std::unique_ptr<SampleStream> stream;
+  int64_t b = first_batch + static_cast<int64_t>(w);  // this worker's batches: b, b + workers, ...
+  if (dataset_->streamed()) {
+    // Stream w builds the batches b % workers == w: the first at or after first_batch.
+    b = first_batch + ((static_cast<int64_t>(w) - first_batch) % n_workers + n_workers) % n_workers;
+    try {
+      stream = open_stream(static_cast<int64_t>(w));
+    } catch (...) {
+      Slot slot;
+      slot.error = std::current_exception();
+      std::lock_guard<std::mutex> lock(mutex_);
+      workers_[w].ready.push_back(std::move(slot));
+      produced_.notify_all();
+      return;
+    }
+  }
+  for (; b < batches_per_epoch(); b += n_workers) {
     {
       std::unique_lock<std::mutex> lock(mutex_);
       consumed_.wait(lock, [&] { return stopping_ || static_cast<int64_t>(workers_[w].ready.size()) < options_.prefetch; });
@@ -77,7 +133,8 @@ void Loader::run_worker(size_t w, int64_t first_batch) {
     }
     Slot slot;
     try {
-      slot.batch = load_batch(b);
+      slot.batch = stream ? stream_batch(*stream, static_cast<int64_t>(w)) : load_batch(b);
+      if (stream) slot.position = stream->position();
     } catch (...) {
       slot.error = std::current_exception();
     }
@@ -92,14 +149,23 @@ void Loader::run_worker(size_t w, int64_t first_batch) {
 std::optional<Batch> Loader::next() {
   if (next_batch_ >= batches_per_epoch()) return std::nullopt;
   const int64_t b = next_batch_++;
-  if (workers_.empty()) return load_batch(b);
-  Worker& w = workers_[static_cast<size_t>((b - first_batch_) % static_cast<int64_t>(workers_.size()))];
+  if (workers_.empty()) {
+    if (!own_stream_) return load_batch(b);
+    Batch batch = stream_batch(*own_stream_, 0);
+    std::lock_guard<std::mutex> lock(mutex_);
+    positions_[0] = own_stream_->position();
+    return batch;
+  }
+  const int64_t n_workers = static_cast<int64_t>(workers_.size());
+  const size_t w_index = static_cast<size_t>(dataset_->streamed() ? b % n_workers : (b - first_batch_) % n_workers);
+  Worker& w = workers_[w_index];
   Slot slot;
   {
     std::unique_lock<std::mutex> lock(mutex_);
     produced_.wait(lock, [&] { return !w.ready.empty(); });
     slot = std::move(w.ready.front());
     w.ready.pop_front();
+    if (dataset_->streamed() && !slot.error) positions_[w_index] = slot.position;
   }
   consumed_.notify_all();
   if (slot.error) std::rethrow_exception(slot.error);
@@ -116,11 +182,37 @@ Batch Loader::load_batch(int64_t batch) const {
   return options_.pin_memory ? collate(samples).pin_memory() : collate(samples);
 }
 
-void Loader::skip(int64_t index, const std::string& why) const {
+void Loader::skip(const std::string& name, const std::string& why) const {
   std::lock_guard<std::mutex> lock(skip_mutex_);
   ++skipped_;
-  if (logged_.insert(index).second)
-    spdlog::warn("skipping sample {}: {} (skipped so far: {})", dataset_->describe(index), why, skipped_);
+  if (logged_.insert(name).second) spdlog::warn("skipping sample {}: {} (skipped so far: {})", name, why, skipped_);
+}
+
+Batch Loader::stream_batch(SampleStream& stream, int64_t stream_index) const {
+  std::vector<Sample> samples;
+  samples.reserve(static_cast<size_t>(options_.batch_size));
+  const uint64_t epoch_seed = mix_seed(options_.seed, static_cast<uint64_t>(epoch_));
+  const uint64_t stream_seed = mix_seed(epoch_seed, static_cast<uint64_t>(options_.rank * streams() + stream_index));
+  int failures = 0;
+  while (static_cast<int64_t>(samples.size()) < options_.batch_size) {
+    // A sample's random draws follow from its stream and place in it, whichever thread loads it.
+    const uint64_t seed = mix_seed(stream_seed, static_cast<uint64_t>(stream.position()));
+    try {
+      samples.push_back(stream.next(seed));
+      failures = 0;
+      continue;
+    } catch (const SampleError& e) {
+      skip(stream.last(), e.what());
+    } catch (const std::bad_alloc&) {
+      skip(stream.last(), "out of memory while loading it");
+    } catch (const c10::OutOfMemoryError&) {
+      skip(stream.last(), "out of memory while loading it");
+    }
+    if (++failures > kMaxReplacements)
+      throw Error(str_cat("more than ", kMaxReplacements, " unusable samples in a row (the last: ", stream.last(),
+                          "); is the dataset readable?"));
+  }
+  return options_.pin_memory ? collate(samples).pin_memory() : collate(samples);
 }
 
 Sample Loader::load_sample(int64_t position) const {
@@ -135,11 +227,11 @@ Sample Loader::load_sample(int64_t position) const {
       s.index = index;
       return s;
     } catch (const SampleError& e) {
-      skip(index, e.what());
+      skip(dataset_->describe(index), e.what());
     } catch (const std::bad_alloc&) {  // a sample too large for this machine's memory: the run goes on
-      skip(index, "out of memory while loading it");
+      skip(dataset_->describe(index), "out of memory while loading it");
     } catch (const c10::OutOfMemoryError&) {
-      skip(index, "out of memory while loading it");
+      skip(dataset_->describe(index), "out of memory while loading it");
     }
   }
   throw Error(str_cat("more than ", kMaxReplacements, " unusable samples in a row near position ", position,

@@ -11,6 +11,11 @@
 // read disjoint samples, together visit each sample once per epoch, and their batches concatenated in
 // rank order are the batch of B * world a single process would take. A sample that fails to load is skipped, counted, logged once with
 // its name, and replaced by another sample of the epoch.
+//
+// A streamed dataset (webdataset shards) has no order to draw: each process runs max(workers, 1)
+// streams, stream w builds the batches b with b % streams == w from the samples it reads, in turn,
+// and a failed sample is replaced by the stream's next one. Each stream's position (samples taken) after
+// the last batch handed out is what a checkpoint records to resume the epoch exactly.
 
 #include <condition_variable>
 #include <cstdint>
@@ -20,6 +25,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -55,10 +61,20 @@ class Loader {
   // Samples skipped so far because they failed to load.
   int64_t skipped() const;
 
+  // Streamed datasets: the positions of this process's streams after the batches handed out so far;
+  // and positions to resume from, used by the next start_epoch(epoch, first_batch) with the same
+  // arguments (else, or when their count differs, each stream passes over batch_size samples per batch
+  // of its own before first_batch: exact when no sample before was skipped).
+  bool streamed() const { return dataset_->streamed(); }
+  int64_t streams() const { return std::max<int64_t>(options_.workers, 1); }
+  std::vector<int64_t> positions() const;
+  void resume_positions(int64_t epoch, int64_t first_batch, std::vector<int64_t> positions);
+
  private:
   struct Slot {
     std::optional<Batch> batch;
     std::exception_ptr error;
+    int64_t position = 0;  // the stream's position after this batch
   };
   struct Worker {
     std::thread thread;
@@ -67,7 +83,9 @@ class Loader {
 
   Batch load_batch(int64_t batch) const;
   Sample load_sample(int64_t position) const;
-  void skip(int64_t index, const std::string& why) const;  // counted, logged once per sample
+  Batch stream_batch(SampleStream& stream, int64_t stream_index) const;
+  std::unique_ptr<SampleStream> open_stream(int64_t stream) const;
+  void skip(const std::string& name, const std::string& why) const;  // counted, logged once per sample
   void run_worker(size_t w, int64_t first_batch);
   void stop_workers();
 
@@ -77,6 +95,12 @@ class Loader {
   int64_t epoch_ = 0;
   int64_t first_batch_ = 0;  // the epoch started here; worker w builds batches first_batch_ + w + k * workers
   int64_t next_batch_ = 0;
+  std::unique_ptr<SampleStream> own_stream_;  // streamed, no workers: the calling thread's
+  std::vector<int64_t> start_positions_, positions_;
+  struct Resume {
+    int64_t epoch = -1, first_batch = -1;
+    std::vector<int64_t> positions;
+  } resume_;
 
   std::vector<Worker> workers_;
   mutable std::mutex mutex_;
@@ -85,7 +109,7 @@ class Loader {
 
   mutable std::mutex skip_mutex_;
   mutable int64_t skipped_ = 0;
-  mutable std::set<int64_t> logged_;
+  mutable std::set<std::string> logged_;
 };
 
 }  // namespace mmcl::data

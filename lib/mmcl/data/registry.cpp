@@ -16,12 +16,23 @@ ManifestColumns manifest_columns(const config::DataConfig& c) {
   return ManifestColumns{c.image_key, c.caption_key, "", c.separator, c.root};
 }
 
-std::shared_ptr<WebDataset> open_shards(const config::DataConfig& c, const InputSpec& spec, bool train) {
+WebDatasetOptions shard_options(const config::DataConfig& c) {
   WebDatasetOptions options;
   options.caption_field = c.caption_key;
   options.shuffle_buffer = c.shuffle_buffer;
-  return std::make_shared<WebDataset>(expand_braces(c.train), image_transform(c.image, spec.image_size, train),
-                                      spec.tokenizer, spec.context_length, options);
+  options.samples_per_epoch = c.samples_per_epoch;
+  options.resampled = c.webdataset.resampled;
+  return options;
+}
+
+// Streamed by default; indexed up front with data.webdataset.index.
+std::shared_ptr<Dataset> open_shards(const config::DataConfig& c, const InputSpec& spec, bool train) {
+  const ImageTransform transform = image_transform(c.image, spec.image_size, train);
+  if (c.webdataset.index)
+    return std::make_shared<WebDataset>(expand_braces(c.train), transform, spec.tokenizer, spec.context_length,
+                                        shard_options(c));
+  return std::make_shared<StreamedWebDataset>(expand_braces(c.train), transform, spec.tokenizer, spec.context_length,
+                                              shard_options(c));
 }
 
 const Registry<DatasetFactory>& registry() {
@@ -52,8 +63,8 @@ const Registry<DatasetFactory>& registry() {
            },
            {.reads = {Modality::video, Modality::audio, Modality::text}, .source = DataSource::manifest}},
           {"webdataset",
-           "image-text pairs in webdataset .tar shards (data.train: a list or brace pattern), streamed through a "
-           "shuffle buffer",
+           "image-text pairs in webdataset .tar shards (data.train: brace patterns joined by '::'; local files, "
+           "pipe:COMMAND or http(s) URLs), streamed through a shuffle buffer, split between processes and workers",
            [](const config::DataConfig& c, const InputSpec& spec, uint64_t) -> std::shared_ptr<Dataset> {
              return open_shards(c, spec, /*train=*/true);
            },
@@ -77,7 +88,12 @@ std::vector<std::string> training_captions(const config::DataConfig& c) {
         captions.insert(captions.end(), r.captions.begin(), r.captions.end());
       break;
     case DataSource::shards: {
-      const auto shards = open_shards(c, InputSpec{}, false);
+      if (!c.webdataset.index) {
+        for_each_caption(expand_braces(c.train), c.caption_key,
+                         [&](std::string caption) { captions.push_back(std::move(caption)); });
+        break;
+      }
+      const auto shards = std::make_shared<WebDataset>(expand_braces(c.train), ImageTransform{}, nullptr, 0, shard_options(c));
       for (int64_t i = 0; i < shards->size(); ++i) {
         try {
           for (std::string& caption : shards->captions(i)) captions.push_back(std::move(caption));

@@ -5,6 +5,9 @@
 #include <cstring>
 #include <optional>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "mmcl/core/numbers.h"
 #include "mmcl/data/dataset.h"
 
@@ -14,18 +17,6 @@ namespace {
 constexpr uint64_t kBlock = 512;
 // A GNU long name or a pax extended header is a few hundred bytes; one of more is a damaged or hostile shard.
 constexpr uint64_t kMaxHeaderData = 1 << 20;
-
-struct File {
-  std::FILE* f = nullptr;
-  explicit File(const std::string& path) : f(std::fopen(path.c_str(), "rb")) {}
-  ~File() {
-    if (f) std::fclose(f);
-  }
-  File(const File&) = delete;
-  File& operator=(const File&) = delete;
-  bool seek(uint64_t offset) { return fseeko(f, static_cast<off_t>(offset), SEEK_SET) == 0; }
-  bool read(void* out, size_t n) { return std::fread(out, 1, n, f) == n; }
-};
 
 std::string field(const unsigned char* header, size_t offset, size_t length) {
   const char* p = reinterpret_cast<const char*>(header + offset);
@@ -91,83 +82,133 @@ void parse_pax(const std::string& data, std::string& path, uint64_t& size, bool&
 
 }  // namespace
 
-TarIndex scan_tar(const std::string& path) {
-  TarIndex index;
-  File file(path);
-  if (!file.f) {
-    index.problem = "cannot open";
-    return index;
-  }
-  fseeko(file.f, 0, SEEK_END);
-  const uint64_t file_size = static_cast<uint64_t>(ftello(file.f));
-  uint64_t pos = 0;
+std::optional<TarMember> TarReader::next() {
+  if (done_) return std::nullopt;
+  auto stop = [&](std::string problem) -> std::optional<TarMember> {
+    problem_ = std::move(problem);
+    done_ = true;
+    return std::nullopt;
+  };
+  const std::optional<uint64_t> stream_size = source_.size();
   std::string long_name, pax_path;
   uint64_t pax_size = 0;
   bool pax_has_size = false;
-  unsigned char header[kBlock];
+  char header_chars[kBlock];
+  const auto* header = reinterpret_cast<const unsigned char*>(header_chars);
   while (true) {
-    if (pos == file_size) break;  // no end-of-archive blocks: accepted, as tar does
-    if (pos + kBlock > file_size || !file.seek(pos) || !file.read(header, kBlock)) {
-      index.problem = str_cat("cut short at byte ", pos);
-      break;
-    }
+    if (!skip_to(data_end_))
+      return stop(str_cat("member at byte ", header_at_, " is cut short (", data_size_, " bytes declared)"));
+    data_unread_ = false;
+    const uint64_t pos = position_;
+    if (stream_size && pos == *stream_size) break;  // no end-of-archive blocks: accepted, as tar does
+    const size_t got = source_.read(header_chars, kBlock);
+    position_ += got;
+    if (got == 0 && !stream_size) break;
+    if (got < kBlock) return stop(str_cat("cut short at byte ", pos));
     if (std::all_of(header, header + kBlock, [](unsigned char c) { return c == 0; })) break;  // end of archive
-    if (!checksum_ok(header)) {
-      index.problem = str_cat("damaged header at byte ", pos);
-      break;
-    }
+    if (!checksum_ok(header)) return stop(str_cat("damaged header at byte ", pos));
     uint64_t size = 0;
-    if (!number(header, 124, 12, size)) {
-      index.problem = str_cat("damaged size field at byte ", pos);
-      break;
-    }
+    if (!number(header, 124, 12, size)) return stop(str_cat("damaged size field at byte ", pos));
     const char type = static_cast<char>(header[156]);
     if (type == 'x' && pax_has_size) pax_has_size = false;  // a size belongs to the next member only
     if (pax_has_size && type != 'x' && type != 'g' && type != 'L') size = pax_size;
-    const uint64_t data = pos + kBlock;  // <= file_size: the header was read whole
-    if (size > file_size - data) {
-      index.problem = str_cat("member at byte ", pos, " is cut short (", size, " bytes declared, ", file_size - data,
-                              " left)");
-      break;
-    }
-    if ((type == 'L' || type == 'x') && size > kMaxHeaderData) {
-      index.problem = str_cat("a ", size, "-byte long name or pax header at byte ", pos, " (at most ", kMaxHeaderData,
-                              " are read)");
-      break;
-    }
+    const uint64_t data = pos + kBlock;
+    // Bounded so that the padded end below cannot wrap; a file's size bounds it exactly.
+    const uint64_t left = stream_size ? *stream_size - data : (uint64_t{1} << 56);
+    if (size > left)
+      return stop(str_cat("member at byte ", pos, " is cut short (", size, " bytes declared",
+                          stream_size ? str_cat(", ", left, " left)") : std::string(")")));
+    if ((type == 'L' || type == 'x') && size > kMaxHeaderData)
+      return stop(str_cat("a ", size, "-byte long name or pax header at byte ", pos, " (at most ", kMaxHeaderData,
+                          " are read)"));
+    header_at_ = pos;
+    data_size_ = size;
+    data_end_ = data + (size + kBlock - 1) / kBlock * kBlock;
     if (type == 'L' || type == 'x') {  // the data describes the next member
       std::string text(size, '\0');
-      if (!file.seek(data) || !file.read(text.data(), size)) {
-        index.problem = str_cat("unreadable header data at byte ", pos);
-        break;
-      }
+      if (!read_exact(text.data(), size)) return stop(str_cat("unreadable header data at byte ", pos));
       if (type == 'L') long_name = text.substr(0, strnlen(text.c_str(), text.size()));
       else parse_pax(text, pax_path, pax_size, pax_has_size);
-    } else {
-      if (type == '0' || type == '\0' || type == '7') {
-        std::string name = field(header, 0, 100);
-        if (std::memcmp(header + 257, "ustar", 5) == 0) {
-          const std::string prefix = field(header, 345, 155);
-          if (!prefix.empty()) name = prefix + "/" + name;
-        }
-        if (!long_name.empty()) name = long_name;
-        if (!pax_path.empty()) name = pax_path;
-        index.members.push_back(TarMember{name, data, size});
-      }
-      long_name.clear();
-      pax_path.clear();
-      pax_has_size = false;
+      continue;
     }
-    pos = data + (size + kBlock - 1) / kBlock * kBlock;
+    if (type == '0' || type == '\0' || type == '7') {
+      std::string name = field(header, 0, 100);
+      if (std::memcmp(header + 257, "ustar", 5) == 0) {
+        const std::string prefix = field(header, 345, 155);
+        if (!prefix.empty()) name = prefix + "/" + name;
+      }
+      if (!long_name.empty()) name = long_name;
+      if (!pax_path.empty()) name = pax_path;
+      data_unread_ = true;
+      return TarMember{name, data, size};
+    }
+    long_name.clear();
+    pax_path.clear();
+    pax_has_size = false;
   }
+  done_ = true;
+  return std::nullopt;
+}
+
+bool TarReader::read_data(std::string& out) {
+  out.clear();
+  if (!data_unread_) return false;
+  data_unread_ = false;
+  // Read as it arrives, so that a stream declaring more than it holds costs only what it holds.
+  constexpr uint64_t kChunk = 1 << 20;
+  for (uint64_t done = 0; done < data_size_;) {
+    const uint64_t n = std::min(kChunk, data_size_ - done);
+    out.resize(static_cast<size_t>(done + n));
+    if (!read_exact(out.data() + done, n)) {
+      problem_ = str_cat("member at byte ", header_at_, " is cut short (", data_size_, " bytes declared)");
+      done_ = true;
+      out.clear();
+      return false;
+    }
+    done += n;
+  }
+  return true;
+}
+
+bool TarReader::read_exact(char* out, uint64_t n) {
+  const size_t got = source_.read(out, static_cast<size_t>(n));
+  position_ += got;
+  return got == n;
+}
+
+bool TarReader::skip_to(uint64_t position) {
+  if (position <= position_) return true;
+  const bool ok = source_.skip(position - position_);
+  position_ = position;
+  return ok;
+}
+
+TarIndex scan_tar(const std::string& path) {
+  TarIndex index;
+  if (::access(path.c_str(), R_OK) != 0) {
+    index.problem = "cannot open";
+    return index;
+  }
+  const std::unique_ptr<ByteSource> source = open_file_source(path);
+  TarReader reader(*source);
+  while (std::optional<TarMember> m = reader.next()) index.members.push_back(std::move(*m));
+  index.problem = reader.problem();
+  if (index.problem.empty()) index.problem = source->finish(true);
   return index;
 }
 
 std::string read_file_range(const std::string& path, uint64_t offset, uint64_t size) {
-  File file(path);
   std::string bytes(size, '\0');
-  if (!file.f || !file.seek(offset) || !file.read(bytes.data(), size))
-    throw SampleError(str_cat(path, ": cannot read ", size, " bytes at byte ", offset));
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  bool ok = fd >= 0;
+  for (uint64_t done = 0; ok && done < size;) {
+    const ssize_t n = ::pread(fd, bytes.data() + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    done += ok ? static_cast<uint64_t>(n) : 0;
+  }
+  if (fd >= 0) ::close(fd);
+  if (!ok) throw SampleError(str_cat(path, ": cannot read ", size, " bytes at byte ", offset));
   return bytes;
 }
 

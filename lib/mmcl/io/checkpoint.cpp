@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <ATen/Context.h>
+#include <ATen/ops/from_blob.h>
 #include <ATen/core/Generator.h>
 #include <torch/cuda.h>
 #include <torch/serialize/input-archive.h>
@@ -103,6 +104,16 @@ void save_checkpoint(const fs::path& path, const torch::nn::Module& model, const
   if (state.loss_scale > 0) {
     root.write("loss_scale", c10::IValue(state.loss_scale));
     root.write("loss_scale_good_steps", c10::IValue(state.loss_scale_good_steps));
+  }
+  if (!state.data_positions.empty()) {
+    const int64_t rows = static_cast<int64_t>(state.data_positions.size());
+    const int64_t cols = static_cast<int64_t>(state.data_positions[0].size());
+    std::vector<int64_t> flat;
+    for (const std::vector<int64_t>& row : state.data_positions) {
+      MMCL_CHECK(static_cast<int64_t>(row.size()) == cols, "data positions: rows of different lengths");
+      flat.insert(flat.end(), row.begin(), row.end());
+    }
+    root.write("data_positions", at::from_blob(flat.data(), {rows, cols}, at::kLong).clone(), /*is_buffer=*/true);
   }
   root.write("config", c10::IValue(meta.config_yaml));
   root.write("tokenizer", c10::IValue(meta.tokenizer));
@@ -199,6 +210,16 @@ CheckpointInfo load_checkpoint(const fs::path& path, torch::nn::Module& model, t
     if (root.try_read("loss_scale", scale) && root.try_read("loss_scale_good_steps", good)) {
       info.state.loss_scale = scale.toDouble();
       info.state.loss_scale_good_steps = good.toInt();
+    }
+    at::Tensor positions;
+    if (root.try_read("data_positions", positions, /*is_buffer=*/true)) {
+      if (positions.dim() != 2 || positions.scalar_type() != at::kLong)
+        throw Error(str_cat(path.string(), ": data_positions is not a 2-d int64 tensor"));
+      positions = positions.contiguous();
+      for (int64_t r = 0; r < positions.size(0); ++r) {
+        const int64_t* row = positions.data_ptr<int64_t>() + r * positions.size(1);
+        info.state.data_positions.emplace_back(row, row + positions.size(1));
+      }
     }
     info.meta = read_meta(root);
     return info;

@@ -25,6 +25,9 @@ struct TrainState {
   // amp_fp16's dynamic loss scale and its good steps since the last change (0: no scaler)
   double loss_scale = 0;
   int64_t loss_scale_good_steps = 0;
+  // Streamed data: samples taken so far this epoch by each loader stream, [processes][streams per
+  // process] (empty for indexed data, whose position follows from the step).
+  std::vector<std::vector<int64_t>> data_positions;
 };
 
 // What a checkpoint carries besides tensors.

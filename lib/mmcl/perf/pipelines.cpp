@@ -20,6 +20,7 @@
 #include "mmcl/data/manifest.h"
 #include "mmcl/media/video.h"
 #include "mmcl/perf/measure.h"
+#include "mmcl/run/run.h"
 
 namespace fs = std::filesystem;
 
@@ -211,6 +212,54 @@ nlohmann::ordered_json bench_manifest(const ManifestBenchOptions& o) {
   out["read_back_us_per_row"] = sample > 0 ? read_s * 1e6 / static_cast<double>(sample) : 0.0;
   out["read_back_text_bytes"] = bytes;
   return out;
+}
+
+nlohmann::ordered_json bench_data(const run::Run& run, const DataBenchOptions& o) {
+  using clock = std::chrono::steady_clock;
+  const config::RunConfig& c = run.config;
+  const double rss_before = peak_rss_mb();
+  const auto start = clock::now();
+  const std::shared_ptr<data::Dataset> dataset = data::make_dataset(c.data, run.spec, static_cast<uint64_t>(c.run.seed));
+  const double open_s = std::chrono::duration<double>(clock::now() - start).count();
+  data::LoaderOptions lo;
+  lo.batch_size = c.data.batch_size;
+  lo.workers = c.data.workers;
+  lo.prefetch = c.data.prefetch;
+  lo.seed = static_cast<uint64_t>(c.run.seed);
+  lo.rank = o.rank;
+  lo.world = o.world;
+  data::Loader loader(dataset, lo);
+  loader.start_epoch(0);
+  int64_t batches = 0, samples = 0;
+  double first_batch_s = 0;
+  auto timed_start = start;
+  while (batches <= o.batches) {
+    std::optional<data::Batch> b = loader.next();
+    if (!b) break;
+    if (batches++ == 0) {
+      timed_start = clock::now();
+      first_batch_s = std::chrono::duration<double>(timed_start - start).count();
+      continue;
+    }
+    samples += b->size();
+  }
+  const double timed_s = std::chrono::duration<double>(clock::now() - timed_start).count();
+  return {{"type", c.data.type},
+          {"streamed", dataset->streamed()},
+          {"train", c.data.train.size() > 200 ? c.data.train.substr(0, 200) + "..." : c.data.train},
+          {"epoch_samples", dataset->size()},
+          {"rank", o.rank},
+          {"world", o.world},
+          {"workers", c.data.workers},
+          {"batch_size", c.data.batch_size},
+          {"shuffle_buffer", c.data.shuffle_buffer},
+          {"open_s", open_s},
+          {"first_batch_s", first_batch_s},
+          {"batches", batches > 0 ? batches - 1 : 0},
+          {"samples_per_s", timed_s > 0 ? static_cast<double>(samples) / timed_s : 0.0},
+          {"skipped", loader.skipped()},
+          {"rss_before_mb", rss_before},
+          {"peak_rss_mb", peak_rss_mb()}};
 }
 
 }  // namespace mmcl::perf

@@ -8,6 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
+namespace mmcl::run {
+struct Run;
+}
 namespace mmcl::perf {
 
 // Decode (stb_image / libjpeg-turbo) + RandomResizedCrop (bicubic, antialiased) + normalise, batched
@@ -39,5 +42,14 @@ struct ManifestBenchOptions {
   int64_t sample = 10000;
 };
 nlohmann::ordered_json bench_manifest(const ManifestBenchOptions& options);
+
+// The training data of a run through the loader as process `rank` of `world` reads it (no process
+// group is needed to read a rank's share): seconds to open the data (a streamed webdataset reads
+// nothing up front; an indexed one reads every header), seconds from the start to the first batch,
+// samples/s over `batches` batches after it, and the peak resident memory of the process.
+struct DataBenchOptions {
+  int64_t batches = 50, rank = 0, world = 1;
+};
+nlohmann::ordered_json bench_data(const run::Run& run, const DataBenchOptions& options);
 
 }  // namespace mmcl::perf

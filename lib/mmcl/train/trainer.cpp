@@ -220,6 +220,7 @@ class Loop {
     }
     const io::CheckpointInfo info = io::load_checkpoint(*latest, *job_.module, job_.optimizer, /*verify=*/false);  // latest_good verified it
     state_ = info.state;
+    resume_data_positions();
     if (job_.scaler && job_.scaler->enabled() && state_.loss_scale > 0)
       job_.scaler->restore(state_.loss_scale, state_.loss_scale_good_steps);
     const auto before = config::load_resolved_config(info.meta.config_yaml, latest->string());
@@ -227,6 +228,37 @@ class Loop {
     for (const std::string& change : config::config_differences(before, now))
       spdlog::warn("config differs from the checkpoint's: {}", change);
     spdlog::info("resumed from {} at step {}", latest->string(), state_.step);
+  }
+
+  // Streamed data: each loader stream goes on from the sample it had reached (recorded for every
+  // process at the checkpoint; none at an epoch's end, where the next epoch starts afresh).
+  void resume_data_positions() {
+    data::Loader& loader = *job_.loader;
+    const auto& rows = state_.data_positions;
+    if (!loader.streamed() || rows.empty()) return;
+    if (static_cast<int64_t>(rows.size()) != world_) {
+      spdlog::warn("the checkpoint's data positions are for {} processes, this run has {}: the epoch goes on from an "
+                   "estimate, not exactly where it stopped",
+                   rows.size(), world_);
+      return;
+    }
+    loader.resume_positions(state_.step / steps_per_epoch_, (state_.step % steps_per_epoch_) * accum_,
+                            rows[static_cast<size_t>(group_->rank())]);
+  }
+
+  // Every process's stream positions, in rank order, for the checkpoint (a collective: all ranks call it).
+  std::vector<std::vector<int64_t>> gather_data_positions() {
+    data::Loader& loader = *job_.loader;
+    if (!loader.streamed() || state_.step % steps_per_epoch_ == 0) return {};
+    const std::vector<int64_t> mine = loader.positions();
+    at::Tensor local = at::tensor(mine, at::kLong).reshape({1, -1});
+    const at::Tensor all = group_->all_gather(local.to(runtime_.device)).cpu().contiguous();
+    std::vector<std::vector<int64_t>> rows;
+    for (int64_t r = 0; r < all.size(0); ++r) {
+      const int64_t* row = all.data_ptr<int64_t>() + r * all.size(1);
+      rows.emplace_back(row, row + all.size(1));
+    }
+    return rows;
   }
 
   // Several processes: every rank starts from rank 0's parameters, fresh or resumed.
@@ -350,6 +382,7 @@ class Loop {
     // Never a checkpoint of weights a non-finite loss has reached.
     check_losses();
     last_saved_ = state_.step;
+    state_.data_positions = gather_data_positions();
     if (!main_) return;
     state_.epoch = state_.step / steps_per_epoch_;
     if (job_.scaler && job_.scaler->enabled()) {
