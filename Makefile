@@ -22,7 +22,7 @@ TORCH_VERSION := 2.11.0
 VENV := .venv
 PYTHON ?= python3
 
-.PHONY: asan-build test-asan fuzz soak setup venv build-cpu-only gpu-bundle gpu-check configure build test demo demo-emoji demo-synthetic bench bench-train bench-openclip bench-manifest reproduce-fdt reproduce-cvrl reproduce-vatt config-docs clean help
+.PHONY: asan-build test-asan fuzz soak setup venv build-cpu-only gpu-bundle gpu-check configure build test demo demo-emoji demo-synthetic bench bench-train bench-openclip bench-manifest bench-data-scale reproduce-fdt reproduce-cvrl reproduce-vatt config-docs clean help
 
 help:
 	@echo "make demo   install what is missing, build, train a tiny CLIP and report"
@@ -30,6 +30,7 @@ help:
 	@echo "make demo-emoji  train on Google's Noto emoji, evaluate on Symbola's (rendered from Debian's font packages)"
 	@echo "make bench  image pipeline throughput against torchvision + PIL (docs/BENCHMARKS.md)"
 	@echo "make bench-openclip  against open_clip: step table with operator profiles, training end to end against its trainer, zero-shot and embedding from files (docs/BENCHMARKS.md, ~50 min on 2 cores)"
+	@echo "make bench-data-scale  1,000 webdataset shards x 1,000 samples: first batch and memory with 10/100/1000 shards, 1 and 2 processes, streamed against indexed (docs/BENCHMARKS.md, ~10 min with the shards' making)"
 	@echo "make bench-manifest  a 10-million-row CSV manifest: load time and memory per row, against pandas (docs/BENCHMARKS.md)"
 	@echo "make bench-train  CLIP training speed against a plain PyTorch loop and open_clip's CLIP class, fp32 and amp_bf16, 3 rounds (docs/BENCHMARKS.md, ~15 min on 2 cores)"
 	@echo "make reproduce-fdt  CLIP against CLIP+FDT, 3 seeds, two datasets (docs/REPRODUCTION.md, ~2 h)"
@@ -150,6 +151,11 @@ OPENCLIP_PACKAGES := pyyaml numpy pillow open_clip_torch pandas webdataset brace
 bench-manifest: build
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check pandas
 	BUILD_DIR=$(BUILD_DIR) sh bench/manifest_scale.sh
+
+bench-data-scale: build
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check pillow
+	BUILD_DIR=$(BUILD_DIR) sh bench/data_scale.sh | tee $(BUILD_DIR)/data-scale.jsonl
+	$(VENV)/bin/python bench/data_scale_table.py $(BUILD_DIR)/data-scale.jsonl
 
 bench-openclip: build
 	@$(MAKE) --no-print-directory setup PACKAGES="mate-backgrounds"
