@@ -280,3 +280,56 @@ CATCH_TEST_CASE("finetune on 2 ranks x batch 4 gives the head and results of 1 r
   CATCH_REQUIRE(b.size() == 3);
   for (size_t i = 0; i < a.size(); ++i) CATCH_CHECK(std::abs(a[i] - b[i]) < 1e-5);
 }
+
+CATCH_TEST_CASE("streamed shards on 2 ranks: uneven shards end every rank at the same step, and a resumed run "
+                "continues each stream where it stopped",
+                "[cli][dist]") {
+  test::TempDir dir;
+  test::write_colour_squares(dir.path());
+  // 5 shards of 8, 8, 6, 6 and 4 samples for 2 ranks x 2 workers: some streams run out of their shards
+  // before the epoch's end and read them again.
+  const std::vector<int> sizes = {8, 8, 6, 6, 4};
+  int next = 0;
+  test::fs::create_directories(dir / "shards");
+  for (size_t s = 0; s < sizes.size(); ++s) {
+    std::string names;
+    for (int i = 0; i < sizes[s]; ++i, ++next) {
+      const std::string key = "train" + std::to_string(next);
+      test::write_text(dir / "img" / (key + ".txt"), next % 2 ? "a blue square" : "a red square");
+      names += " " + key + ".png " + key + ".txt";
+    }
+    const std::string tar = "tar -cf " + (dir / "shards" / ("s" + std::to_string(s) + ".tar")).string() + " -C " +
+                            (dir / "img").string() + names;
+    CATCH_REQUIRE(std::system(tar.c_str()) == 0);
+  }
+  test::write_text(dir / "run.yaml",
+                   "run: {name: whole, seed: 2}\n"
+                   "runtime: {device: cpu, threads: 1}\n"
+                   "model: {preset: " + test::fixture_path("models/tiny-clip-16.yaml") + "}\n"
+                   "data: {type: webdataset, train: 'shards/s{0..4}.tar', shuffle_buffer: 6, batch_size: 4, workers: 2}\n"
+                   "tokenizer: {name: words}\n"
+                   "optim: {lr: 0.002, warmup_steps: 2, eps: 1e-3}\n"
+                   "train: {steps: 10, log_every: 1}\n");
+  auto run = [&](const std::string& args, const std::string& tag) {
+    const auto codes = wait_all(launch(2, "pretrain -c run.yaml " + args, dir.path(), tag), 120);
+    CATCH_INFO(test::read_text(dir / (tag + "0.log")) + test::read_text(dir / (tag + "1.log")));
+    CATCH_REQUIRE(codes == std::vector<int>{0, 0});
+  };
+  run("", "whole");  // 32 samples = 4 steps an epoch of 2 x 4: 10 steps cross two epoch ends
+  run("--set run.name=split --set train.stop_after=5", "part");
+  run("--set run.name=split --resume", "rest");
+  const std::string log = test::read_text(dir / "runs/split/train.log");
+  CATCH_CHECK(log.find("resumed from") != std::string::npos);
+  CATCH_CHECK(log.find("estimate") == std::string::npos);
+  const auto a = losses_of(dir / "runs/whole/metrics.jsonl"), b = losses_of(dir / "runs/split/metrics.jsonl");
+  CATCH_REQUIRE(a.size() == 10);
+  CATCH_REQUIRE(b.size() == 10);
+  for (size_t i = 0; i < a.size(); ++i) CATCH_CHECK(b[i] == a[i]);
+  // The checkpoint holds every rank's stream positions: 2 ranks x 2 streams, 1 batch of 4 each into epoch 1.
+  const io::CheckpointInfo info = io::load_checkpoint(
+      dir / "runs/split/checkpoints/step_5.pt", *models::make_model(config::load_resolved_config(
+                                                    io::checkpoint_meta(dir / "runs/split/checkpoints/step_5.pt").config_yaml,
+                                                    "step_5.pt").model),
+      nullptr);
+  CATCH_CHECK(info.state.data_positions == std::vector<std::vector<int64_t>>{{4, 0}, {4, 0}});
+}

@@ -527,6 +527,15 @@ CATCH_TEST_CASE("pipe: shards read a command's output, and a failing command ski
   auto stopped = open_source("pipe:yes");
   CATCH_CHECK(stopped->read(buf, 8) == 8);
   CATCH_CHECK(stopped->finish(false) == "");  // stopped early by the reader: not a failure
+  // An http(s) URL is read with curl: where nothing listens, curl's own message says why.
+  if (std::system("command -v curl > /dev/null 2>&1") == 0) {
+    auto url = open_source("http://127.0.0.1:9/none.tar");
+    CATCH_CHECK(url->read(buf, 8) == 0);
+    const std::string why = url->finish(true);
+    CATCH_CHECK(why.rfind("`curl --fail --silent --show-error --location 'http://127.0.0.1:9/none.tar'` exited with status 7: curl: (7)", 0) == 0);
+  } else {
+    CATCH_WARN("curl is not installed: the http(s) shard check is skipped");
+  }
   // Nothing usable anywhere: an error, not a hang.
   const auto none = streamed(std::vector<std::string>{"pipe:exit 1", "pipe:true"}, 4, 10);
   CATCH_CHECK_THROWS_WITH(take_labels(*none->open_stream({1, 0, 1, 0, 1, 0}), 1),
