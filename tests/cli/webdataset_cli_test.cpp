@@ -52,19 +52,24 @@ std::vector<nlohmann::json> metrics(const fs::path& file) {
   return lines;
 }
 
+// A run of the 16 px CLIP on `data` (a YAML flow map's inside) with a words vocabulary.
+std::string run_yaml(const std::string& name, int seed, const std::string& data, const std::string& optim,
+                     const std::string& train) {
+  return "run: {name: " + name + ", seed: " + std::to_string(seed) + "}\n" +
+         "runtime: {device: cpu, threads: 1}\n"
+         "model: {preset: " + fixture_path("models/tiny-clip-16.yaml") + "}\n" +
+         "data: {type: webdataset, " + data + "}\n" +
+         "tokenizer: {name: words}\n" +
+         (optim.empty() ? "" : "optim: {" + optim + "}\n") + "train: {" + train + "}\n";
+}
+
 }  // namespace
 
 CATCH_TEST_CASE("pretrain streams webdataset shards made by tar (words vocabulary learned from them)", "[cli]") {
   TempDir dir;
   make_shards(dir, 2, 16);
-  write_text(dir / "run.yaml",
-             "run: {name: wds, seed: 1}\n"
-             "runtime: {device: cpu, threads: 1}\n"
-             "model: {preset: " + fixture_path("models/tiny-clip-16.yaml") + "}\n"
-             "data: {type: webdataset, train: 'shards/train-{0..1}.tar', shuffle_buffer: 8, batch_size: 8, workers: 2}\n"
-             "tokenizer: {name: words}\n"
-             "optim: {lr: 0.002, warmup_steps: 2}\n"
-             "train: {steps: 8, log_every: 4}\n");
+  write_text(dir / "run.yaml", run_yaml("wds", 1, "train: 'shards/train-{0..1}.tar', shuffle_buffer: 8, batch_size: 8, workers: 2",
+                                        "lr: 0.002, warmup_steps: 2", "steps: 8, log_every: 4"));
   const auto pre = run_mmcl("pretrain --config run.yaml", dir.path());
   CATCH_CAPTURE(pre.output);
   CATCH_REQUIRE(pre.exit_code == 0);
@@ -95,13 +100,8 @@ CATCH_TEST_CASE("a streamed run stopped mid-epoch resumes with the samples it wo
   // (in the checkpoint) differ from batch_size x batches.
   make_shards(dir, 4, 16, "sample103");
   write_text(dir / "run.yaml",
-             "run: {name: whole, seed: 4}\n"
-             "runtime: {device: cpu, threads: 1}\n"
-             "model: {preset: " + fixture_path("models/tiny-clip-16.yaml") + "}\n"
-             "data: {type: webdataset, train: 'shards/train-{0..3}.tar', shuffle_buffer: 20, batch_size: 4, workers: 2}\n"
-             "tokenizer: {name: words}\n"
-             "optim: {lr: 0.002, warmup_steps: 2}\n"
-             "train: {steps: 20, log_every: 1}\n");
+             run_yaml("whole", 4, "train: 'shards/train-{0..3}.tar', shuffle_buffer: 20, batch_size: 4, workers: 2",
+                      "lr: 0.002, warmup_steps: 2", "steps: 20, log_every: 1"));
   const auto whole = run_mmcl("pretrain --config run.yaml", dir.path());
   CATCH_CAPTURE(whole.output);
   CATCH_REQUIRE(whole.exit_code == 0);
@@ -125,13 +125,10 @@ CATCH_TEST_CASE("pipe: shards: a command's output is a shard, a failing command 
   TempDir dir;
   make_shards(dir, 2, 16);
   write_text(dir / "run.yaml",
-             "run: {name: piped, seed: 1}\n"
-             "runtime: {device: cpu, threads: 1}\n"
-             "model: {preset: " + fixture_path("models/tiny-clip-16.yaml") + "}\n"
-             "data: {type: webdataset, samples_per_epoch: 32, batch_size: 8, workers: 2, shuffle_buffer: 8,\n"
-             "       train: 'pipe:cat shards/train-{0..1}.tar::pipe:echo bucket not found >&2; exit 5'}\n"
-             "tokenizer: {name: words}\n"
-             "train: {steps: 6, log_every: 3}\n");
+             run_yaml("piped", 1,
+                      "samples_per_epoch: 32, batch_size: 8, workers: 1, shuffle_buffer: 8, "
+                      "train: 'pipe:cat shards/train-{0..1}.tar::pipe:echo bucket not found >&2; exit 5'",
+                      "", "steps: 6, log_every: 3"));
   const auto r = run_mmcl("pretrain --config run.yaml", dir.path());
   CATCH_CAPTURE(r.output);
   CATCH_REQUIRE(r.exit_code == 0);
