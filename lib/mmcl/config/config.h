@@ -62,7 +62,7 @@ struct VideoModelConfig {
 struct CvrlConfig {
   int64_t hidden = 2048;  // projection head
   int64_t dim = 128;
-  int64_t head_layers = 3;
+  int64_t hidden_layers = 3;  // hidden layers of the projection head (Linear, BatchNorm, ReLU), then the output layer
 };
 
 // VATT (Akbari et al., NeurIPS 2021): transformers over video patches, raw-audio patches and words, with

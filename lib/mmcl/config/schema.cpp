@@ -307,8 +307,9 @@ Schema::Schema(RunConfig& c) {
   integer("model.vatt.vt_dim", &c.model.vatt.vt_dim, 1, "VATT: dimension of the video-text space (the embedding dimension).");
   integer("model.cvrl.hidden", &c.model.cvrl.hidden, 1, "CVRL: hidden width of the projection head.");
   integer("model.cvrl.dim", &c.model.cvrl.dim, 1, "CVRL: output dimension of the projection head (the NT-Xent space).");
-  integer("model.cvrl.head_layers", &c.model.cvrl.head_layers, 1,
-          "CVRL: linear layers in the projection head (BatchNorm and ReLU between them).");
+  integer("model.cvrl.hidden_layers", &c.model.cvrl.hidden_layers, 0,
+          "CVRL: hidden layers of the projection head (Linear, BatchNorm, ReLU; CVRL's 3), then a Linear to "
+          "model.cvrl.dim.");
   // loss
   choice("loss.name", &c.loss.name, names_of(loss_catalog()), "Training objective.");
   boolean("loss.local_loss", &c.loss.local_loss,

@@ -13,7 +13,7 @@ CvrlImpl::CvrlImpl(const config::ModelConfig& c) : config_(c) {
   backbone = register_module("backbone", R3d(c.video));
   head = torch::nn::Sequential();
   int64_t in = backbone->features();
-  for (int64_t i = 0; i + 1 < c.cvrl.head_layers; ++i) {
+  for (int64_t i = 0; i < c.cvrl.hidden_layers; ++i) {
     head->push_back(torch::nn::Linear(torch::nn::LinearOptions(in, c.cvrl.hidden).bias(false)));
     head->push_back(torch::nn::BatchNorm1d(c.cvrl.hidden));
     head->push_back(torch::nn::ReLU());
