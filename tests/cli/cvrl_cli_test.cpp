@@ -85,3 +85,29 @@ CATCH_TEST_CASE("CVRL pretrains on video files from YAML and is evaluated by a l
   CATCH_CHECK(bad.output.find("loss.name") != std::string::npos);
   CATCH_CHECK(!fs::exists(dir / "runs/bad"));
 }
+
+CATCH_TEST_CASE("the cvrl-r3d50-k400 recipe trains end to end (R3D-50, LARS, CVRL's augmentation), scaled down",
+                "[cli][video]") {
+  if (!have_ffmpeg_tools()) {
+    CATCH_WARN("SKIPPED: the ffmpeg tool is not installed (apt-get install ffmpeg); the CVRL recipe not checked");
+    return;
+  }
+  TempDir dir;
+  write_moving_squares(dir.path(), 4);
+  // The recipe as shipped, with the model, clips and batch shrunk to run on 2 cores in seconds.
+  const auto r = run_mmcl("pretrain --config " MMCL_SOURCE_DIR "/configs/runs/cvrl-r3d50-k400.yaml --set run.name=recipe "
+                          "--set runtime.device=cpu --set data.train=manifest.csv --set data.batch_size=4 "
+                          "--set data.workers=1 --set model.video.width=4 --set model.video.frames=4 "
+                          "--set model.video.size=32 --set model.cvrl.hidden=32 --set model.cvrl.dim=8 "
+                          "--set data.video.stride=3 --set data.video.decode_size=48 --set train.steps=3 "
+                          "--set optim.warmup_steps=1 --set train.log_every=1",
+                          dir.path());
+  CATCH_INFO(r.output);
+  CATCH_REQUIRE(r.exit_code == 0);
+  CATCH_CHECK(r.output.find("model cvrl") != std::string::npos);
+  CATCH_CHECK(fs::exists(dir / "runs/recipe/checkpoints/step_3.pt"));
+  const std::string config = read_text(dir / "runs/recipe/config.yaml");
+  for (const char* setting : {"name: lars", "backbone: r3d50", "hidden_layers: 3", "blur_prob_view2: 0.1",
+                              "solarize_prob_view2: 0.2", "jitter_random_order: true"})
+    CATCH_CHECK(config.find(setting) != std::string::npos);
+}

@@ -252,3 +252,46 @@ CATCH_TEST_CASE("what a model trains with comes from the model table, each subco
               std::string::npos);
   CATCH_CHECK(message("zeroshot", {ckpt, "eval.data=" + (dir / "ckpt.pt").string()}).empty());
 }
+
+CATCH_TEST_CASE("the paper recipes load with their papers' settings", "[config]") {
+  // (data.train names a file that is here, so that the check that it exists passes.)
+  const std::vector<std::string> here = {"data.train=" MMCL_SOURCE_DIR "/README.md"};
+  const RunConfig cvrl = load_config(MMCL_SOURCE_DIR "/configs/runs/cvrl-r3d50-k400.yaml", here);
+  CATCH_CHECK(cvrl.model.name == "cvrl");
+  CATCH_CHECK(cvrl.model.video.backbone == mmcl::VideoBackbone::r3d50);
+  CATCH_CHECK(cvrl.model.video.frames == 16);
+  CATCH_CHECK(cvrl.model.video.size == 224);
+  CATCH_CHECK(cvrl.model.cvrl.hidden_layers == 3);
+  CATCH_CHECK(cvrl.model.cvrl.hidden == 2048);
+  CATCH_CHECK(cvrl.model.cvrl.dim == 128);
+  CATCH_CHECK(cvrl.loss.temperature == 0.1);
+  CATCH_CHECK(cvrl.optim.name == mmcl::OptimizerKind::lars);
+  CATCH_CHECK(cvrl.optim.lr == 0.32);
+  CATCH_CHECK(cvrl.optim.weight_decay == 1e-6);
+  CATCH_CHECK(cvrl.data.video.crop_scale == std::array<double, 2>{0.3, 1.0});
+  CATCH_CHECK(cvrl.data.video.crop_ratio == std::array<double, 2>{0.5, 2.0});
+  CATCH_CHECK(cvrl.data.video.jitter_strength == 2.0);
+  CATCH_CHECK(cvrl.data.video.blur_prob == 1.0);
+  CATCH_CHECK(cvrl.data.video.blur_prob_view2 == 0.1);
+  CATCH_CHECK(cvrl.data.video.solarize_prob_view2 == 0.2);
+  CATCH_CHECK(cvrl.data.batch_size * 8 == 1024);
+  CATCH_CHECK(cvrl.dist.sync_bn);
+  for (const char* name : {"vatt-ms-base", "vatt-ma-medium"}) {
+    CATCH_CAPTURE(name);
+    const RunConfig v = load_config(std::string(MMCL_SOURCE_DIR "/configs/runs/") + name + ".yaml", here);
+    CATCH_CHECK(v.loss.asymmetric_nce);
+    CATCH_CHECK(v.loss.normalize_weights);
+    CATCH_CHECK(v.loss.temperature == 0.07);
+    CATCH_CHECK(v.model.vatt.dropout == 0.1);
+    CATCH_CHECK(v.model.vatt.video_droptoken == 0.5);
+    CATCH_CHECK(v.data.video.audio_noise == 0.01);
+    CATCH_CHECK(v.model.video.frames == 32);
+    CATCH_CHECK(v.model.vatt.audio_patch == 128);
+    CATCH_CHECK(v.data.video.fps == 10);  // 32 frames at 10 fps: the 3.2 s of audio
+    CATCH_CHECK(static_cast<double>(v.model.vatt.audio_samples) / v.model.vatt.audio_rate == 3.2);
+    CATCH_CHECK(v.dist.sync_bn);
+  }
+  CATCH_CHECK(load_config(MMCL_SOURCE_DIR "/configs/runs/vatt-ma-medium.yaml", here).model.vatt.backbone ==
+              mmcl::VattBackbone::agnostic);
+  CATCH_CHECK(load_config(MMCL_SOURCE_DIR "/configs/runs/vatt-ma-medium.yaml", here).model.vatt.width == 1024);
+}

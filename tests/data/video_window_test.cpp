@@ -49,3 +49,67 @@ CATCH_TEST_CASE("video manifests: start/end columns choose the part of each vide
   CATCH_CHECK(at::allclose(eval.get(1, 1).video, whole));
   CATCH_CHECK(!at::allclose(whole, expected));
 }
+
+CATCH_TEST_CASE("video decode_size: the crop is taken from frames decoded larger, then scaled, and audio noise is "
+                "drawn from the sample's seed",
+                "[data][video]") {
+  if (!test::have_ffmpeg_tools()) {
+    CATCH_WARN("SKIPPED: the ffmpeg tool is not installed; decode_size and audio noise not checked");
+    return;
+  }
+  test::TempDir dir;
+  test::command_output("ffmpeg -v error -f lavfi -i testsrc=size=128x96:rate=10:duration=3 -f lavfi "
+                       "-i sine=frequency=440:sample_rate=16000:duration=3 -c:v libx264 -pix_fmt yuv420p -c:a aac "
+                       "-shortest '" + (dir / "v.mp4").string() + "'");
+  test::write_text(dir / "m.csv", "filepath\nv.mp4\n");
+  const data::Manifest m = data::read_manifest((dir / "m.csv").string(), {"filepath", "", "", "", ""});
+  data::VideoTransform t;
+  t.frames = 4;
+  t.stride = 2;
+  t.size = 32;
+  // Evaluation with decode_size 96: the centre square of frames decoded at 96 px, scaled to 32; without
+  // it, frames decoded at 32 px. Both match the reader's clip at those sizes.
+  t.video.decode_size = 96;
+  data::VideoDataset large(m, t);
+  media::VideoReader reader((dir / "v.mp4").string());
+  media::ClipSpec spec;
+  spec.start = (3.0 - 0.8) / 2;
+  spec.frames = 4;
+  spec.stride = 2;
+  spec.short_side = 96;
+  std::mt19937_64 rng(0);
+  const at::Tensor expected = data::augment_clip(reader.read(spec).to_float(), t, false, rng);
+  const at::Tensor got = large.get(0, 1).video;
+  CATCH_CHECK(got.sizes() == at::IntArrayRef({4, 3, 32, 32}));
+  CATCH_CHECK(at::allclose(got, expected));
+  t.video.decode_size = 0;
+  spec.short_side = 32;
+  const at::Tensor small = data::augment_clip(reader.read(spec).to_float(), t, false, rng);
+  CATCH_CHECK(at::allclose(data::VideoDataset(m, t).get(0, 1).video, small));
+  CATCH_CHECK(!at::allclose(got, small, 1e-3, 1e-3));
+
+  // data.video.fps: frames at that rate whatever the file's (10 fps here): 4 frames at 5 fps span 0.8 s,
+  // so the centre clip of 3 s starts at 1.1 s.
+  t.video.fps = 5;
+  spec.fps = 5;
+  spec.start = (3.0 - 4 / 5.0) / 2;
+  const at::Tensor at_rate = data::augment_clip(reader.read(spec).to_float(), t, false, rng);
+  CATCH_CHECK(at::allclose(data::VideoDataset(m, t).get(0, 1).video, at_rate));
+  t.video.fps = 0;
+
+  // Audio noise (VATT's): training samples differ from the clean waveform by Gaussian noise of that std.
+  t.train = true;
+  t.audio_samples = 8000;
+  t.audio_rate = 16000;
+  t.video.spatial = false;
+  const at::Tensor clean = data::VideoDataset(m, t).get(0, 7).audio;
+  t.video.audio_noise = 0.01;
+  const at::Tensor noisy = data::VideoDataset(m, t).get(0, 7).audio;
+  const at::Tensor again = data::VideoDataset(m, t).get(0, 7).audio;
+  CATCH_CHECK(at::equal(noisy, again));  // the sample's seed fixes the noise
+  const double std = (noisy - clean).std().item<double>();
+  CATCH_CHECK(std::abs(std - 0.01) < 0.001);
+  CATCH_CHECK(std::abs((noisy - clean).mean().item<double>()) < 0.001);
+  t.train = false;  // never at evaluation
+  CATCH_CHECK(at::equal(data::VideoDataset(m, t).get(0, 7).audio, data::VideoDataset(m, t).get(0, 8).audio));
+}

@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void train_step(models::ClipImpl& model, torch::optim::AdamW& opt, const data::Batch& b) {
+void train_step(models::ClipImpl& model, torch::optim::Optimizer& opt, const data::Batch& b) {
   const auto loss = losses::make_loss({});
   opt.zero_grad();
   train::forward_backward(model, *loss, {b});

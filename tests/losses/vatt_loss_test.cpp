@@ -208,3 +208,41 @@ CATCH_TEST_CASE("the vatt loss: NCE + mil_weight x MIL-NCE over the embeddings p
   CATCH_CHECK((*mmcl::losses::make_loss(config))(views).total.item<double>() ==
               Approx(mmcl::losses::ntxent(e.at("video_va"), e.at("audio"), 0.1).item<double>()).epsilon(1e-12));
 }
+
+CATCH_TEST_CASE("the vatt loss in the official code's form: asymmetric NCE, normalised by the weights", "[loss]") {
+  torch::manual_seed(5);
+  mmcl::models::Embeddings e;
+  e.by_modality["video_va"] = unit(at::randn({4, 3}, at::kDouble));
+  e.by_modality["audio"] = unit(at::randn({4, 3}, at::kDouble));
+  e.by_modality["video"] = unit(at::randn({4, 5}, at::kDouble));
+  e.by_modality["text"] = unit(at::randn({4, 5}, at::kDouble));
+  e.logit_scale = at::tensor(1.0, at::kDouble);
+  const double tau = 0.07;
+  // By hand: L_i = log sum_j (exp(v_i a_j / tau) + exp(v_j a_i / tau)) - v_i a_i / tau, averaged.
+  const at::Tensor v = e.at("video_va"), a = e.at("audio");
+  double by_hand = 0;
+  for (int64_t i = 0; i < 4; ++i) {
+    double sum = 0;
+    for (int64_t j = 0; j < 4; ++j)
+      sum += std::exp(v[i].dot(a[j]).item<double>() / tau) + std::exp(v[j].dot(a[i]).item<double>() / tau);
+    by_hand += std::log(sum) - v[i].dot(a[i]).item<double>() / tau;
+  }
+  by_hand /= 4;
+  const double m = mil_nce(e.at("video"), e.at("text"), at::Tensor(), tau).item<double>();
+
+  mmcl::config::LossConfig config;
+  config.name = "vatt";
+  config.mil_weight = 0.5;
+  config.asymmetric_nce = true;
+  auto out = (*mmcl::losses::make_loss(config))(e);
+  CATCH_CHECK(out.terms.at("nce").item<double>() == Approx(by_hand).epsilon(1e-12));
+  CATCH_CHECK(out.total.item<double>() == Approx(by_hand + 0.5 * m).epsilon(1e-12));
+  // It differs from the symmetric form (the mean of the two directions' cross-entropies).
+  CATCH_CHECK(std::abs(by_hand - nce(v, a, tau).item<double>()) > 1e-3);
+  config.normalize_weights = true;
+  out = (*mmcl::losses::make_loss(config))(e);
+  CATCH_CHECK(out.total.item<double>() == Approx((by_hand + 0.5 * m) / 1.5).epsilon(1e-12));
+  mmcl::models::Embeddings video_text = e;  // one term: its weight alone divides
+  video_text.by_modality.erase("audio");
+  CATCH_CHECK((*mmcl::losses::make_loss(config))(video_text).total.item<double>() == Approx(m).epsilon(1e-12));
+}

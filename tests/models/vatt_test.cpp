@@ -7,6 +7,9 @@
 #include <vector>
 
 #include <ATen/ATen.h>
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/linear.h>
 #include <torch/autograd.h>
 #include <torch/utils.h>
 
@@ -200,14 +203,27 @@ CATCH_TEST_CASE("VATT: evaluation is deterministic, DropToken acts only while tr
   CATCH_CHECK(!at::allclose(trained.at("audio"), first.at("audio"), 1e-4, 1e-4));
   CATCH_CHECK(at::allclose(trained.at("text"), first.at("text"), 1e-6, 1e-6));
 
-  // Without DropToken training and evaluation agree before the BatchNorm.
+  // Without DropToken training and evaluation agree before the BatchNorms (audio's space has none; video's
+  // FAC projection has two).
   const auto keep = std::make_shared<models::VattImpl>(tiny_vatt(VattBackbone::specific, 0.0));
   keep->train();
   const models::Embeddings t = keep->forward(b);
   keep->eval();
   const models::Embeddings v = keep->forward(b);
-  CATCH_CHECK(at::allclose(t.at("video_va"), v.at("video_va"), 1e-6, 1e-6));
   CATCH_CHECK(at::allclose(t.at("audio"), v.at("audio"), 1e-6, 1e-6));
+}
+
+CATCH_TEST_CASE("VATT's FAC head: video to va through Linear (no bias), BatchNorm, ReLU, Linear, BatchNorm", "[models]") {
+  const config::ModelConfig c = tiny_vatt(VattBackbone::specific);
+  const models::VattImpl model(c);
+  std::vector<std::string> kinds;
+  for (const auto& m : model.video_va->children()) {
+    if (auto l = m->as<torch::nn::LinearImpl>()) kinds.push_back(l->options.bias() ? "linear" : "linear-no-bias");
+    else if (m->as<torch::nn::BatchNorm1dImpl>()) kinds.push_back("batchnorm");
+    else if (m->as<torch::nn::ReLUImpl>()) kinds.push_back("relu");
+  }
+  CATCH_CHECK(kinds == std::vector<std::string>{"linear-no-bias", "batchnorm", "relu", "linear", "batchnorm"});
+  CATCH_CHECK(model.audio_va->options.out_features() == c.vatt.va_dim);
 }
 
 CATCH_TEST_CASE("VATT: padded words are never attended to", "[models]") {
@@ -265,4 +281,20 @@ CATCH_TEST_CASE("VATT: a training step reaches every parameter", "[models]") {
       }
     }
   }
+}
+
+CATCH_TEST_CASE("VATT dropout acts while training only", "[models]") {
+  torch::manual_seed(4);
+  const data::Batch b = tiny_batch(4);
+  config::ModelConfig c = tiny_vatt(VattBackbone::specific, 0.0);
+  c.vatt.dropout = 0.1;
+  const auto model = std::make_shared<models::VattImpl>(c);
+  model->train();
+  const models::Embeddings a = model->forward(b), a2 = model->forward(b);
+  CATCH_CHECK(!at::allclose(a.at("audio"), a2.at("audio"), 1e-5, 1e-5));
+  CATCH_CHECK(!at::allclose(a.at("text"), a2.at("text"), 1e-5, 1e-5));
+  model->eval();
+  const models::Embeddings e = model->forward(b), e2 = model->forward(b);
+  CATCH_CHECK(at::equal(e.at("audio"), e2.at("audio")));
+  CATCH_CHECK(at::equal(e.at("text"), e2.at("text")));
 }

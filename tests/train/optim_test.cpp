@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <torch/nn/modules/linear.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/serialize.h>
 #include <torch/utils.h>
@@ -237,4 +238,59 @@ CATCH_TEST_CASE("make_optimizer fuses unless optim.fused is false", "[optim]") {
   CATCH_CHECK(dynamic_cast<mmcl::train::FusedAdamW*>(mmcl::train::make_optimizer(model, c).get()) != nullptr);
   c.fused = false;
   CATCH_CHECK(dynamic_cast<mmcl::train::FusedAdamW*>(mmcl::train::make_optimizer(model, c).get()) == nullptr);
+}
+
+CATCH_TEST_CASE("SGD with momentum and LARS take the steps of their formulas", "[optim]") {
+  // A weight matrix (decayed; LARS adapts it) and a bias (neither), with fixed gradients for two steps.
+  torch::nn::Linear layer(torch::nn::LinearOptions(3, 2));
+  {
+    torch::NoGradGuard no_grad;
+    layer->weight.copy_(at::tensor({0.5, -1.0, 2.0, 0.25, 1.5, -0.75}, at::kFloat).view({2, 3}));
+    layer->bias.copy_(at::tensor({0.1, -0.2}, at::kFloat));
+  }
+  const at::Tensor gw = at::tensor({0.3, 0.1, -0.2, 0.05, -0.4, 0.6}, at::kFloat).view({2, 3});
+  const at::Tensor gb = at::tensor({0.7, -0.1}, at::kFloat);
+  const double lr = 0.5, wd = 0.01, m = 0.9, eta = 0.001;
+  using mmcl::OptimizerKind;
+  for (const OptimizerKind kind : {OptimizerKind::sgd, OptimizerKind::lars}) {
+    CATCH_CAPTURE(kind);
+    torch::nn::Linear net(torch::nn::LinearOptions(3, 2));
+    {
+      torch::NoGradGuard no_grad;
+      net->weight.copy_(layer->weight);
+      net->bias.copy_(layer->bias);
+    }
+    mmcl::config::OptimConfig c;
+    c.name = kind;
+    c.lr = lr;
+    c.weight_decay = wd;
+    c.momentum = m;
+    c.lars_eta = eta;
+    auto opt = mmcl::train::make_optimizer(*net, c);
+    at::Tensor w = layer->weight.detach().to(at::kDouble), b = layer->bias.detach().to(at::kDouble);
+    at::Tensor vw = at::zeros_like(w), vb = at::zeros_like(b);
+    for (int step = 0; step < 2; ++step) {
+      net->weight.mutable_grad() = gw.clone();
+      net->bias.mutable_grad() = gb.clone();
+      opt->step();
+      const at::Tensor g = gw.to(at::kDouble) + wd * w;  // L2 decay on the matrix only
+      if (kind == OptimizerKind::sgd) {  // PyTorch's SGD: v = m v + g (v = g at first), w -= lr v
+        vw = step == 0 ? g : m * vw + g;
+        vb = step == 0 ? gb.to(at::kDouble) : m * vb + gb.to(at::kDouble);
+        w = w - lr * vw;
+        b = b - lr * vb;
+      } else {  // LARS: v = m v + lr * trust * g, w -= v; the bias with trust 1
+        const double trust = eta * w.norm().item<double>() / g.norm().item<double>();
+        vw = m * vw + lr * trust * g;
+        vb = m * vb + lr * gb.to(at::kDouble);
+        w = w - vw;
+        b = b - vb;
+      }
+      CATCH_CHECK(at::allclose(net->weight.detach().to(at::kDouble), w, 1e-6, 1e-7));
+      CATCH_CHECK(at::allclose(net->bias.detach().to(at::kDouble), b, 1e-6, 1e-7));
+    }
+    // The schedule reaches every group.
+    mmcl::train::set_learning_rate(*opt, 0.125);
+    for (auto& group : opt->param_groups()) CATCH_CHECK(group.options().get_lr() == 0.125);
+  }
 }

@@ -82,6 +82,7 @@ struct VattConfig {
   double audio_droptoken = 0.5;
   int64_t va_dim = 512;
   int64_t vt_dim = 256;
+  double dropout = 0.0;                       // after attention and MLP in the transformers, while training (VATT's 0.1)
 };
 
 struct ModelConfig {
@@ -107,6 +108,8 @@ struct LossConfig {
   bool gather_with_grad = false;  // with several processes: gradients flow back through the gathered features
   double temperature = 0;         // ntxent and vatt's fixed temperature; 0: the method's (0.1 ntxent, 0.07 vatt)
   double mil_weight = 1.0;        // vatt: L = NCE(video, audio) + mil_weight * MIL-NCE(video, its captions)
+  bool asymmetric_nce = false;    // vatt: NCE(video, audio) with one log-sum-exp over both directions (the official code's)
+  bool normalize_weights = false; // vatt: L divided by the sum of the terms' weights (1 + mil_weight), as the official code
 };
 
 struct SyntheticDataConfig {
@@ -134,11 +137,18 @@ struct VideoDataConfig {
   bool spatial = true;                   // random resized crop, flip, colour jitter, grayscale (training)
   bool consistent = true;                // the same spatial parameters for every frame of a clip
   std::array<double, 2> crop_scale = {0.3, 1.0};
+  std::array<double, 2> crop_ratio = {3.0 / 4.0, 4.0 / 3.0};  // aspect ratio range of the random crop
+  int64_t decode_size = 0;               // frames decoded at this shorter side, cropped, then scaled (0: the model's size)
   double jitter_prob = 0.8;
   double jitter_strength = 1.0;          // brightness/contrast/saturation 0.4 s, hue 0.1 s
+  bool jitter_random_order = false;      // the four adjustments in a random order (SimCLR's, CVRL's)
   double grayscale_prob = 0.2;
   double blur_prob = 0.0;
   double solarize_prob = 0.0;
+  double blur_prob_view2 = -1;           // the second view's (CVRL: 1.0 then 0.1); < 0: blur_prob
+  double solarize_prob_view2 = -1;       // (CVRL: 0 then 0.2); < 0: solarize_prob
+  double fps = 0;                        // > 0: frames sampled at this rate (stride ignored), the audio window the same seconds
+  double audio_noise = 0.0;              // training: Gaussian noise of this std added to the waveform (VATT's 0.01)
   double time_budget_s = 10;             // a clip that takes longer to decode is skipped
 };
 
@@ -174,6 +184,9 @@ struct OptimConfig {
   double grad_clip = 0.0;           // max global L2 norm; 0 disables clipping
   int64_t accum_steps = 1;
   bool fused = true;                 // one fused ATen AdamW kernel per parameter group
+  double momentum = 0.9;             // sgd, lars
+  bool nesterov = false;             // sgd, lars
+  double lars_eta = 0.001;           // lars: the trust coefficient
 };
 
 struct TokenizerConfig {
@@ -225,6 +238,7 @@ struct DistConfig {
   BackendChoice backend = BackendChoice::automatic;
   double timeout_s = 300;                // rendezvous and every collective
   double bucket_mb = 25;                 // gradient all-reduce bucket size
+  bool sync_bn = false;                  // BatchNorm statistics over every process's batch
 };
 
 struct RunConfig {

@@ -303,6 +303,8 @@ Schema::Schema(RunConfig& c) {
          "VATT: DropToken, the fraction of video tokens dropped at random while training (none at evaluation).");
   number("model.vatt.audio_droptoken", &c.model.vatt.audio_droptoken, 0, true, 1,
          "VATT: DropToken, the fraction of audio tokens dropped at random while training.");
+  number("model.vatt.dropout", &c.model.vatt.dropout, 0, true, 1,
+         "VATT: dropout after the attention and the MLP of every transformer block, while training (the paper's 0.1).");
   integer("model.vatt.va_dim", &c.model.vatt.va_dim, 1, "VATT: dimension of the video-audio space.");
   integer("model.vatt.vt_dim", &c.model.vatt.vt_dim, 1, "VATT: dimension of the video-text space (the embedding dimension).");
   integer("model.cvrl.hidden", &c.model.cvrl.hidden, 1, "CVRL: hidden width of the projection head.");
@@ -323,6 +325,12 @@ Schema::Schema(RunConfig& c) {
          "ntxent and vatt: the fixed temperature tau; 0: the method's (0.1 for ntxent, 0.07 for vatt).");
   number("loss.mil_weight", &c.loss.mil_weight, 0, true, inf,
          "vatt: weight lambda of MIL-NCE(video, captions) in L = NCE(video, audio) + lambda MIL-NCE.");
+  boolean("loss.asymmetric_nce", &c.loss.asymmetric_nce,
+          "vatt: the video-audio NCE in the official code's asymmetric form, one log-sum-exp over the pairs of both "
+          "directions (the positive twice), as MIL-NCE; false: CLIP's symmetric InfoNCE, the mean of the two "
+          "directions' cross-entropies.");
+  boolean("loss.normalize_weights", &c.loss.normalize_weights,
+          "vatt: divide the loss by the sum of its terms' weights (1 + loss.mil_weight), as the official code.");
   // data
   choice("data.type", &c.data.type, names_of(dataset_catalog()), "Training data source.");
   text("data.train", &c.data.train,
@@ -375,12 +383,32 @@ Schema::Schema(RunConfig& c) {
           "Video training: the same crop, flip and colours for every frame of a clip (CVRL's temporally consistent "
           "augmentation); false: drawn per frame.");
   numbers<2>("data.video.crop_scale", &c.data.video.crop_scale, 0, 1, true, "Video: random resized crop area range.");
+  numbers<2>("data.video.crop_ratio", &c.data.video.crop_ratio, 0, inf, true,
+             "Video: random resized crop aspect-ratio range (CVRL's [0.5, 2]).");
+  integer("data.video.decode_size", &c.data.video.decode_size, 0,
+          "Video: frames are decoded at this shorter side and the crop taken from them before scaling to the model's "
+          "size, so a small crop keeps its detail (CVRL crops the decoded frame); 0: decoded at the model's size.");
   number("data.video.jitter_prob", &c.data.video.jitter_prob, 0, true, 1, "Video: probability of colour jitter.");
   number("data.video.jitter_strength", &c.data.video.jitter_strength, 0, true, inf,
          "Video: colour jitter strength s (brightness, contrast, saturation 0.4 s; hue 0.1 s).");
   number("data.video.grayscale_prob", &c.data.video.grayscale_prob, 0, true, 1, "Video: probability of grayscale.");
   number("data.video.blur_prob", &c.data.video.blur_prob, 0, true, 1, "Video: probability of a Gaussian blur.");
   number("data.video.solarize_prob", &c.data.video.solarize_prob, 0, true, 1, "Video: probability of solarisation.");
+  number("data.video.blur_prob_view2", &c.data.video.blur_prob_view2, -1, true, 1,
+         "Video, two views: the second view's blur probability (CVRL's official: 1.0 for the first, 0.1 for the "
+         "second); negative: data.video.blur_prob.");
+  number("data.video.solarize_prob_view2", &c.data.video.solarize_prob_view2, -1, true, 1,
+         "Video, two views: the second view's solarisation probability (CVRL's official: 0.2, none on the first); "
+         "negative: data.video.solarize_prob.");
+  boolean("data.video.jitter_random_order", &c.data.video.jitter_random_order,
+          "Video: apply brightness, contrast, saturation and hue in a random order per clip (SimCLR's colour jitter, "
+          "CVRL's); false: in that order.");
+  number("data.video.fps", &c.data.video.fps, 0, true, inf,
+         "Video: sample the clip's frames at this rate (the frame shown at start + k / fps), whatever the file's rate; "
+         "the soundtrack read with it then covers the clip's seconds when model.vatt.audio_samples / audio_rate = "
+         "frames / fps (VATT: 32 frames at 10 fps and 3.2 s of audio). 0: every data.video.stride-th decoded frame.");
+  number("data.video.audio_noise", &c.data.video.audio_noise, 0, true, inf,
+         "Video with sound, training: add Gaussian noise of this standard deviation to the waveform (VATT's 0.01).");
   number("data.video.time_budget_s", &c.data.video.time_budget_s, 0, false, inf,
          "Video: a clip taking longer than this to decode is skipped and counted.");
   integer("data.synthetic.size", &c.data.synthetic.size, 2, "Number of synthetic image-text pairs.");
@@ -392,7 +420,9 @@ Schema::Schema(RunConfig& c) {
   integer("tokenizer.max_words", &c.tokenizer.max_words, 1, "words: keep at most this many of the most frequent words.");
   integer("tokenizer.min_count", &c.tokenizer.min_count, 1, "words: keep only words seen at least this often.");
   // optim
-  choice("optim.name", &c.optim.name, "Optimiser.");
+  choice("optim.name", &c.optim.name, "Optimiser: adamw (decoupled weight decay), sgd (momentum, L2 weight decay as a "
+         "gradient term), lars (SGD with momentum and SimCLR's layer-wise trust ratio; biases and norms neither decayed "
+         "nor adapted).");
   number("optim.lr", &c.optim.lr, 0, false, inf, "Peak learning rate.");
   number("optim.weight_decay", &c.optim.weight_decay, 0, true, inf,
          "Decoupled weight decay; never applied to biases, norms, embeddings or the logit scale.");
@@ -406,6 +436,10 @@ Schema::Schema(RunConfig& c) {
   boolean("optim.fused", &c.optim.fused,
           "Update each parameter group with ATen's fused AdamW kernel (the same arithmetic as LibTorch's AdamW, "
           "one pass instead of about ten operations per parameter); false: LibTorch's per-parameter AdamW.");
+  number("optim.momentum", &c.optim.momentum, 0, true, 1, "sgd, lars: momentum.");
+  boolean("optim.nesterov", &c.optim.nesterov, "sgd, lars: Nesterov momentum.");
+  number("optim.lars_eta", &c.optim.lars_eta, 0, false, inf,
+         "lars: the trust coefficient eta of the layer-wise rate eta ||w|| / ||g + wd w|| (SimCLR's LARS; CVRL).");
   integer("optim.accum_steps", &c.optim.accum_steps, 1,
           "Micro-batches per step. Features of all micro-batches meet in one loss, so the gradient equals "
           "that of one batch of accum_steps x data.batch_size.");
@@ -422,6 +456,9 @@ Schema::Schema(RunConfig& c) {
           "Under SLURM (SLURM_JOB_ID set): after a SIGUSR1 stop and its checkpoint, rank 0 runs `scontrol requeue "
           "$SLURM_JOB_ID`; the requeued job resumes from the latest checkpoint.");
   // dist
+  boolean("dist.sync_bn", &c.dist.sync_bn,
+          "Several processes: synchronised BatchNorm, the batch statistics of every BatchNorm taken over the global "
+          "batch (CVRL's and VATT's official training); false: each process normalises by its own batch.");
   integer("dist.world_size", &c.dist.world_size, 1,
           "Processes in the run, when no launcher says (torchrun's WORLD_SIZE, then SLURM's SLURM_NTASKS win).");
   integer("dist.rank", &c.dist.rank, 0, "This process's rank, when no launcher says (RANK, then SLURM_PROCID win).");

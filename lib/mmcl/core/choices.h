@@ -39,8 +39,8 @@ enum class ClipInterval { decreasing, uniform, increasing, none };  // data.vide
 MMCL_CHOICES(ClipInterval, "decreasing", "uniform", "increasing", "none");
 enum class TokenizerKind { clip_bpe, words };  // tokenizer.name
 MMCL_CHOICES(TokenizerKind, "clip_bpe", "words");
-enum class OptimizerKind { adamw };  // optim.name
-MMCL_CHOICES(OptimizerKind, "adamw");
+enum class OptimizerKind { adamw, sgd, lars };  // optim.name
+MMCL_CHOICES(OptimizerKind, "adamw", "sgd", "lars");
 enum class LrSchedule { cosine, constant };  // optim.schedule
 MMCL_CHOICES(LrSchedule, "cosine", "constant");
 enum class BackendChoice { automatic, gloo, nccl };  // dist.backend

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 
 #include "mmcl/data/image.h"
 #include "mmcl/data/readers.h"
@@ -44,13 +45,15 @@ struct SpatialParams {
   bool flip = false;
   bool jitter = false;
   double brightness = 1, contrast = 1, saturation = 1, hue = 0;
+  std::array<int, 4> order = {0, 1, 2, 3};  // brightness, contrast, saturation, hue
   bool grayscale = false, blur = false, solarize = false;
   double sigma = 1;
 };
 
-SpatialParams draw(int64_t h, int64_t w, const VideoTransform& t, std::mt19937_64& rng) {
+SpatialParams draw(int64_t h, int64_t w, const VideoTransform& t, std::mt19937_64& rng, int view) {
   ImageTransform crop;
   crop.scale = t.video.crop_scale;
+  crop.ratio = t.video.crop_ratio;
   SpatialParams p;
   p.box = random_resized_crop_box(h, w, crop, rng);
   p.flip = chance(rng, 0.5);
@@ -61,11 +64,14 @@ SpatialParams draw(int64_t h, int64_t w, const VideoTransform& t, std::mt19937_6
     p.contrast = uniform(rng, std::max(0.0, 1 - 0.4 * s), 1 + 0.4 * s);
     p.saturation = uniform(rng, std::max(0.0, 1 - 0.4 * s), 1 + 0.4 * s);
     p.hue = uniform(rng, -0.1 * s, 0.1 * s);
+    if (t.video.jitter_random_order)
+      for (int i = 3; i > 0; --i) std::swap(p.order[static_cast<size_t>(i)], p.order[rng() % static_cast<uint64_t>(i + 1)]);
   }
   p.grayscale = chance(rng, t.video.grayscale_prob);
-  p.blur = chance(rng, t.video.blur_prob);
+  const bool second = view == 1;
+  p.blur = chance(rng, second && t.video.blur_prob_view2 >= 0 ? t.video.blur_prob_view2 : t.video.blur_prob);
   p.sigma = uniform(rng, 0.1, 2.0);
-  p.solarize = chance(rng, t.video.solarize_prob);
+  p.solarize = chance(rng, second && t.video.solarize_prob_view2 >= 0 ? t.video.solarize_prob_view2 : t.video.solarize_prob);
   return p;
 }
 
@@ -76,20 +82,27 @@ at::Tensor apply(const at::Tensor& frames, const SpatialParams& p, int64_t size)
   x = at::upsample_bilinear2d(x, {size, size}, /*align_corners=*/false);
   if (p.flip) x = x.flip({3});
   if (p.jitter) {
-    x = x * p.brightness;
-    const at::Tensor mean = gray(x).mean({-3, -2, -1}, /*keepdim=*/true);
-    x = (x - mean) * p.contrast + mean;
-    const at::Tensor g = gray(x);
-    x = (x - g) * p.saturation + g;
-    if (p.hue != 0) {
-      // A rotation of the chroma plane (YIQ) by hue x 2 pi.
-      const double a = p.hue * 2 * M_PI, c = std::cos(a), s = std::sin(a);
-      const at::Tensor to_yiq = at::tensor({0.299, 0.587, 0.114, 0.596, -0.274, -0.322, 0.211, -0.523, 0.312}, x.options()).view({3, 3});
-      const at::Tensor rot = at::tensor({1.0, 0.0, 0.0, 0.0, c, -s, 0.0, s, c}, x.options()).view({3, 3});
-      const at::Tensor m = at::matmul(at::inverse(to_yiq), at::matmul(rot, to_yiq));
-      x = at::einsum("ij,njhw->nihw", {m, x});
+    for (const int op : p.order) {
+      if (op == 0) {
+        x = x * p.brightness;
+      } else if (op == 1) {
+        const at::Tensor mean = gray(x).mean({-3, -2, -1}, /*keepdim=*/true);
+        x = (x - mean) * p.contrast + mean;
+      } else if (op == 2) {
+        const at::Tensor g = gray(x);
+        x = (x - g) * p.saturation + g;
+      } else if (p.hue != 0) {
+        // A rotation of the chroma plane (YIQ) by hue x 2 pi.
+        const double a = p.hue * 2 * M_PI, c = std::cos(a), s = std::sin(a);
+        const at::Tensor to_yiq =
+            at::tensor({0.299, 0.587, 0.114, 0.596, -0.274, -0.322, 0.211, -0.523, 0.312}, x.options()).view({3, 3});
+        const at::Tensor rot = at::tensor({1.0, 0.0, 0.0, 0.0, c, -s, 0.0, s, c}, x.options()).view({3, 3});
+        const at::Tensor m = at::matmul(at::inverse(to_yiq), at::matmul(rot, to_yiq));
+        x = at::einsum("ij,njhw->nihw", {m, x});
+      }
+      // Clipped after each adjustment, as torchvision's and SimCLR's colour jitter (so the order matters).
+      x = x.clamp(0, 1);
     }
-    x = x.clamp(0, 1);
   }
   if (p.grayscale) x = gray(x).expand({-1, 3, -1, -1}).contiguous();
   if (p.blur) {
@@ -121,7 +134,7 @@ std::array<double, 2> sample_clip_starts(double c, ClipInterval interval, std::m
   return {first, first + t};
 }
 
-at::Tensor augment_clip(const at::Tensor& clip, const VideoTransform& t, bool train, std::mt19937_64& rng) {
+at::Tensor augment_clip(const at::Tensor& clip, const VideoTransform& t, bool train, std::mt19937_64& rng, int view) {
   const int64_t h = clip.size(2), w = clip.size(3);
   at::Tensor out;
   if (!train || !t.video.spatial) {
@@ -130,10 +143,11 @@ at::Tensor augment_clip(const at::Tensor& clip, const VideoTransform& t, bool tr
     centre.box = {(h - side) / 2, (w - side) / 2, side, side};
     out = apply(clip, centre, t.size);
   } else if (t.video.consistent) {
-    out = apply(clip, draw(h, w, t, rng), t.size);
+    out = apply(clip, draw(h, w, t, rng, view), t.size);
   } else {
     std::vector<at::Tensor> frames;
-    for (int64_t i = 0; i < clip.size(0); ++i) frames.push_back(apply(clip.slice(0, i, i + 1), draw(h, w, t, rng), t.size));
+    for (int64_t i = 0; i < clip.size(0); ++i)
+      frames.push_back(apply(clip.slice(0, i, i + 1), draw(h, w, t, rng, view), t.size));
     out = at::cat(frames, 0);
   }
   const at::Tensor mean = at::tensor(std::vector<double>(t.mean.begin(), t.mean.end()), out.options()).view({1, 3, 1, 1});
@@ -154,7 +168,9 @@ Sample VideoDataset::get(int64_t index, uint64_t seed) const {
     media::VideoReader& reader = detail::reader_for<media::VideoReader>(r.image);
     const media::VideoInfo& info = reader.info();
     const double fps = info.fps > 0 ? info.fps : 25.0;
-    const double span = static_cast<double>(t.frames * t.stride) / fps;
+    // The seconds a clip spans: frames at data.video.fps, or every stride-th frame at the file's rate.
+    const double span = t.video.fps > 0 ? static_cast<double>(t.frames) / t.video.fps
+                                        : static_cast<double>(t.frames * t.stride) / fps;
     // The manifest's window (start/end columns), else the whole video.
     const double from = r.start >= 0 ? r.start : 0.0;
     const double to = r.end >= 0 && (info.duration <= 0 || r.end < info.duration) ? r.end : info.duration;
@@ -169,7 +185,10 @@ Sample VideoDataset::get(int64_t index, uint64_t seed) const {
     media::ClipSpec spec;
     spec.frames = t.frames;
     spec.stride = t.stride;
-    spec.short_side = t.size;
+    spec.fps = t.video.fps;
+    // Decoded larger than the output when asked, so that the random crop is taken from the frame's
+    // detail before scaling (CVRL's way), not from frames already scaled to the output.
+    spec.short_side = t.video.decode_size > 0 ? std::max(t.video.decode_size, t.size) : t.size;
     spec.time_budget_s = t.video.time_budget_s;
     std::vector<at::Tensor> views;
     double first_frame = 0;
@@ -177,7 +196,7 @@ Sample VideoDataset::get(int64_t index, uint64_t seed) const {
       spec.start = from + start;
       const media::Clip clip = reader.read(spec);
       if (views.empty()) first_frame = clip.times.front();
-      views.push_back(augment_clip(clip.to_float(), t, t.train, rng));
+      views.push_back(augment_clip(clip.to_float(), t, t.train, rng, static_cast<int>(views.size())));
     }
     Sample s;
     if (t.audio_samples > 0) {
@@ -192,6 +211,10 @@ Sample VideoDataset::get(int64_t index, uint64_t seed) const {
       const int64_t n = t.audio_samples;
       if (wave.size(0) > n) wave = wave.slice(0, 0, n);
       if (wave.size(0) < n) wave = at::constant_pad_nd(wave, {0, n - wave.size(0)});
+      if (t.train && t.video.audio_noise > 0) {  // VATT's audio augmentation, drawn from the sample's seed
+        at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(rng());
+        wave = wave + at::normal(0.0, t.video.audio_noise, wave.sizes(), gen, wave.options());
+      }
       s.audio = wave;
     }
     if (t.tokenizer) s.text = caption_ids(r.captions, t, rng);

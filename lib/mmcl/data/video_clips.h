@@ -39,8 +39,9 @@ struct VideoTransform {
 
 // One clip's augmentation: float [T, 3, H, W] in [0, 1] -> [T, 3, size, size], normalised. With
 // `video.consistent` every frame gets the same crop, flip and colour changes; otherwise each frame
-// draws its own. Without `video.spatial` (or at evaluation): a centre crop.
-at::Tensor augment_clip(const at::Tensor& clip, const VideoTransform& t, bool train, std::mt19937_64& rng);
+// draws its own. Without `video.spatial` (or at evaluation): a centre crop. `view` (0 or 1) picks the
+// blur and solarisation probabilities of a sample's first or second view.
+at::Tensor augment_clip(const at::Tensor& clip, const VideoTransform& t, bool train, std::mt19937_64& rng, int view = 0);
 
 class VideoDataset : public Dataset {
  public:

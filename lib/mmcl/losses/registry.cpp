@@ -10,7 +10,7 @@ namespace mmcl::losses {
 
 std::shared_ptr<const Loss> make_infonce();               // infonce.cpp
 std::shared_ptr<const Loss> make_ntxent(double temperature);  // ntxent.cpp
-std::shared_ptr<const Loss> make_vatt(double temperature, double mil_weight);  // vatt_loss.cpp
+std::shared_ptr<const Loss> make_vatt(const config::LossConfig& config);  // vatt_loss.cpp
 
 namespace {
 using Factory = std::function<LossPtr(const config::LossConfig&)>;
@@ -26,7 +26,7 @@ const Registry<Factory>& registry() {
           {"vatt",
            "VATT: NCE between video and audio + loss.mil_weight x MIL-NCE between video and its captions at "
            "loss.temperature; reads video_va, audio, video, text, text_mask",
-           [](const config::LossConfig& c) { return make_vatt(c.temperature > 0 ? c.temperature : 0.07, c.mil_weight); }, {}},
+           [](const config::LossConfig& c) { return make_vatt(c); }, {}},
       });
   return table;
 }

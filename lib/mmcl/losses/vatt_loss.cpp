@@ -1,5 +1,7 @@
 // VATT's loss (Akbari et al. 2021): L = NCE(video, audio) + mil_weight * MIL-NCE(video, its captions),
-// each in its own common space (video_va/audio and video/text).
+// each in its own common space (video_va/audio and video/text); with normalize_weights divided by
+// 1 + mil_weight, and with asymmetric_nce the NCE in the official code's form (MIL-NCE with one
+// audio per video: one log-sum-exp over both directions).
 
 #include <cmath>
 
@@ -62,7 +64,8 @@ namespace {
 
 class VattLoss : public Loss {
  public:
-  VattLoss(double temperature, double mil_weight) : temperature_(temperature), mil_weight_(mil_weight) {}
+  VattLoss(double temperature, double mil_weight, bool asymmetric, bool normalize)
+      : temperature_(temperature), mil_weight_(mil_weight), asymmetric_(asymmetric), normalize_(normalize) {}
 
   LossOutput operator()(const models::Embeddings& e) const override { return compute(e, 0, -1); }
   // The row forms of both terms. With every sample captioned the mean over equal row blocks is the loss of
@@ -77,7 +80,8 @@ class VattLoss : public Loss {
     const auto& m = e.by_modality;
     LossOutput out;
     if (m.count("audio")) {
-      out.terms["nce"] = nce(e.at("video_va"), e.at("audio"), temperature_, begin, end);
+      out.terms["nce"] = asymmetric_ ? mil_nce(e.at("video_va"), e.at("audio"), at::Tensor(), temperature_, begin, end)
+                                     : nce(e.at("video_va"), e.at("audio"), temperature_, begin, end);
       out.total = out.terms["nce"];
     }
     if (m.count("text")) {
@@ -88,19 +92,22 @@ class VattLoss : public Loss {
       out.total = out.total.defined() ? out.total + mil_weight_ * term : mil_weight_ * term;
     }
     MMCL_CHECK(out.total.defined(), "vatt: the model produced neither audio nor text embeddings");
+    const double weights = (m.count("audio") ? 1.0 : 0.0) + (m.count("text") ? mil_weight_ : 0.0);
+    if (normalize_ && weights > 0) out.total = out.total / weights;
     return out;
   }
 
   double temperature_;
   double mil_weight_;
+  bool asymmetric_, normalize_;
 };
 
 }  // namespace
 
-std::shared_ptr<const Loss> make_vatt(double temperature, double mil_weight) {
-  MMCL_CHECK(temperature > 0, "vatt: the temperature must be positive");
-  MMCL_CHECK(mil_weight >= 0, "vatt: loss.mil_weight must not be negative");
-  return std::make_shared<VattLoss>(temperature, mil_weight);
+std::shared_ptr<const Loss> make_vatt(const config::LossConfig& c) {
+  const double temperature = c.temperature > 0 ? c.temperature : 0.07;
+  MMCL_CHECK(c.mil_weight >= 0, "vatt: loss.mil_weight must not be negative");
+  return std::make_shared<VattLoss>(temperature, c.mil_weight, c.asymmetric_nce, c.normalize_weights);
 }
 
 }  // namespace mmcl::losses

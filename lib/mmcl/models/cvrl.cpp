@@ -6,6 +6,7 @@
 
 #include "mmcl/core/error.h"
 #include "mmcl/models/clip.h"  // l2_normalize
+#include "mmcl/models/sync_batchnorm.h"
 
 namespace mmcl::models {
 
@@ -38,7 +39,7 @@ Embeddings CvrlImpl::forward(const data::Batch& batch) {
     // Both views through the backbone and the head together (BatchNorm sees all 2B clips).
     const at::Tensor clips = batch.video.transpose(0, 1).reshape({2 * b, batch.video.size(2), batch.video.size(3),
                                                                   batch.video.size(4), batch.video.size(5)});
-    const at::Tensor z = l2_normalize(head->forward(features(clips)));
+    const at::Tensor z = l2_normalize(forward_with_sync_bn(*head, features(clips)));
     e.by_modality["video"] = z.slice(0, 0, b);
     e.by_modality["video_2"] = z.slice(0, b, 2 * b);
   } else {

@@ -6,6 +6,7 @@
 #include <ATen/ops/max_pool3d.h>
 
 #include "mmcl/core/error.h"
+#include "mmcl/models/sync_batchnorm.h"
 
 namespace mmcl::models {
 namespace {
@@ -52,10 +53,10 @@ class BlockImpl : public nn::Module {
     }
   }
   at::Tensor forward(const at::Tensor& x) {
-    at::Tensor y = at::relu(b1(c1(x)));
-    y = b2(c2(y));
-    if (bottleneck_) y = b3(c3(at::relu(y)));
-    const at::Tensor skip = down ? down_bn(down(x)) : x;
+    at::Tensor y = at::relu(batch_norm(*b1, c1(x)));
+    y = batch_norm(*b2, c2(y));
+    if (bottleneck_) y = batch_norm(*b3, c3(at::relu(y)));
+    const at::Tensor skip = down ? batch_norm(*down_bn, down(x)) : x;
     return at::relu(y + skip);
   }
 
@@ -95,7 +96,7 @@ R3dImpl::R3dImpl(const config::VideoModelConfig& c) {
 
 at::Tensor R3dImpl::trunk(const at::Tensor& clips) {
   MMCL_CHECK(clips.dim() == 5 && clips.size(1) == 3, "R3D: expected clips [N, 3, T, H, W], got ", clips.sizes());
-  at::Tensor x = at::relu(stem_bn(stem_conv(clips)));
+  at::Tensor x = at::relu(batch_norm(*stem_bn, stem_conv(clips)));
   if (stem_pool_) x = at::max_pool3d(x, {1, 3, 3}, {1, 2, 2}, {0, 1, 1});
   return stages->forward(x);
 }

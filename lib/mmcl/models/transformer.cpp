@@ -87,7 +87,8 @@ at::Tensor MlpImpl::forward(const at::Tensor& x) {
 }
 
 ResidualAttentionBlockImpl::ResidualAttentionBlockImpl(int64_t width, int64_t heads, double mlp_ratio,
-                                                       Activation activation) {
+                                                       Activation activation, double dropout_)
+    : dropout(dropout_) {
   ln_1 = register_module("ln_1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width})));
   attn = register_module("attn", SelfAttention(width, heads));
   ln_2 = register_module("ln_2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width})));
@@ -95,15 +96,20 @@ ResidualAttentionBlockImpl::ResidualAttentionBlockImpl(int64_t width, int64_t he
 }
 
 at::Tensor ResidualAttentionBlockImpl::forward(const at::Tensor& x, const at::Tensor& mask) {
+  if (dropout > 0 && is_training()) {
+    const at::Tensor h = x + at::dropout(attn(ln_1(x), mask), dropout, /*train=*/true);
+    return h + at::dropout(mlp(ln_2(h)), dropout, /*train=*/true);
+  }
   at::Tensor h = x + attn(ln_1(x), mask);
   return h + mlp(ln_2(h));
 }
 
 TransformerImpl::TransformerImpl(int64_t width_, int64_t layers_, int64_t heads, double mlp_ratio,
-                                 Activation activation)
+                                 Activation activation, double dropout)
     : width(width_), layers(layers_) {
   resblocks = register_module("resblocks", torch::nn::ModuleList());
-  for (int64_t i = 0; i < layers; ++i) resblocks->push_back(ResidualAttentionBlock(width, heads, mlp_ratio, activation));
+  for (int64_t i = 0; i < layers; ++i)
+    resblocks->push_back(ResidualAttentionBlock(width, heads, mlp_ratio, activation, dropout));
 }
 
 at::Tensor TransformerImpl::forward(at::Tensor x, const at::Tensor& mask) {

@@ -63,18 +63,21 @@ TORCH_MODULE(Mlp);
 
 class ResidualAttentionBlockImpl : public torch::nn::Module {
  public:
-  ResidualAttentionBlockImpl(int64_t width, int64_t heads, double mlp_ratio, Activation activation);
+  // `dropout`: applied to the attention's and the MLP's outputs before each residual sum, while training.
+  ResidualAttentionBlockImpl(int64_t width, int64_t heads, double mlp_ratio, Activation activation, double dropout = 0);
   at::Tensor forward(const at::Tensor& x, const at::Tensor& mask = {});
 
   torch::nn::LayerNorm ln_1{nullptr}, ln_2{nullptr};
   SelfAttention attn{nullptr};
   Mlp mlp{nullptr};
+  double dropout = 0;
 };
 TORCH_MODULE(ResidualAttentionBlock);
 
 class TransformerImpl : public torch::nn::Module {
  public:
-  TransformerImpl(int64_t width, int64_t layers, int64_t heads, double mlp_ratio, Activation activation);
+  TransformerImpl(int64_t width, int64_t layers, int64_t heads, double mlp_ratio, Activation activation,
+                  double dropout = 0);
   at::Tensor forward(at::Tensor x, const at::Tensor& mask = {});
   // open_clip's initialisation (std width^-1/2 for attention, (2 width)^-1/2 for c_fc, and
   // width^-1/2 (2 layers)^-1/2 for the output projections; attention biases zero).

@@ -10,6 +10,7 @@
 
 #include "mmcl/core/error.h"
 #include "mmcl/models/clip.h"  // l2_normalize
+#include "mmcl/models/sync_batchnorm.h"
 
 namespace mmcl::models {
 
@@ -55,7 +56,7 @@ VattImpl::VattImpl(const config::ModelConfig& config) : config_(config) {
   text_ln_post = register_module("text_ln_post", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
 
   const auto make_transformer = [&] {
-    Transformer t(d, c.layers, c.heads, c.mlp_ratio, Activation::kGelu);
+    Transformer t(d, c.layers, c.heads, c.mlp_ratio, Activation::kGelu, c.dropout);
     t->init_parameters();
     return t;
   };
@@ -69,7 +70,10 @@ VattImpl::VattImpl(const config::ModelConfig& config) : config_(config) {
     text_transformer = register_module("text_transformer", make_transformer());
   }
 
-  video_va = register_module("video_va", torch::nn::Linear(d, c.va_dim));
+  video_va = register_module(
+      "video_va", torch::nn::Sequential(torch::nn::Linear(torch::nn::LinearOptions(d, c.va_dim).bias(false)),
+                                        torch::nn::BatchNorm1d(c.va_dim), torch::nn::ReLU(),
+                                        torch::nn::Linear(c.va_dim, c.va_dim), torch::nn::BatchNorm1d(c.va_dim)));
   audio_va = register_module("audio_va", torch::nn::Linear(d, c.va_dim));
   video_vt = register_module("video_vt", torch::nn::Sequential(torch::nn::ReLU(), torch::nn::Linear(c.va_dim, c.vt_dim),
                                                                 torch::nn::BatchNorm1d(c.vt_dim)));
@@ -134,8 +138,8 @@ Embeddings VattImpl::forward(const data::Batch& batch) {
   Embeddings out;
   at::TensorOptions options;
   if (batch.video.defined()) {
-    const at::Tensor va = video_va(encode_video(batch.video));
-    out.by_modality["video"] = l2_normalize(video_vt->forward(va));
+    const at::Tensor va = forward_with_sync_bn(*video_va, encode_video(batch.video));
+    out.by_modality["video"] = l2_normalize(forward_with_sync_bn(*video_vt, va));
     out.by_modality["video_va"] = l2_normalize(va);
     options = va.options();
   }

@@ -11,9 +11,10 @@
 // transformer shared by all three ("agnostic", VATT-MA); tokenisers, positions, aggregation tokens and
 // ln_post stay per modality either way. Padded words are never attended to; a caption whose ids are all
 // 0 (a missing caption) is not encoded and its embedding is a zero row.
-// Common spaces (fine and coarse): video and audio are projected by Linear maps into a va_dim space;
-// video continues from there through ReLU -> Linear -> BatchNorm into a vt_dim space, where the text
-// is projected by a Linear map. Every returned embedding is L2-normalised:
+// Common spaces (fine and coarse), the official code's FAC head: video goes into a va_dim space through
+// Linear (no bias) -> BatchNorm -> ReLU -> Linear -> BatchNorm, audio through a Linear; video continues
+// from there through ReLU -> Linear -> BatchNorm into a vt_dim space, where the text is projected by a
+// Linear map. Every returned embedding is L2-normalised:
 //   "video"    [B, vt_dim]  video in the video-text space
 //   "video_va" [B, va_dim]  video in the video-audio space
 //   "audio"    [B, va_dim]
@@ -73,7 +74,10 @@ class VattImpl : public ContrastiveModel {
   Transformer video_transformer{nullptr}, audio_transformer{nullptr}, text_transformer{nullptr};
 
   // Common-space projections.
-  torch::nn::Linear video_va{nullptr}, audio_va{nullptr}, text_vt{nullptr};
+  // The official FAC head: video -> va is Linear (no bias) -> BatchNorm -> ReLU -> Linear -> BatchNorm;
+  // audio -> va and text -> vt are one Linear; va -> vt is ReLU -> Linear -> BatchNorm (video_vt).
+  torch::nn::Sequential video_va{nullptr};
+  torch::nn::Linear audio_va{nullptr}, text_vt{nullptr};
   torch::nn::Sequential video_vt{nullptr};  // ReLU -> Linear(va_dim, vt_dim) -> BatchNorm1d(vt_dim)
 
  private:

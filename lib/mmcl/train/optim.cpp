@@ -19,6 +19,13 @@ bool is_embedding(const std::string& name) {
   return false;
 }
 
+// An optimiser step's closure (the loss, recomputed with gradients on), if any.
+at::Tensor evaluate(const torch::optim::Optimizer::LossClosure& closure) {
+  if (!closure) return {};
+  at::AutoGradMode enable_grad(true);
+  return closure();
+}
+
 }  // namespace
 
 ParameterGroups split_parameters(const torch::nn::Module& model) {
@@ -39,11 +46,7 @@ ParameterGroups split_parameters(const torch::nn::Module& model) {
 
 at::Tensor FusedAdamW::step(LossClosure closure) {
   at::NoGradGuard no_grad;
-  at::Tensor loss;
-  if (closure) {
-    at::AutoGradMode enable_grad(true);
-    loss = closure();
-  }
+  const at::Tensor loss = evaluate(closure);
   std::vector<torch::optim::OptimizerParamGroup> unfused;  // groups the kernel does not take
   for (auto& group : param_groups_) {
     auto& options = static_cast<torch::optim::AdamWOptions&>(group.options());
@@ -101,8 +104,20 @@ at::Tensor FusedAdamW::step(LossClosure closure) {
   return loss;
 }
 
-std::unique_ptr<torch::optim::AdamW> make_optimizer(const torch::nn::Module& model, const config::OptimConfig& c) {
-  const ParameterGroups groups = split_parameters(model);
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::Module& model, const config::OptimConfig& c) {
+  ParameterGroups groups = split_parameters(model);
+  if (c.name == OptimizerKind::sgd || c.name == OptimizerKind::lars) {
+    auto options = [&](double weight_decay) {
+      return torch::optim::SGDOptions(c.lr).momentum(c.momentum).nesterov(c.nesterov).weight_decay(weight_decay);
+    };
+    std::vector<torch::optim::OptimizerParamGroup> param_groups;
+    param_groups.emplace_back(groups.decay, std::make_unique<torch::optim::SGDOptions>(options(c.weight_decay)));
+    param_groups.emplace_back(groups.no_decay, std::make_unique<torch::optim::SGDOptions>(options(0.0)));
+    if (c.name == OptimizerKind::lars)
+      return std::make_unique<Lars>(std::move(param_groups), options(c.weight_decay), c.lars_eta,
+                                    std::vector<bool>{true, false});
+    return std::make_unique<torch::optim::SGD>(std::move(param_groups), options(c.weight_decay));
+  }
   auto options = [&](double weight_decay) {
     return torch::optim::AdamWOptions(c.lr)
         .betas(std::make_tuple(c.betas[0], c.betas[1]))
@@ -116,6 +131,43 @@ std::unique_ptr<torch::optim::AdamW> make_optimizer(const torch::nn::Module& mod
   return std::make_unique<torch::optim::AdamW>(std::move(param_groups), options(c.weight_decay));
 }
 
+at::Tensor Lars::step(LossClosure closure) {
+  at::NoGradGuard no_grad;
+  const at::Tensor loss = evaluate(closure);
+  for (size_t g = 0; g < param_groups_.size(); ++g) {
+    auto& group = param_groups_[g];
+    auto& options = static_cast<torch::optim::SGDOptions&>(group.options());
+    const bool adapt = g < adapt_.size() && adapt_[g];
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      at::Tensor update = p.grad().detach();
+      if (options.weight_decay() != 0) update = update.add(p.detach(), options.weight_decay());
+      double scale = options.lr();
+      if (adapt) {
+        // The layer's trust ratio eta ||w|| / ||g + wd w||, 1 where either norm is 0.
+        const at::Tensor w_norm = at::linalg_vector_norm(p.detach(), 2), g_norm = at::linalg_vector_norm(update, 2);
+        const at::Tensor trust = at::where(w_norm.gt(0).logical_and(g_norm.gt(0)), eta_ * w_norm / g_norm,
+                                           at::ones_like(w_norm));
+        update = update.mul(trust * scale);
+      } else {
+        update = update.mul(scale);
+      }
+      auto found = state_.find(p.unsafeGetTensorImpl());
+      if (found == state_.end()) {
+        auto fresh = std::make_unique<torch::optim::SGDParamState>();
+        fresh->momentum_buffer(at::zeros_like(p, at::MemoryFormat::Preserve));
+        found = state_.emplace(p.unsafeGetTensorImpl(), std::move(fresh)).first;
+      }
+      auto& state = static_cast<torch::optim::SGDParamState&>(*found->second);
+      at::Tensor& v = state.momentum_buffer();
+      // SimCLR's LARS: the learning rate inside the momentum, v = m v + lr * trust * g; w -= v.
+      v.mul_(options.momentum()).add_(update);
+      p.detach().sub_(options.nesterov() ? v.mul(options.momentum()).add(update) : v);
+    }
+  }
+  return loss;
+}
+
 double learning_rate(const config::OptimConfig& c, int64_t step, int64_t total_steps) {
   if (step < c.warmup_steps) return c.lr * static_cast<double>(step + 1) / static_cast<double>(c.warmup_steps);
   if (c.schedule == LrSchedule::constant) return c.lr;
@@ -124,8 +176,8 @@ double learning_rate(const config::OptimConfig& c, int64_t step, int64_t total_s
   return c.min_lr + 0.5 * (1.0 + std::cos(M_PI * progress)) * (c.lr - c.min_lr);
 }
 
-void set_learning_rate(torch::optim::AdamW& optimizer, double lr) {
-  for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
 }
 
 at::Tensor clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm) {

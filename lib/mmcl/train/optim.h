@@ -1,6 +1,6 @@
 #pragma once
-// AdamW with decoupled weight decay on weight matrices only (fused by default), and the learning-rate
-// schedule.
+// The optimisers (AdamW with decoupled weight decay, fused by default; SGD with momentum; LARS), weight
+// decay on weight matrices only, and the learning-rate schedule.
 
 #include <memory>
 #include <string>
@@ -9,6 +9,7 @@
 
 #include <torch/nn/module.h>
 #include <torch/optim/adamw.h>
+#include <torch/optim/sgd.h>
 
 #include "mmcl/config/config.h"
 #include "mmcl/core/precision.h"
@@ -46,12 +47,30 @@ class FusedAdamW : public torch::optim::AdamW {
   std::unordered_map<c10::TensorImpl*, StepTensor> steps_;
 };
 
-std::unique_ptr<torch::optim::AdamW> make_optimizer(const torch::nn::Module& model, const config::OptimConfig& config);
+// LARS (You et al. 2017) as SimCLR's implementation, which CVRL uses: for the parameters of an adapted
+// group, g' = g + wd w, trust = eta ||w|| / ||g'|| (1 where either norm is 0), v = m v + lr trust g',
+// w -= v (Nesterov: w -= m v + lr trust g'). Groups not adapted (biases, norms) take the same step with
+// trust 1. The state is SGD's (its momentum buffer holds v), so checkpoints save and load as SGD's.
+class Lars : public torch::optim::SGD {
+ public:
+  Lars(std::vector<torch::optim::OptimizerParamGroup> groups, torch::optim::SGDOptions defaults, double eta,
+       std::vector<bool> adapt)
+      : torch::optim::SGD(std::move(groups), defaults), eta_(eta), adapt_(std::move(adapt)) {}
+  at::Tensor step(LossClosure closure = nullptr) override;
+
+ private:
+  double eta_;
+  std::vector<bool> adapt_;  // per parameter group
+};
+
+// optim.name's optimiser over two groups: the weight matrices (decayed; LARS adapts them) and the rest
+// (split_parameters: not decayed).
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::Module& model, const config::OptimConfig& config);
 
 // Linear warm-up from 0 over warmup_steps (open_clip's (step + 1) / warmup), then cosine from lr to
 // min_lr at total_steps, or constant.
 double learning_rate(const config::OptimConfig& config, int64_t step, int64_t total_steps);
-void set_learning_rate(torch::optim::AdamW& optimizer, double lr);
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
 
 // Scales the gradients of `params` so their global L2 norm is at most `max_norm` (as
 // torch.nn.utils.clip_grad_norm_), and returns that norm before clipping as a 0-dim tensor on the

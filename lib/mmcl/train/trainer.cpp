@@ -17,6 +17,7 @@
 #include "mmcl/dist/group.h"
 #include "mmcl/dist/slurm.h"
 #include "mmcl/io/checkpoint.h"
+#include "mmcl/models/sync_batchnorm.h"
 #include "mmcl/train/progress.h"
 #include "mmcl/train/optim.h"
 
@@ -115,6 +116,14 @@ TrainResult pretrain(const run::Run& run, const RunDir& dir, const Runtime& runt
   auto optimizer = make_optimizer(model, cfg.optim);
   data::Loader loader(run.dataset, loader_options(cfg.data, cfg.run.seed, runtime));
   const GlobalBatch global{runtime.group.get(), cfg.loss.local_loss, cfg.loss.gather_with_grad};
+  // dist.sync_bn: every BatchNorm of the model takes its statistics over the global batch while this run
+  // trains (the all-reduces run in the same order on every rank: the model's layer order).
+  struct SyncBatchNorm {
+    explicit SyncBatchNorm(std::shared_ptr<dist::Group> group) {
+      if (group) models::set_batchnorm_sync([group](at::Tensor& t) { group->all_reduce_sum(t); });
+    }
+    ~SyncBatchNorm() { models::set_batchnorm_sync({}); }
+  } sync_bn(cfg.dist.sync_bn && runtime.group && runtime.group->world_size() > 1 ? runtime.group : nullptr);
 
   int64_t params = 0;
   for (const auto& p : model.parameters()) params += p.numel();

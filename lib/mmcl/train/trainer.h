@@ -66,7 +66,7 @@ data::Batch inputs_for(const data::Batch& batch, const Precision& precision);
 // and how one step computes gradients. pretrain and finetune each fill one in.
 struct TrainingJob {
   torch::nn::Module* module = nullptr;
-  torch::optim::AdamW* optimizer = nullptr;
+  torch::optim::Optimizer* optimizer = nullptr;
   data::Loader* loader = nullptr;
   std::function<StepStats(const std::vector<data::Batch>&)> step;  // forward + backward of one step
   std::function<void()> after_step;                                // after the optimiser step, if set
