@@ -5,6 +5,9 @@
 #   spatial    both clips from the same time, spatial augmentation drawn per frame
 #   both       different times and spatial augmentation drawn per frame
 #   consistent different times and spatial augmentation shared by a clip's frames (CVRL)
+#   paper      consistent, with the spatial augmentation of the official code (configs/runs/cvrl-r3d50-k400.yaml):
+#              crop aspect 0.5-2 from frames decoded at 64 px, colour jitter of strength 2 in a random
+#              order, blur p 1.0 / 0.1 and solarisation p 0 / 0.2 on the first / second clip (not in the default VARIANTS)
 # Each run is pretrained, then evaluated by a linear probe on the 12 motion classes. One JSON line per run
 # goes to $OUT/results.jsonl; the table (mean +- std over seeds) is printed at the end.
 #   BUILD_DIR (build)  OUT (datasets/reproduce-cvrl)  SEEDS ("0 1 2")  VARIANTS  STEPS (150)
@@ -27,6 +30,10 @@ for seed in $SEEDS; do
       spatial) aug="--set data.video.interval=none --set data.video.spatial=true --set data.video.consistent=false" ;;
       both) aug="--set data.video.interval=decreasing --set data.video.spatial=true --set data.video.consistent=false" ;;
       consistent) aug="--set data.video.interval=decreasing --set data.video.spatial=true --set data.video.consistent=true" ;;
+      paper) aug="--set data.video.interval=decreasing --set data.video.spatial=true --set data.video.consistent=true
+                  --set data.video.crop_ratio=[0.5,2.0] --set data.video.decode_size=64 --set data.video.jitter_strength=2.0
+                  --set data.video.jitter_random_order=true --set data.video.blur_prob=1.0 --set data.video.blur_prob_view2=0.1
+                  --set data.video.solarize_prob_view2=0.2" ;;
       *) echo "unknown variant $variant" >&2; exit 2 ;;
     esac
     name="cvrl-$variant-s$seed"
@@ -53,7 +60,7 @@ import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 print("| augmentation | linear-probe top-1 (%) | seeds | final NT-Xent |")
 print("|---|---:|---:|---:|")
-for v in ["temporal", "spatial", "both", "consistent"]:
+for v in ["temporal", "spatial", "both", "consistent", "paper"]:
     r = [x for x in rows if x["variant"] == v]
     if not r: continue
     t = [100 * x["top1"] for x in r]

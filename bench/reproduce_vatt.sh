@@ -9,12 +9,16 @@
 # test clips. One JSON line per run goes to $OUT/results.jsonl; the table (mean +- std over seeds) is
 # printed at the end.
 #   BUILD_DIR (build)  OUT (datasets/reproduce-vatt)  SEEDS ("0 1 2")  VARIANTS  STEPS (300)
+#   EXTRA: more --set options for every pretraining (e.g. the official loss form and regularisers:
+#   "--set loss.asymmetric_nce=true --set loss.normalize_weights=true --set model.vatt.dropout=0.1
+#    --set data.video.audio_noise=0.01")
 set -eu
 BUILD_DIR=${BUILD_DIR:-build}
 OUT=${OUT:-datasets/reproduce-vatt}
 SEEDS=${SEEDS:-0 1 2}
 VARIANTS=${VARIANTS:-ms-0 ms-0.25 ms-0.5 ms-0.75 ma-0.5}
 STEPS=${STEPS:-300}
+EXTRA=${EXTRA:-}
 MMCL="$BUILD_DIR/mmcl"
 config=configs/runs/moving-fashion-mnist-vatt.yaml
 
@@ -35,7 +39,7 @@ for seed in $SEEDS; do
     echo "== $name"
     /usr/bin/time -f "%M %e" -o "$OUT/$name.time" \
       "$MMCL" pretrain $common --set run.name="$name" --set train.steps="$STEPS" --set model.vatt.backbone=$backbone \
-      --set model.vatt.video_droptoken="$rate" --set model.vatt.audio_droptoken="$rate" > "$OUT/$name.log" 2>&1
+      --set model.vatt.video_droptoken="$rate" --set model.vatt.audio_droptoken="$rate" $EXTRA > "$OUT/$name.log" 2>&1
     from="$common --set eval.checkpoint=$OUT/$name"
     "$MMCL" linear-probe $from --set run.name="$name-lp" >> "$OUT/$name.log" 2>&1
     "$MMCL" retrieve $from --set run.name="$name-rt" >> "$OUT/$name.log" 2>&1
