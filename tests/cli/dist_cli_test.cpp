@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dist/processes.h"
+#include "media/probe.h"
 #include "mmcl/config/load.h"
 #include "mmcl/models/model.h"
 #include "mmcl/io/checkpoint.h"
@@ -332,4 +333,61 @@ CATCH_TEST_CASE("streamed shards on 2 ranks: uneven shards end every rank at the
                                                     "step_5.pt").model),
       nullptr);
   CATCH_CHECK(info.state.data_positions == std::vector<std::vector<int64_t>>{{4, 0}, {4, 0}});
+}
+
+CATCH_TEST_CASE("CVRL on 2 ranks x batch 3 with dist.sync_bn ends with the checkpoint of 1 rank x batch 6",
+                "[cli][dist][video]") {
+  if (!test::have_ffmpeg_tools()) {
+    CATCH_WARN("SKIPPED: the ffmpeg tool is not installed; synchronised BatchNorm across processes not checked");
+    return;
+  }
+  test::TempDir dir;
+  std::string manifest = "filepath\n";
+  for (int i = 0; i < 6; ++i) {  // a white square moving across black, a different path each
+    const std::string name = "v" + std::to_string(i) + ".mp4";
+    test::command_output("ffmpeg -v error -f lavfi -i color=black:s=48x48:r=12:d=2 -f lavfi -i color=white:s=10x10:r=12:d=2 "
+                         "-filter_complex \"[0][1]overlay=x='2+t*" + std::to_string(5 + 3 * i) + "':y=" +
+                         std::to_string(4 + 6 * i) + ":shortest=1\" -c:v libx264 -pix_fmt yuv420p -g 6 '" +
+                         (dir / name).string() + "'");
+    manifest += name + "\n";
+  }
+  test::write_text(dir / "train.csv", manifest);
+  test::write_text(dir / "run.yaml",
+                   "run: {name: one, seed: 5}\n"
+                   "runtime: {device: cpu, threads: 1}\n"
+                   "model:\n  name: cvrl\n  video: {backbone: r3d18, width: 4, frames: 4, size: 32}\n"
+                   "  cvrl: {hidden: 16, dim: 8, hidden_layers: 2}\n"
+                   "loss: {name: ntxent, temperature: 0.1}\n"
+                   "data: {type: video, train: train.csv, batch_size: 6, workers: 1, video: {stride: 2}}\n"
+                   "optim: {lr: 0.001, warmup_steps: 0, weight_decay: 0.0, eps: 1.0e-3}\n"
+                   "dist: {sync_bn: true}\n"
+                   "train: {steps: 3, log_every: 1}\n");
+  const test::CommandResult one = test::run_mmcl("pretrain -c run.yaml", dir.path());
+  CATCH_INFO(one.output);
+  CATCH_REQUIRE(one.exit_code == 0);
+  auto two = [&](const std::string& name, bool sync) {
+    const auto codes = wait_all(launch(2, "pretrain -c run.yaml --set run.name=" + name + " --set data.batch_size=3" +
+                                              " --set dist.sync_bn=" + (sync ? "true" : "false"),
+                                          dir.path(), name),
+                                180);
+    CATCH_INFO(test::read_text(dir / (name + "0.log")) + test::read_text(dir / (name + "1.log")));
+    CATCH_REQUIRE(codes == std::vector<int>{0, 0});
+  };
+  two("sync", true);
+  two("local", false);
+  const auto a = losses_of(dir / "runs/one/metrics.jsonl"), b = losses_of(dir / "runs/sync/metrics.jsonl"),
+             c = losses_of(dir / "runs/local/metrics.jsonl");
+  CATCH_REQUIRE(a.size() == 3);
+  CATCH_REQUIRE(b.size() == 3);
+  CATCH_REQUIRE(c.size() == 3);
+  // Synchronised: every BatchNorm sees the 6 clips' statistics on both ranks, as one process does.
+  for (size_t i = 0; i < a.size(); ++i) CATCH_CHECK(std::abs(a[i] - b[i]) < 1e-4);
+  const auto pa = checkpoint_parameters(dir / "runs/one/checkpoints/step_3.pt");
+  const auto pb = checkpoint_parameters(dir / "runs/sync/checkpoints/step_3.pt");
+  double worst = 0;
+  for (size_t i = 0; i < pa.size(); ++i) worst = std::max(worst, (pa[i] - pb[i]).abs().max().item<double>());
+  CATCH_INFO("max |difference| " << worst);
+  CATCH_CHECK(worst < 1e-4);
+  // Per process: each rank normalises by its own 3 clips, and the first loss already differs.
+  CATCH_CHECK(std::abs(a[0] - c[0]) > 1e-3);
 }
