@@ -27,7 +27,7 @@ namespace {
 // A local file through a 64 KiB buffer filled by pread; a skip within the file only moves the position.
 class FileSource : public ByteSource {
  public:
-  explicit FileSource(const std::string& path) : path_(path) {
+  explicit FileSource(const std::string& path) {
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     struct stat st {};
     if (fd_ < 0) error_ = str_cat("cannot open (", std::strerror(errno), ")");
@@ -76,7 +76,7 @@ class FileSource : public ByteSource {
   bool seekable() const override { return fd_ >= 0; }
 
  private:
-  std::string path_, error_;
+  std::string error_;
   int fd_ = -1;
   uint64_t size_ = 0, position_ = 0;
   std::vector<char> buffer_ = std::vector<char>(64 << 10);

@@ -60,7 +60,7 @@ void Loader::resume_positions(int64_t epoch, int64_t first_batch, std::vector<in
 
 std::unique_ptr<SampleStream> Loader::open_stream(int64_t stream) const {
   StreamPlace place;
-  place.seed = mix_seed(options_.seed, static_cast<uint64_t>(epoch_));
+  place.seed = epoch_seed();
   place.rank = options_.rank;
   place.world = options_.world;
   place.stream = stream;
@@ -96,7 +96,7 @@ void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
     own_stream_.reset();
     if (options_.workers == 0) own_stream_ = open_stream(0);
   } else if (options_.shuffle) {
-    order_ = dataset_->epoch_order(mix_seed(options_.seed, static_cast<uint64_t>(epoch)));
+    order_ = dataset_->epoch_order(epoch_seed());
     MMCL_CHECK(static_cast<int64_t>(order_.size()) == dataset_->size(), "the epoch order does not cover the dataset");
   } else {
     order_.resize(static_cast<size_t>(dataset_->size()));
@@ -179,8 +179,14 @@ Batch Loader::load_batch(int64_t batch) const {
   std::vector<Sample> samples;
   samples.reserve(static_cast<size_t>(end - begin));
   for (int64_t p = begin; p < end; ++p) samples.push_back(load_sample(p));
+  return assemble(samples);
+}
+
+Batch Loader::assemble(const std::vector<Sample>& samples) const {
   return options_.pin_memory ? collate(samples).pin_memory() : collate(samples);
 }
+
+uint64_t Loader::epoch_seed() const { return mix_seed(options_.seed, static_cast<uint64_t>(epoch_)); }
 
 void Loader::skip(const std::string& name, const std::string& why) const {
   std::lock_guard<std::mutex> lock(skip_mutex_);
@@ -191,28 +197,21 @@ void Loader::skip(const std::string& name, const std::string& why) const {
 Batch Loader::stream_batch(SampleStream& stream, int64_t stream_index) const {
   std::vector<Sample> samples;
   samples.reserve(static_cast<size_t>(options_.batch_size));
-  const uint64_t epoch_seed = mix_seed(options_.seed, static_cast<uint64_t>(epoch_));
-  const uint64_t stream_seed = mix_seed(epoch_seed, static_cast<uint64_t>(options_.rank * streams() + stream_index));
+  const uint64_t stream_seed = mix_seed(epoch_seed(), static_cast<uint64_t>(options_.rank * streams() + stream_index));
   int failures = 0;
   while (static_cast<int64_t>(samples.size()) < options_.batch_size) {
     // A sample's random draws follow from its stream and place in it, whichever thread loads it.
     const uint64_t seed = mix_seed(stream_seed, static_cast<uint64_t>(stream.position()));
-    try {
-      samples.push_back(stream.next(seed));
+    if (std::optional<Sample> s = try_load([&] { return stream.next(seed); }, [&] { return stream.last(); })) {
+      samples.push_back(std::move(*s));
       failures = 0;
       continue;
-    } catch (const SampleError& e) {
-      skip(stream.last(), e.what());
-    } catch (const std::bad_alloc&) {
-      skip(stream.last(), "out of memory while loading it");
-    } catch (const c10::OutOfMemoryError&) {
-      skip(stream.last(), "out of memory while loading it");
     }
     if (++failures > kMaxReplacements)
       throw Error(str_cat("more than ", kMaxReplacements, " unusable samples in a row (the last: ", stream.last(),
                           "); is the dataset readable?"));
   }
-  return options_.pin_memory ? collate(samples).pin_memory() : collate(samples);
+  return assemble(samples);
 }
 
 Sample Loader::load_sample(int64_t position) const {
@@ -221,17 +220,11 @@ Sample Loader::load_sample(int64_t position) const {
     // A failed sample is replaced by one half an epoch away, then further along.
     const int64_t p = attempt == 0 ? position : (position + n / 2 + attempt - 1) % n;
     const int64_t index = order_[static_cast<size_t>(p)];
-    const uint64_t seed = mix_seed(mix_seed(options_.seed, static_cast<uint64_t>(epoch_)), static_cast<uint64_t>(index));
-    try {
-      Sample s = dataset_->get(index, seed);
-      s.index = index;
-      return s;
-    } catch (const SampleError& e) {
-      skip(dataset_->describe(index), e.what());
-    } catch (const std::bad_alloc&) {  // a sample too large for this machine's memory: the run goes on
-      skip(dataset_->describe(index), "out of memory while loading it");
-    } catch (const c10::OutOfMemoryError&) {
-      skip(dataset_->describe(index), "out of memory while loading it");
+    const uint64_t seed = mix_seed(epoch_seed(), static_cast<uint64_t>(index));
+    if (std::optional<Sample> s = try_load([&] { return dataset_->get(index, seed); },
+                                           [&] { return dataset_->describe(index); })) {
+      s->index = index;
+      return std::move(*s);
     }
   }
   throw Error(str_cat("more than ", kMaxReplacements, " unusable samples in a row near position ", position,

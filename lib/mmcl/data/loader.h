@@ -29,6 +29,8 @@
 #include <thread>
 #include <vector>
 
+#include <c10/util/Exception.h>
+
 #include "mmcl/data/dataset.h"
 
 namespace mmcl::data {
@@ -84,6 +86,23 @@ class Loader {
   Batch load_batch(int64_t batch) const;
   Sample load_sample(int64_t position) const;
   Batch stream_batch(SampleStream& stream, int64_t stream_index) const;
+  Batch assemble(const std::vector<Sample>& samples) const;  // collated (and pinned when asked)
+  uint64_t epoch_seed() const;                               // (run seed, epoch)
+  // load(), or nullopt when the sample is unusable (a SampleError, out of memory): then it is skipped,
+  // counted and logged under name().
+  template <class Load, class Name>
+  std::optional<Sample> try_load(Load&& load, Name&& name) const {
+    try {
+      return load();
+    } catch (const SampleError& e) {
+      skip(name(), e.what());
+    } catch (const std::bad_alloc&) {  // a sample too large for this machine's memory: the run goes on
+      skip(name(), "out of memory while loading it");
+    } catch (const c10::OutOfMemoryError&) {
+      skip(name(), "out of memory while loading it");
+    }
+    return std::nullopt;
+  }
   std::unique_ptr<SampleStream> open_stream(int64_t stream) const;
   void skip(const std::string& name, const std::string& why) const;  // counted, logged once per sample
   void run_worker(size_t w, int64_t first_batch);

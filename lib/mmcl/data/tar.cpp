@@ -192,9 +192,16 @@ TarIndex scan_tar(const std::string& path) {
   const std::unique_ptr<ByteSource> source = open_file_source(path);
   TarReader reader(*source);
   while (std::optional<TarMember> m = reader.next()) index.members.push_back(std::move(*m));
-  index.problem = reader.problem();
-  if (index.problem.empty()) index.problem = source->finish(true);
+  index.problem = finish_reading(reader, *source);
   return index;
+}
+
+std::string finish_reading(const TarReader& reader, ByteSource& source) {
+  std::string problem = reader.problem();
+  // A source stopped where the reader found damage has not failed on its own account.
+  const std::string source_problem = source.finish(problem.empty());
+  if (!source_problem.empty()) problem += (problem.empty() ? "" : "; ") + source_problem;
+  return problem;
 }
 
 std::string read_file_range(const std::string& path, uint64_t offset, uint64_t size) {

@@ -71,6 +71,10 @@ class TarReader {
   std::string problem_;
 };
 
+// Ends reading `source` through `reader` once next() has returned nullopt, and says what went wrong
+// ("" when nothing did): the reader's problem and the source's (a failed command, a read error), joined.
+std::string finish_reading(const TarReader& reader, ByteSource& source);
+
 struct TarIndex {
   std::vector<TarMember> members;  // regular files, in file order
   std::string problem;             // as TarReader::problem

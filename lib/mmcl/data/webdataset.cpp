@@ -305,18 +305,22 @@ class ShardStream : public SampleStream {
     // local files only their headers are read).
     for (int64_t i = 0; i < place.skip; ++i) take();
   }
-  ~ShardStream() override { close_shard(/*complete=*/false); }
+  ~ShardStream() override { close_shard(/*at_end=*/false); }
 
   Sample next(uint64_t seed) override {
     Held h = take();
-    if (!h.problem.empty()) throw SampleError(str_cat(last_, ": ", h.problem));
+    const std::string name = last();
+    if (!h.problem.empty()) throw SampleError(str_cat(name, ": ", h.problem));
     std::mt19937_64 rng(seed);
-    return decode_sample(read_members(ds_.shards_[static_cast<size_t>(h.sample.shard)], last_, h.sample,
+    return decode_sample(read_members(ds_.shards_[static_cast<size_t>(h.sample.shard)], name, h.sample,
                                       h.in_memory ? &h.bytes : nullptr),
                          ds_.transform_, ds_.tokenizer_.get(), ds_.context_length_, ds_.options_.caption_field, rng);
   }
   int64_t position() const override { return taken_; }
-  std::string last() const override { return last_; }
+  // Named when asked (a log line), not for every sample taken (a resume passes over millions).
+  std::string last() const override {
+    return last_shard_ < 0 ? std::string() : str_cat(ds_.shards_[static_cast<size_t>(last_shard_)], ":", last_key_);
+  }
 
  private:
   // A sample in the buffer; one read from a command holds its members' bytes (a local file's are
@@ -345,7 +349,8 @@ class ShardStream : public SampleStream {
     buffer_[j] = std::move(buffer_.back());
     buffer_.pop_back();
     ++taken_;
-    last_ = str_cat(ds_.shards_[static_cast<size_t>(h.sample.shard)], ":", h.sample.key);
+    last_shard_ = h.sample.shard;
+    last_key_ = h.sample.key;
     return h;
   }
 
@@ -359,7 +364,7 @@ class ShardStream : public SampleStream {
       Held out;
       if (!m) {
         const bool kept = group_.end(done) && keep(std::move(done), out);
-        close_shard(/*complete=*/reader_->problem().empty());
+        close_shard(/*at_end=*/true);
         if (kept) return out;
         continue;
       }
@@ -455,12 +460,11 @@ class ShardStream : public SampleStream {
   }
 
   // Ends the current shard; what went wrong with it (damage, a failed command and its stderr) is
-  // logged and counted.
-  void close_shard(bool complete) {
+  // logged and counted. `at_end`: the reader finished the shard (to its end or to damage); else the
+  // stream is given up mid-shard (the end of an epoch), which is no failure.
+  void close_shard(bool at_end) {
     if (!reader_) return;
-    std::string problem = reader_->problem();
-    const std::string source_problem = source_->finish(complete);
-    if (!source_problem.empty()) problem += (problem.empty() ? "" : "; ") + source_problem;
+    const std::string problem = at_end ? finish_reading(*reader_, *source_) : source_->finish(false);
     const std::string& shard = ds_.shards_[static_cast<size_t>(shard_)];
     if (!problem.empty()) {
       const int64_t failed = ++ds_.failed_shards_;
@@ -484,7 +488,8 @@ class ShardStream : public SampleStream {
   std::mt19937_64 buffer_rng_, shard_rng_;
   std::vector<Held> buffer_;
   int64_t taken_ = 0;
-  std::string last_;
+  int32_t last_shard_ = -1;
+  std::string last_key_;
 
   std::vector<int32_t> plan_;
   size_t plan_next_ = 0;
@@ -588,9 +593,7 @@ void for_each_caption(const std::vector<std::string>& shards, const std::string&
         extension = ext;
     }
     flush();
-    std::string problem = reader.problem();
-    const std::string source_problem = source->finish(problem.empty());
-    if (!source_problem.empty()) problem += (problem.empty() ? "" : "; ") + source_problem;
+    const std::string problem = finish_reading(reader, *source);
     if (!problem.empty()) spdlog::warn("shard {}: {}; its captions before that point were used", shard, problem);
   }
 }
