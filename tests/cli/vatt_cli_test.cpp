@@ -45,12 +45,19 @@ CATCH_TEST_CASE("VATT pretrains on video, audio and captions from YAML, both bac
   }
   TempDir dir;
   write_videos(dir.path(), 4);
+  // Word vectors for some of the captions' words (word2vec's text format).
+  write_text(dir / "w2v.txt", "3 6\nsquare 1 0 0 0 0 1\nLeft 0 1 0 0 1 0\nzebra 0 0 1 1 0 0\n");
+  // AudioSet-style labels: a set per clip (the pitch, the direction, and a label every clip has).
+  std::string sets = "filepath,labels\n";
+  for (int i = 0; i < 8; ++i) sets += "clips/" + std::to_string(i) + ".mp4,\"tone," + (i % 2 == 0 ? "high,right" : "low,left") + "\"\n";
+  write_text(dir / "sets.csv", sets);
   write_text(dir / "run.yaml",
              "run: {name: vatt, seed: 0}\n"
              "runtime: {device: cpu, threads: 1}\n"
              "model:\n  name: vatt\n  video: {frames: 4, size: 32}\n  text: {context_length: 8}\n"
              "  vatt: {width: 16, layers: 1, heads: 2, mlp_ratio: 2, video_patch: [2, 16, 16], audio_patch: 128,\n"
-             "         audio_samples: 1024, audio_rate: 8000, va_dim: 8, vt_dim: 8}\n"
+             "         audio_samples: 1024, audio_rate: 8000, va_dim: 8, vt_dim: 8,\n"
+             "         text: {width: 16, layers: 1, heads: 2, embedding_dim: 6, embeddings: w2v.txt, freeze_embeddings: true}}\n"
              "tokenizer: {name: words}\n"
              "loss: {name: vatt}\n"
              "data:\n  type: video\n  train: manifest.csv\n  batch_size: 4\n  workers: 2\n  max_captions: 2\n"
@@ -68,6 +75,7 @@ CATCH_TEST_CASE("VATT pretrains on video, audio and captions from YAML, both bac
       CATCH_REQUIRE(pre.exit_code == 0);
       CATCH_CHECK(pre.output.find("model vatt") != std::string::npos);
       CATCH_CHECK(pre.output.find("loss vatt") != std::string::npos);
+      CATCH_CHECK(pre.output.find("word vectors for 2 of the") != std::string::npos);  // "square", "left"
       CATCH_CHECK(fs::exists(dir / ("runs/" + run + "/checkpoints/step_6.pt")));
       // The video without a soundtrack is skipped and counted; the losses stay finite.
       const std::string metrics = read_text(dir / ("runs/" + run + "/metrics.jsonl"));
@@ -97,8 +105,38 @@ CATCH_TEST_CASE("VATT pretrains on video, audio and captions from YAML, both bac
   const auto probe_audio =
       run_for_results("linear-probe" + from + " --set run.name=lp-audio --set eval.modality=audio", dir.path(), "lp-audio");
   CATCH_CHECK(probe_audio["samples"] == 8);
+  // Multi-view testing (2 clips x 3 crops) and CVRL's SGD probe on augmented clips.
+  const auto views = run_for_results("linear-probe" + from + " --set run.name=lp-views --set eval.views=[2,3] "
+                                     "--set eval.probe.method=sgd --set eval.probe.epochs=3",
+                                     dir.path(), "lp-views");
+  CATCH_CHECK(views["samples"] == 9);
+  CATCH_CHECK(views["method"] == "sgd");
+  CATCH_CHECK(views["views"] == nlohmann::json::array({2, 3}));
+  CATCH_CHECK(views["top1"].get<double>() >= 0.0);
+  // Multi-label audio classification: mAP, AUC and d-prime; "tone" (every clip has it) has an AP of 1 and
+  // no AUC (no negative).
+  const auto multi = run_for_results("linear-probe" + from + " --set run.name=lp-multi --set eval.modality=audio "
+                                     "--set eval.multi_label=true --set eval.label_key=labels --set eval.train=sets.csv "
+                                     "--set eval.data=sets.csv --set eval.views=[3,1]",
+                                     dir.path(), "lp-multi");
+  CATCH_INFO(multi.dump());
+  CATCH_CHECK(multi["samples"] == 8);
+  CATCH_CHECK(multi["classes"] == 5);  // high, left, low, right, tone
+  CATCH_REQUIRE(multi["ap"].size() == 5);
+  CATCH_CHECK(multi["ap"][4].get<double>() == 1.0);
+  CATCH_CHECK(multi["auc"][4].is_null());
+  CATCH_CHECK(multi["mAP"].get<double>() > 0.0);
+  CATCH_CHECK(multi["mAP"].get<double>() <= 1.0);
+  // d' = sqrt(2) Phi^-1(mean AUC): infinite (null in JSON) exactly when every class is ranked perfectly.
+  CATCH_CHECK(multi["d_prime"].is_null() == (multi["mean_auc"].get<double>() == 1.0));
+  const auto single_ft = run_mmcl("finetune" + from + " --set run.name=ft-multi --set eval.multi_label=true "
+                                  "--set eval.label_key=labels --set eval.train=sets.csv --set eval.data=sets.csv",
+                                  dir.path());
+  CATCH_CHECK(single_ft.exit_code == 2);
+  CATCH_CHECK(single_ft.output.find("eval.multi_label") != std::string::npos);
   const auto tuned = run_for_results("finetune" + from + " --set run.name=ft-audio --set eval.modality=audio "
-                                     "--set finetune.mode=full --set train.steps=0 --set train.epochs=20 --set optim.lr=0.01",
+                                     "--set finetune.mode=full --set train.steps=0 --set train.epochs=20 --set optim.lr=0.01 "
+                                     "--set eval.views=[2,1]",
                                      dir.path(), "ft-audio");
   CATCH_INFO(tuned.dump());
   CATCH_CHECK(tuned["samples"] == 8);

@@ -208,3 +208,48 @@ CATCH_TEST_CASE("a manifest of many rows costs its offsets, not its text", "[dat
   CATCH_CHECK(j["load_s"].get<double>() > 0);
   CATCH_CHECK(j["read_back_text_bytes"].get<int64_t>() > 100 * 40);
 }
+
+CATCH_TEST_CASE("multi-label manifests: a CSV cell split at the separator, a JSONL list, names or numbers", "[data]") {
+  TempDir dir;
+  ManifestColumns columns{"filepath", "", "labels", "", ""};
+  columns.multi_label = true;
+  // AudioSet's style: a quoted, comma-separated cell; spaces trimmed, repeats dropped; an empty set skipped.
+  write_text(dir / "m.csv",
+             "filepath,labels\n"
+             "a.wav,\"Speech, Music\"\n"
+             "b.wav,Dog\n"
+             "c.wav,\"Music,Dog,Music\"\n"
+             "d.wav,\" , \"\n");
+  const Manifest m = read_manifest((dir / "m.csv").string(), columns);
+  CATCH_CHECK(m.label_names == std::vector<std::string>{"Dog", "Music", "Speech"});
+  CATCH_REQUIRE(m.records.size() == 3);
+  CATCH_REQUIRE(m.label_sets.size() == 3);
+  CATCH_CHECK(m.label_sets[0] == std::vector<int32_t>{1, 2});
+  CATCH_CHECK(m.label_sets[1] == std::vector<int32_t>{0});
+  CATCH_CHECK(m.label_sets[2] == std::vector<int32_t>{0, 1});
+  CATCH_CHECK(m.records.label(0) == 1);  // the first of the set
+  CATCH_CHECK(m.skipped_lines == 1);
+
+  // JSONL: a list (names may hold the separator), or a string split at it; integers kept as numbers.
+  write_text(dir / "m.jsonl",
+             "{\"filepath\": \"a.wav\", \"labels\": [\"Male speech, man speaking\", \"Music\"]}\n"
+             "{\"filepath\": \"b.wav\", \"labels\": \"Music,Dog\"}\n"
+             "{\"filepath\": \"c.wav\", \"labels\": []}\n"
+             "{\"filepath\": \"d.wav\", \"labels\": [\"Dog\", 3.5]}\n");
+  const Manifest j = read_manifest((dir / "m.jsonl").string(), columns);
+  CATCH_CHECK(j.label_names == std::vector<std::string>{"Dog", "Male speech, man speaking", "Music"});
+  CATCH_REQUIRE(j.label_sets.size() == 2);
+  CATCH_CHECK(j.label_sets[0] == std::vector<int32_t>{1, 2});
+  CATCH_CHECK(j.label_sets[1] == std::vector<int32_t>{0, 2});
+  CATCH_CHECK(j.skipped_lines == 2);
+  write_text(dir / "n.jsonl", "{\"filepath\": \"a.wav\", \"labels\": [4, 0]}\n{\"filepath\": \"b.wav\", \"labels\": \"2;2\"}\n");
+  columns.label_separator = ';';
+  const Manifest n = read_manifest((dir / "n.jsonl").string(), columns);
+  CATCH_CHECK(n.label_names.empty());
+  CATCH_CHECK(n.label_sets[0] == std::vector<int32_t>{0, 4});
+  CATCH_CHECK(n.label_sets[1] == std::vector<int32_t>{2});
+  // A single-label read of the same cell keeps it whole.
+  const Manifest single = read_manifest((dir / "m.csv").string(), ManifestColumns{"filepath", "", "labels", "", ""});
+  CATCH_CHECK(single.label_sets.empty());
+  CATCH_CHECK(single.label_names.size() == 4);
+}

@@ -94,6 +94,13 @@ CATCH_TEST_CASE("video benchmark annotations become manifests (AudioSet, MSR-VTT
   CATCH_CHECK(seg["labels"] == nlohmann::json({"Pet", "Squeak"}));
   CATCH_CHECK(seg["start"] == 0.0);
   CATCH_CHECK(seg["end"] == 10.0);
+  // Read back as the multi-label set linear-probe evaluates (eval.multi_label).
+  data::ManifestColumns sets{"filepath", "", "labels", "", ""};
+  sets.multi_label = true;
+  const data::Manifest as = data::read_manifest(d + "/a/balanced.jsonl", sets);
+  CATCH_CHECK(as.label_names == std::vector<std::string>{"Pet", "Squeak"});
+  CATCH_REQUIRE(as.label_sets.size() == 1);
+  CATCH_CHECK(as.label_sets[0] == std::vector<int32_t>{0, 1});
 
   // MSR-VTT: every caption of a video, by split; the 1k-A test set, one caption each.
   write_text(dir / "mv/info.json", R"({"videos": [{"video_id": "video0", "split": "train"},

@@ -113,3 +113,62 @@ CATCH_TEST_CASE("video decode_size: the crop is taken from frames decoded larger
   t.train = false;  // never at evaluation
   CATCH_CHECK(at::equal(data::VideoDataset(m, t).get(0, 7).audio, data::VideoDataset(m, t).get(0, 8).audio));
 }
+
+CATCH_TEST_CASE("evaluation views: clips evenly spread over the video x three crops along the longer side",
+                "[data][video]") {
+  CATCH_CHECK(data::evenly_spaced(4.0, 1) == std::vector<double>{2.0});
+  CATCH_CHECK(data::evenly_spaced(4.0, 3) == std::vector<double>{0.0, 2.0, 4.0});
+  // crop_clip on a frame whose pixels are their column: 3 crops of a 4 x 8 frame start at columns 0, 2, 4.
+  data::VideoTransform t;
+  t.size = 4;
+  t.mean = {0, 0, 0};
+  t.std = {1, 1, 1};
+  const at::Tensor columns = at::arange(8, at::kFloat).view({1, 1, 1, 8}).expand({2, 3, 4, 8}).contiguous();
+  for (int64_t k = 0; k < 3; ++k) {
+    CATCH_INFO("crop " << k);
+    const at::Tensor c = data::crop_clip(columns, t, k, 3);
+    CATCH_REQUIRE(c.sizes() == at::IntArrayRef({2, 3, 4, 4}));
+    CATCH_CHECK(at::equal(c[0][0][0], at::arange(2 * k, 2 * k + 4, at::kFloat)));
+  }
+  CATCH_CHECK(at::equal(data::crop_clip(columns, t, 0, 1)[0][0][0], at::arange(2, 6, at::kFloat)));  // the centre
+  // A portrait frame's crops move down its rows.
+  const at::Tensor rows = columns.transpose(2, 3).contiguous();
+  CATCH_CHECK(at::equal(data::crop_clip(rows, t, 2, 3)[0][0].select(1, 0), at::arange(4, 8, at::kFloat)));
+
+  if (!test::have_ffmpeg_tools()) {
+    CATCH_WARN("SKIPPED: the ffmpeg tool is not installed; multi-view clips from a file not checked");
+    return;
+  }
+  test::TempDir dir;
+  test::command_output("ffmpeg -v error -f lavfi -i testsrc=size=64x48:rate=10:duration=5 -c:v libx264 -pix_fmt yuv420p "
+                       "-g 10 '" + (dir / "v.mp4").string() + "'");
+  test::write_text(dir / "m.csv", "filepath,label\nv.mp4,a\n");
+  const data::Manifest m = data::read_manifest((dir / "m.csv").string(), {"filepath", "", "label", "", ""});
+  data::VideoTransform v;
+  v.frames = 4;
+  v.stride = 2;
+  v.size = 32;
+  v.clips = 2;
+  v.crops = 3;
+  const at::Tensor views = data::VideoDataset(m, v).get(0, 1).video;
+  CATCH_REQUIRE(views.sizes() == at::IntArrayRef({6, 4, 3, 32, 32}));
+  // Clip k starts at k * (5 - 0.8) s; its crops are taken from frames decoded at a shorter side of 32 (48 x 64 -> 32 x 42).
+  media::VideoReader reader((dir / "v.mp4").string());
+  media::ClipSpec spec;
+  spec.frames = 4;
+  spec.stride = 2;
+  spec.short_side = 32;
+  for (int64_t clip = 0; clip < 2; ++clip) {
+    spec.start = static_cast<double>(clip) * (5.0 - 0.8);
+    const at::Tensor frames = reader.read(spec).to_float();
+    for (int64_t crop = 0; crop < 3; ++crop) {
+      CATCH_INFO("clip " << clip << ", crop " << crop);
+      CATCH_CHECK(at::allclose(views[clip * 3 + crop], data::crop_clip(frames, v, crop, 3)));
+    }
+  }
+  CATCH_CHECK(!at::allclose(views[0], views[2]));
+  CATCH_CHECK(!at::allclose(views[1], views[4]));
+  // Training ignores the views: one clip.
+  v.train = true;
+  CATCH_CHECK(data::VideoDataset(m, v).get(0, 1).video.dim() == 4);
+}

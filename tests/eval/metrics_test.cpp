@@ -57,3 +57,45 @@ CATCH_TEST_CASE("classification accuracy, per-class accuracy and confusion matri
   const auto empty_class = classification_metrics(logits.slice(0, 0, 2), at::tensor({1, 1}, at::kLong));
   CATCH_CHECK(std::isnan(empty_class.per_class[0]));
 }
+
+CATCH_TEST_CASE("average precision, ROC AUC and d-prime against hand computation, with ties", "[eval]") {
+  // scikit-learn's documented example: AP 0.8333, AUC 0.75.
+  CATCH_CHECK(average_precision({0.1, 0.4, 0.35, 0.8}, {0, 0, 1, 1}) == Approx(5.0 / 6.0));
+  CATCH_CHECK(roc_auc({0.1, 0.4, 0.35, 0.8}, {0, 0, 1, 1}) == Approx(0.75));
+  // Ties form one threshold: scores {0.9, 0.5, 0.5, 0.1} with positives at 0.9 and one 0.5: recall 1/2 at
+  // precision 1, then recall 1 at precision 2/3 -> AP 1/2 + 1/2 * 2/3; AUC counts the tied pair half:
+  // (2 + 1.5) / 4 pairs... positives {0.9, 0.5} vs negatives {0.5, 0.1}: 1 + 1 + 0.5 + 1 = 3.5 of 4.
+  CATCH_CHECK(average_precision({0.9, 0.5, 0.5, 0.1}, {1, 1, 0, 0}) == Approx(0.5 + 0.5 * 2.0 / 3.0));
+  CATCH_CHECK(roc_auc({0.9, 0.5, 0.5, 0.1}, {1, 1, 0, 0}) == Approx(3.5 / 4));
+  CATCH_CHECK(std::isnan(average_precision({0.3, 0.2}, {0, 0})));
+  CATCH_CHECK(std::isnan(roc_auc({0.3, 0.2}, {1, 1})));
+  // d' = sqrt(2) Phi^-1(AUC): 0 at chance; AUC = Phi(1 / sqrt(2)) = 0.760250 for d' = 1.
+  CATCH_CHECK(d_prime(0.5) == Approx(0).margin(1e-12));
+  CATCH_CHECK(d_prime(0.5 * std::erfc(-1.0 / 2.0)) == Approx(1.0).epsilon(1e-9));
+  CATCH_CHECK(d_prime(0.5 * std::erfc(-2.0 / 2.0)) == Approx(2.0).epsilon(1e-9));
+}
+
+CATCH_TEST_CASE("multi-label metrics average AP and AUC over the classes where they are defined", "[eval]") {
+  // Classes 0 and 1 are ranked perfectly; class 2 has no positive (left out of both means).
+  const at::Tensor scores = at::tensor({0.9, 0.1, 0.5, 0.2, 0.8, 0.4, 0.1, 0.3, 0.7}, at::kDouble).view({3, 3});
+  const at::Tensor targets = at::tensor({1, 0, 0, 0, 1, 0, 0, 1, 0}, at::kDouble).view({3, 3});
+  const MultiLabelMetrics m = multilabel_metrics(scores, targets);
+  CATCH_CHECK(m.samples == 3);
+  CATCH_CHECK(m.ap[0] == Approx(1.0));
+  // Class 1: scores {0.1, 0.8, 0.3}, positives rows 1 and 2 -> ranked 1st and 2nd: AP 1, AUC 1.
+  CATCH_CHECK(m.ap[1] == Approx(1.0));
+  CATCH_CHECK(m.auc[1] == Approx(1.0));
+  CATCH_CHECK(std::isnan(m.ap[2]));
+  CATCH_CHECK(std::isnan(m.auc[2]));
+  CATCH_CHECK(m.map == Approx(1.0));
+  CATCH_CHECK(m.mean_auc == Approx(1.0));
+  // Reverse the ranking of class 1: its AP is the precision at full recall (2/3), its AUC 0.
+  const at::Tensor worse = scores.clone();
+  worse.select(1, 1).copy_(at::tensor({0.9, 0.1, 0.2}, at::kDouble));
+  const MultiLabelMetrics w = multilabel_metrics(worse, targets);
+  CATCH_CHECK(w.ap[1] == Approx(0.5 * 1.0 / 2.0 + 0.5 * 2.0 / 3.0));
+  CATCH_CHECK(w.auc[1] == Approx(0.0));
+  CATCH_CHECK(w.map == Approx((1.0 + w.ap[1]) / 2));
+  CATCH_CHECK(w.mean_auc == Approx(0.5));
+  CATCH_CHECK(w.d_prime == Approx(0).margin(1e-12));
+}

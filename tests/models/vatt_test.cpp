@@ -18,6 +18,7 @@
 #include "mmcl/core/error.h"
 #include "mmcl/models/transformer.h"
 #include "mmcl/models/vatt.h"
+#include "mmcl/text/tokenizer.h"
 #include "util.h"
 
 using namespace mmcl;
@@ -44,6 +45,12 @@ config::ModelConfig tiny_vatt(VattBackbone backbone, double droptoken = 0.5) {
   v.audio_droptoken = droptoken;
   v.va_dim = 8;
   v.vt_dim = 4;
+  v.text.width = 12;  // the T5 text tower (with backbone specific): its own width
+  v.text.heads = 3;
+  v.text.layers = 1;
+  v.text.mlp_ratio = 2;
+  v.text.relative_buckets = 8;
+  v.text.relative_max_distance = 16;
   return c;
 }
 
@@ -135,7 +142,10 @@ CATCH_TEST_CASE("VATT: the configuration is checked where it is loaded, naming t
       {"model.vatt.audio_samples=250", "model.vatt.audio_samples"}, {"model.vatt.heads=3", "model.vatt.width"},
       {"model.vatt.video_droptoken=1", "model.vatt.video_droptoken"},
       {"model.vatt.audio_droptoken=1", "model.vatt.audio_droptoken"},
-      {"model.vatt.backbone=shared", "model.vatt.backbone"}};
+      {"model.vatt.backbone=shared", "model.vatt.backbone"},
+      {"model.vatt.text.heads=5", "model.vatt.text.width"},
+      {"model.vatt.text.embeddings=w2v.bin", "model.vatt.text.embedding_dim"},
+      {"model.vatt.text.tower=t6", "model.vatt.text.tower"}};
   for (const auto& [set, key] : bad) {
     CATCH_INFO(set);
     try {
@@ -149,7 +159,10 @@ CATCH_TEST_CASE("VATT: the configuration is checked where it is loaded, naming t
 }
 
 CATCH_TEST_CASE("VATT-MA shares one transformer across the modalities", "[models]") {
-  const models::VattImpl specific(tiny_vatt(VattBackbone::specific));
+  // Against modality-specific transformers with the same text tower (the backbone's).
+  config::ModelConfig three = tiny_vatt(VattBackbone::specific);
+  three.vatt.text.tower = VattTextTower::backbone;
+  const models::VattImpl specific(three);
   const models::VattImpl agnostic(tiny_vatt(VattBackbone::agnostic));
   const models::Transformer one(16, 1, 2, 2.0, models::Activation::kGelu);
   CATCH_CHECK(parameter_count(agnostic) == parameter_count(specific) - 2 * parameter_count(*one));
@@ -297,4 +310,84 @@ CATCH_TEST_CASE("VATT dropout acts while training only", "[models]") {
   const models::Embeddings e = model->forward(b), e2 = model->forward(b);
   CATCH_CHECK(at::equal(e.at("audio"), e2.at("audio")));
   CATCH_CHECK(at::equal(e.at("text"), e2.at("text")));
+}
+
+CATCH_TEST_CASE("VATT's text tower: T5 of its own width with backbone specific, the shared transformer with agnostic",
+                "[models]") {
+  torch::manual_seed(8);
+  const auto specific = std::make_shared<models::VattImpl>(tiny_vatt(VattBackbone::specific));
+  CATCH_REQUIRE(specific->text_t5);
+  CATCH_CHECK(!specific->text_transformer);
+  CATCH_CHECK(!specific->text_pos.defined());
+  CATCH_CHECK(specific->text_embed->weight.sizes() == at::IntArrayRef({20, 12}));
+  CATCH_CHECK(specific->text_vt->weight.sizes() == at::IntArrayRef({4, 12}));
+  CATCH_CHECK(specific->text_t5->blocks->size() == 1);
+  // Its parameters: word vectors, aggregation token, the encoder, the projection to vt.
+  int64_t t5 = 0;
+  for (const auto& p : specific->text_t5->parameters()) t5 += p.numel();
+  const int64_t block = 12 + 2 * 12 + 4 * 12 * 12 + 2 * 12 * 24;
+  CATCH_CHECK(t5 == block + 8 * 3 + 12);
+  const auto agnostic = std::make_shared<models::VattImpl>(tiny_vatt(VattBackbone::agnostic));
+  CATCH_CHECK(!agnostic->text_t5);
+  CATCH_CHECK(agnostic->text_transformer.ptr() == agnostic->video_transformer.ptr());
+  CATCH_CHECK(agnostic->text_embed->weight.size(1) == 16);
+  // tower: backbone with specific gives the old arrangement: a transformer of the video's width.
+  config::ModelConfig c = tiny_vatt(VattBackbone::specific);
+  c.vatt.text.tower = VattTextTower::backbone;
+  const auto own = std::make_shared<models::VattImpl>(c);
+  CATCH_CHECK(!own->text_t5);
+  CATCH_CHECK(own->text_transformer.ptr() != own->video_transformer.ptr());
+  CATCH_CHECK(own->text_vt->weight.size(1) == 16);
+  // t5 with a shared transformer is refused where the config is loaded.
+  try {
+    (void)config::load_resolved_config("model: {name: vatt, vatt: {backbone: agnostic, text: {tower: t5}}}\n"
+                                       "loss: {name: vatt}\ndata: {type: video, train: x.csv}\n",
+                                       "run.yaml", {});
+    CATCH_FAIL("no error");
+  } catch (const ConfigError& e) {
+    CATCH_CHECK(std::string(e.what()).find("model.vatt.text.tower") != std::string::npos);
+  }
+}
+
+CATCH_TEST_CASE("VATT word vectors: projected to the tower, frozen on request, started from a word2vec file",
+                "[models]") {
+  torch::manual_seed(9);
+  config::ModelConfig c = tiny_vatt(VattBackbone::specific);
+  c.vatt.text.embedding_dim = 3;
+  c.vatt.text.freeze_embeddings = true;
+  const text::WordVocab vocab = text::WordVocab::learn({"the cat sat", "the dog ran", "a cat"}, 100, 1);
+  c.text.vocab_size = vocab.vocab_size();
+  const auto model = std::make_shared<models::VattImpl>(c);
+  CATCH_CHECK(model->text_embed->weight.sizes() == at::IntArrayRef({vocab.vocab_size(), 3}));
+  CATCH_REQUIRE(model->text_pre_proj);
+  CATCH_CHECK(model->text_pre_proj->weight.sizes() == at::IntArrayRef({12, 3}));
+  CATCH_CHECK(!model->text_pre_proj->bias.defined());
+  CATCH_CHECK(model->text_agg.size(0) == 3);  // in the word vectors' space
+  CATCH_CHECK(!model->text_embed->weight.requires_grad());
+
+  test::TempDir dir;
+  test::write_text(dir / "w2v.txt", "3 3\ncat 1 2 3\nThe 4 5 6\nzebra 7 8 9\n");
+  const at::Tensor before = model->text_embed->weight.clone();
+  CATCH_CHECK(models::load_word_vectors(*model, vocab, (dir / "w2v.txt").string()) == 2);
+  const int64_t cat = vocab.encode("cat").at(0), the = vocab.encode("the").at(0), dog = vocab.encode("dog").at(0);
+  CATCH_CHECK(at::equal(model->text_embed->weight[cat], at::tensor({1.0f, 2.0f, 3.0f})));
+  CATCH_CHECK(at::equal(model->text_embed->weight[the], at::tensor({4.0f, 5.0f, 6.0f})));
+  CATCH_CHECK(at::equal(model->text_embed->weight[dog], before[dog]));  // not in the file: unchanged
+
+  // A frozen table gets no gradient; the rest of the text tower does.
+  model->train();
+  data::Batch b;
+  b.text = at::tensor(std::vector<int64_t>{the, cat, 0, 0}, at::kLong).view({1, 4});
+  const at::Tensor out = model->forward(b).at("text");
+  (out * at::randn(out.sizes())).sum().backward();
+  CATCH_CHECK(!model->text_embed->weight.grad().defined());
+  CATCH_CHECK(model->text_pre_proj->weight.grad().abs().sum().item<double>() > 0);
+
+  test::write_text(dir / "wide.txt", "1 4\ncat 1 2 3 4\n");
+  try {
+    models::load_word_vectors(*model, vocab, (dir / "wide.txt").string());
+    CATCH_FAIL("no error");
+  } catch (const ConfigError& e) {
+    CATCH_CHECK(std::string(e.what()).find("4 dimensions") != std::string::npos);
+  }
 }

@@ -65,6 +65,23 @@ struct CvrlConfig {
   int64_t hidden_layers = 3;  // hidden layers of the projection head (Linear, BatchNorm, ReLU), then the output layer
 };
 
+// VATT's text tower. t5: the official code's T5 encoder (pre-norm blocks, RMS norm before attention and
+// LayerNorm before the MLP, q/k/v/o without biases, no 1/sqrt(d) scaling, a learned relative position
+// bias shared by all layers, a final RMS norm; no absolute positions). backbone: the same pre-LN
+// transformer as the other modalities, of their width and depth, with learned positions.
+struct VattTextConfig {
+  VattTextTower tower = VattTextTower::automatic;
+  int64_t width = 512;                 // t5: T5-small's
+  int64_t layers = 6;
+  int64_t heads = 8;
+  double mlp_ratio = 4.0;
+  int64_t relative_buckets = 32;       // t5: relative position buckets (half per direction)
+  int64_t relative_max_distance = 64;  // t5: distances from this on share the last bucket
+  int64_t embedding_dim = 0;           // word vectors of this size, then Linear (no bias) + GELU to the width; 0: the width
+  std::string embeddings;              // word2vec file (text or binary) initialising the word vectors
+  bool freeze_embeddings = false;      // keep the word vectors fixed (the paper's frozen word2vec)
+};
+
 // VATT (Akbari et al., NeurIPS 2021): transformers over video patches, raw-audio patches and words, with
 // DropToken; video and audio meet in a va_dim space, video (through ReLU -> Linear -> BatchNorm) and
 // text in a vt_dim space. Clip frames and size come from `video`, the word context from `text`.
@@ -83,6 +100,7 @@ struct VattConfig {
   int64_t va_dim = 512;
   int64_t vt_dim = 256;
   double dropout = 0.0;                       // after attention and MLP in the transformers, while training (VATT's 0.1)
+  VattTextConfig text;
 };
 
 struct ModelConfig {
@@ -196,6 +214,15 @@ struct TokenizerConfig {
   int64_t min_count = 1;
 };
 
+// How linear-probe fits its classifier.
+struct ProbeConfig {
+  ProbeMethod method = ProbeMethod::logistic;  // L-BFGS on fixed features | SGD on features of augmented inputs
+  int64_t epochs = 10;                          // sgd
+  double lr = 0.1;                              // sgd: peak learning rate (momentum 0.9, cosine to 0)
+  double weight_decay = 0.0;                    // sgd
+  bool augment = true;                          // sgd: each epoch embeds freshly cropped and flipped inputs
+};
+
 struct EvalConfig {
   std::string checkpoint;            // the checkpoint to evaluate
   std::string data;                  // manifest of the evaluation (test) set
@@ -210,6 +237,10 @@ struct EvalConfig {
   bool export_embeddings = false;    // retrieve: also write the embeddings (embeddings.safetensors)
   EvalModality modality = EvalModality::automatic;  // what eval files hold (auto: the model's input)
   RetrievalTarget retrieval = RetrievalTarget::text;  // retrieve: captions (text) or the soundtrack (audio)
+  std::array<int64_t, 2> views = {1, 1};  // video: clips x crops per test sample, averaged; audio: windows x 1
+  bool multi_label = false;               // each sample has a set of labels (AudioSet): mAP, AUC and d-prime
+  std::string label_separator = ",";      // multi_label: between the labels of a CSV/TSV cell or JSON string
+  ProbeConfig probe;
 };
 
 struct FinetuneConfig {

@@ -240,10 +240,23 @@ void validate(const RunConfig& c, const Schema& schema) {
                                                       m.audio_patch, ")"));
     if (m.width % m.heads != 0)
       schema.fail("model.vatt.width", str_cat(m.width, " is not a multiple of model.vatt.heads (", m.heads, ")"));
+    const auto& t = m.text;
+    if (t.tower == VattTextTower::t5 && m.backbone == VattBackbone::agnostic)
+      schema.fail("model.vatt.text.tower", "t5 has its own transformer; backbone agnostic shares one transformer "
+                                           "(set model.vatt.text.tower: backbone or auto)");
+    if (t.width % t.heads != 0)
+      schema.fail("model.vatt.text.width", str_cat(t.width, " is not a multiple of model.vatt.text.heads (", t.heads, ")"));
+    if (!t.embeddings.empty() && t.embedding_dim == 0)
+      schema.fail("model.vatt.text.embedding_dim", "model.vatt.text.embeddings is set: give the file's vector size "
+                                                   "(300 for word2vec)");
     // DropToken keeps at least one token: a fraction of 1 would drop them all.
     if (m.video_droptoken >= 1) schema.fail("model.vatt.video_droptoken", "must be below 1 (1 drops every video token)");
     if (m.audio_droptoken >= 1) schema.fail("model.vatt.audio_droptoken", "must be below 1 (1 drops every audio token)");
   }
+  if (c.eval.views[1] != 1 && c.eval.views[1] != 3)
+    schema.fail("eval.views", str_cat("crops must be 1 or 3, not ", c.eval.views[1]));
+  if (c.eval.multi_label && c.eval.label_separator.size() != 1)
+    schema.fail("eval.label_separator", "must be one character");
   for (const std::string& t : c.eval.templates)
     if (t.find("{}") == std::string::npos)
       schema.fail("eval.templates", str_cat("template \"", t, "\" has no {} for the class name"));
@@ -323,6 +336,8 @@ void require_inputs(const RunConfig& config, const Schema& schema, const std::st
       config.tokenizer.name == TokenizerKind::clip_bpe)
     require_file(schema, "tokenizer.vocab", source, "for tokenizer.name clip_bpe");
   if (!config.model.pretrained.empty()) require_file(schema, "model.pretrained", source, "");
+  if (!config.model.vatt.text.embeddings.empty() && model_capabilities(config.model.name).built_from("vatt"))
+    require_file(schema, "model.vatt.text.embeddings", source, "");
 }
 
 RunConfig resolve(const YAML::Node& root, const std::string& source, const std::string& base_dir,

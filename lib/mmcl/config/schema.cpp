@@ -307,6 +307,25 @@ Schema::Schema(RunConfig& c) {
          "VATT: dropout after the attention and the MLP of every transformer block, while training (the paper's 0.1).");
   integer("model.vatt.va_dim", &c.model.vatt.va_dim, 1, "VATT: dimension of the video-audio space.");
   integer("model.vatt.vt_dim", &c.model.vatt.vt_dim, 1, "VATT: dimension of the video-text space (the embedding dimension).");
+  choice("model.vatt.text.tower", &c.model.vatt.text.tower,
+         "VATT: the text encoder: t5 (the official code's T5 encoder with a relative position bias, of its own width "
+         "and depth), backbone (the other modalities' transformer and width), auto (t5, or backbone when agnostic).");
+  integer("model.vatt.text.width", &c.model.vatt.text.width, 1, "VATT t5 text tower: width (T5-small's 512).");
+  integer("model.vatt.text.layers", &c.model.vatt.text.layers, 1, "VATT t5 text tower: layers.");
+  integer("model.vatt.text.heads", &c.model.vatt.text.heads, 1, "VATT t5 text tower: attention heads.");
+  number("model.vatt.text.mlp_ratio", &c.model.vatt.text.mlp_ratio, 0, false, inf, "VATT t5 text tower: MLP hidden width / width.");
+  integer("model.vatt.text.relative_buckets", &c.model.vatt.text.relative_buckets, 2,
+          "VATT t5 text tower: relative position buckets, half for each direction (T5's 32).");
+  integer("model.vatt.text.relative_max_distance", &c.model.vatt.text.relative_max_distance, 2,
+          "VATT t5 text tower: word distances from this on share the outermost bucket (T5's 64 here; 128 in T5).");
+  integer("model.vatt.text.embedding_dim", &c.model.vatt.text.embedding_dim, 0,
+          "VATT: size of the word vectors, projected to the text tower's width by Linear (no bias) + GELU "
+          "(300 for word2vec); 0: the width, no projection.");
+  text("model.vatt.text.embeddings", &c.model.vatt.text.embeddings,
+       "VATT: a word2vec file (text or binary format) whose vectors start the words of the vocabulary (a fresh model "
+       "only; words it lacks keep their random start); its dimension must equal model.vatt.text.embedding_dim.");
+  boolean("model.vatt.text.freeze_embeddings", &c.model.vatt.text.freeze_embeddings,
+          "VATT: the word vectors are not trained (the paper's frozen word2vec).");
   integer("model.cvrl.hidden", &c.model.cvrl.hidden, 1, "CVRL: hidden width of the projection head.");
   integer("model.cvrl.dim", &c.model.cvrl.dim, 1, "CVRL: output dimension of the projection head (the NT-Xent space).");
   integer("model.cvrl.hidden_layers", &c.model.cvrl.hidden_layers, 0,
@@ -495,6 +514,22 @@ Schema::Schema(RunConfig& c) {
   strings("eval.classnames", &c.eval.classnames, "Zero-shot class names in label order; empty: the manifest's label names.");
   strings("eval.templates", &c.eval.templates, "Zero-shot prompt templates; {} is replaced by the class name.");
   integer("eval.batch_size", &c.eval.batch_size, 1, "Images or captions per forward pass when evaluating.");
+  integers<2>("eval.views", &c.eval.views, 1,
+              "Views per test sample, their embeddings averaged: video clips x spatial crops (crops 1 or 3: centre, or "
+              "both ends and centre of the longer side), audio windows x 1; clips evenly spaced over the video.");
+  boolean("eval.multi_label", &c.eval.multi_label,
+          "linear-probe: every sample has a set of labels (AudioSet): a JSONL list, or a cell split at "
+          "eval.label_separator; one-vs-rest logistic regression, reported as mAP, mean AUC and d-prime.");
+  text("eval.label_separator", &c.eval.label_separator, "eval.multi_label: what separates the labels of a CSV/TSV cell or JSON string.");
+  choice("eval.probe.method", &c.eval.probe.method,
+         "linear-probe: logistic (L-BFGS on fixed features, the L2 strength chosen on validation data; CLIP's protocol) "
+         "or sgd (a linear layer trained with SGD on L2-normalised features, CVRL's protocol).");
+  integer("eval.probe.epochs", &c.eval.probe.epochs, 1, "linear-probe sgd: epochs over eval.train.");
+  number("eval.probe.lr", &c.eval.probe.lr, 0, false, inf, "linear-probe sgd: peak learning rate (momentum 0.9, cosine decay).");
+  number("eval.probe.weight_decay", &c.eval.probe.weight_decay, 0, true, inf, "linear-probe sgd: weight decay.");
+  boolean("eval.probe.augment", &c.eval.probe.augment,
+          "linear-probe sgd: embed eval.train anew each epoch from randomly cropped and flipped inputs (a random clip "
+          "of each video); false: the centre view once.");
   boolean("eval.export_embeddings", &c.eval.export_embeddings,
           "retrieve: also write the image and caption embeddings to embeddings.safetensors in the run directory.");
 

@@ -35,6 +35,10 @@ enum class VideoBackbone { r3d18, r3d50 };  // model.video.backbone
 MMCL_CHOICES(VideoBackbone, "r3d18", "r3d50");
 enum class VattBackbone { specific, agnostic };  // model.vatt.backbone
 MMCL_CHOICES(VattBackbone, "specific", "agnostic");
+// model.vatt.text.tower: VATT's own T5-style text encoder, or the backbone's transformer (auto: t5 with
+// a transformer per modality, the shared one with backbone agnostic)
+enum class VattTextTower { automatic, t5, backbone };
+MMCL_CHOICES(VattTextTower, "auto", "t5", "backbone");
 enum class ClipInterval { decreasing, uniform, increasing, none };  // data.video.interval
 MMCL_CHOICES(ClipInterval, "decreasing", "uniform", "increasing", "none");
 enum class TokenizerKind { clip_bpe, words };  // tokenizer.name
@@ -54,6 +58,8 @@ enum class EvalModality { automatic, image, video, audio };  // eval.modality
 MMCL_CHOICES(EvalModality, "auto", "image", "video", "audio");
 enum class RetrievalTarget { text, audio };  // eval.retrieval
 MMCL_CHOICES(RetrievalTarget, "text", "audio");
+enum class ProbeMethod { logistic, sgd };  // eval.probe.method
+MMCL_CHOICES(ProbeMethod, "logistic", "sgd");
 
 #undef MMCL_CHOICES
 

@@ -25,15 +25,21 @@ Sample AudioDataset::get(int64_t index, uint64_t seed) const {
     const double slack = std::max(0.0, to - from - window);
     std::mt19937_64 rng(seed);
     media::AudioSpec spec;
-    spec.start = from + (t.train && slack > 0 ? std::uniform_real_distribution<double>(0, slack)(rng) : slack / 2);
     spec.duration = window;
     spec.sample_rate = t.rate;
     spec.time_budget_s = t.time_budget_s;
-    at::Tensor wave = reader.read(spec).wave;
-    if (wave.size(0) > t.samples) wave = wave.slice(0, 0, t.samples);
-    if (wave.size(0) < t.samples) wave = at::constant_pad_nd(wave, {0, t.samples - wave.size(0)});
+    const std::vector<double> starts = t.train ? std::vector<double>{slack > 0 ? std::uniform_real_distribution<double>(0, slack)(rng) : 0.0}
+                                               : evenly_spaced(slack, t.windows);
+    std::vector<at::Tensor> waves;
+    for (double start : starts) {
+      spec.start = from + start;
+      at::Tensor wave = reader.read(spec).wave;
+      if (wave.size(0) > t.samples) wave = wave.slice(0, 0, t.samples);
+      if (wave.size(0) < t.samples) wave = at::constant_pad_nd(wave, {0, t.samples - wave.size(0)});
+      waves.push_back(wave);
+    }
     Sample s;
-    s.audio = wave;
+    s.audio = !t.train && t.windows > 1 ? at::stack(waves) : waves.front();
     s.label = r.label;
     return s;
   } catch (const media::DecodeError& e) {

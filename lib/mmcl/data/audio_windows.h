@@ -13,10 +13,11 @@ struct AudioTransform {
   int64_t samples = 16000;  // window length
   int64_t rate = 16000;     // Hz
   bool train = false;       // a random window; else the centre one
+  int64_t windows = 1;      // evaluation: this many windows evenly spread over the file, [windows, samples]
   double time_budget_s = 10;
 };
 
-// Sample.audio is [samples] float; a recording shorter than the window is zero-padded at the end.
+// Sample.audio is [samples] float ([windows, samples] for several evaluation windows); a recording shorter than the window is zero-padded at the end.
 // An unreadable file, or one without an audio stream, is a SampleError (skipped and counted).
 class AudioDataset : public Dataset {
  public:

@@ -20,6 +20,13 @@ std::unique_ptr<SampleStream> Dataset::open_stream(const StreamPlace&) const {
   throw Error("internal: this dataset is read by index, not streamed");
 }
 
+std::vector<double> evenly_spaced(double slack, int64_t n) {
+  if (n <= 1) return {slack / 2};
+  std::vector<double> out;
+  for (int64_t k = 0; k < n; ++k) out.push_back(slack * static_cast<double>(k) / static_cast<double>(n - 1));
+  return out;
+}
+
 uint64_t mix_seed(uint64_t a, uint64_t b) {
   uint64_t z = a + 0x9e3779b97f4a7c15ULL * (b + 1);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;

@@ -89,4 +89,8 @@ std::vector<std::string> training_captions(const config::DataConfig& config);
 // splitmix64: a well-mixed 64-bit hash used to derive independent seeds.
 uint64_t mix_seed(uint64_t a, uint64_t b);
 
+// The starts of n evaluation views (clips, audio windows) spread evenly over `slack` seconds: its middle
+// for one view, both ends and equal steps between for more.
+std::vector<double> evenly_spaced(double slack, int64_t n);
+
 }  // namespace mmcl::data

@@ -37,6 +37,8 @@ struct RecordTable::Source {
   size_t fields = 0;  // delimited: fields a row has
   int64_t image_col = -1, caption_col = -1, start_col = -1, end_col = -1;
   std::string image_key, caption_key, label_key;  // jsonl
+  bool multi_label = false;
+  char label_separator = ',';
   int fd = -1;
   Source() = default;
   Source(const Source&) = delete;
@@ -68,6 +70,57 @@ std::string resolve(const std::string& image, const fs::path& base) {
 
 // Class numbers from this on are refused: a classifier head of that size is a broken label.
 constexpr int64_t kMaxClasses = 1'000'000;
+
+// A multi-label cell with its separators turned into the unit separator the label sets are split at.
+std::string multi_label_text(std::string cell, char separator) {
+  std::replace(cell.begin(), cell.end(), separator, '\x1f');
+  return cell;
+}
+
+// The labels of a multi-label row: its raw text split at the unit separator (0x1F) the readers put
+// between labels, each trimmed of spaces, empty ones dropped.
+std::vector<std::string> split_label_set(const std::string& raw) {
+  std::vector<std::string> out;
+  size_t begin = 0;
+  while (begin <= raw.size()) {
+    size_t end = raw.find('\x1f', begin);
+    if (end == std::string::npos) end = raw.size();
+    const size_t a = raw.find_first_not_of(" \t", begin);
+    if (a != std::string::npos && a < end) {
+      const size_t b = raw.find_last_not_of(" \t", end - 1);
+      out.push_back(raw.substr(a, b + 1 - a));
+    }
+    begin = end + 1;
+  }
+  return out;
+}
+
+void assign_labels(Manifest& m, const std::vector<std::string>& raw);
+
+// Multi-label rows: integers kept, names numbered in sorted order, as for single labels.
+void assign_label_sets(Manifest& m, const std::vector<std::string>& raw) {
+  std::vector<std::vector<std::string>> sets;
+  std::vector<std::string> all;
+  for (const auto& r : raw) {
+    sets.push_back(split_label_set(r));
+    all.insert(all.end(), sets.back().begin(), sets.back().end());
+  }
+  // The flat list decides integers or names and numbers them (assign_labels on a scratch manifest).
+  Manifest flat;
+  flat.path = m.path;
+  for (size_t i = 0; i < all.size(); ++i) flat.records.push_back(Record{m.path, {}, -1});
+  assign_labels(flat, all);
+  m.label_names = flat.label_names;
+  m.label_sets.assign(raw.size(), {});
+  size_t k = 0;
+  for (size_t i = 0; i < sets.size(); ++i) {
+    std::vector<int32_t>& labels = m.label_sets[i];
+    for (size_t j = 0; j < sets[i].size(); ++j) labels.push_back(static_cast<int32_t>(flat.records.label(k++)));
+    std::sort(labels.begin(), labels.end());
+    labels.erase(std::unique(labels.begin(), labels.end()), labels.end());
+    m.records.set_label(i, labels.empty() ? -1 : labels.front());
+  }
+}
 
 // Labels given as integers are kept; labels given as names are numbered in sorted order.
 void assign_labels(Manifest& m, const std::vector<std::string>& raw) {
@@ -278,11 +331,15 @@ void read_delimited(Manifest& m, std::istream& in, RecordTable::Source& src, con
     }
     if (src.caption_col >= 0 && !is_utf8(fields[static_cast<size_t>(src.caption_col)])) ++m.repaired_text;
     const uint64_t end = continued.empty() ? first.offset + first.length : continued.back().offset + continued.back().length;
-    if (label_col >= 0 && fields[label_col].empty()) {
+    if (label_col >= 0 && (c.multi_label ? split_label_set(multi_label_text(fields[label_col], c.label_separator))
+                                               : std::vector<std::string>{fields[label_col]})
+                              .empty()) {
       skip_line(m, first.number, "empty label");
       continue;
     }
-    if (label_col >= 0) raw_labels.push_back(text_of(m, fields[label_col]));
+    if (label_col >= 0)
+      raw_labels.push_back(text_of(m, c.multi_label ? multi_label_text(fields[label_col], c.label_separator)
+                                                    : fields[label_col]));
     m.records.push_row({first.offset, static_cast<uint32_t>(end - first.offset), -1});
   }
 }
@@ -292,6 +349,8 @@ void read_jsonl(Manifest& m, std::istream& in, RecordTable::Source& src, const M
   src.image_key = c.image;
   src.caption_key = c.caption;
   src.label_key = c.label;
+  src.multi_label = c.multi_label;
+  src.label_separator = c.label_separator;
   LineReader reader(in);
   std::string line, why, raw_label;
   uint64_t offset = 0, length = 0;
@@ -362,9 +421,26 @@ std::optional<Record> RecordTable::Source::from_json(const nlohmann::json& j, st
   if (raw_label) {
     const std::string& key = label_key;
     const auto lab = j.contains(key) ? j[key] : nlohmann::json();
-    if (lab.is_number_integer() && lab.get<int64_t>() >= 0) *raw_label = std::to_string(lab.get<int64_t>());
-    else if (lab.is_string() && !lab.get<std::string>().empty()) *raw_label = lab.get<std::string>();
-    else {
+    const auto scalar = [](const nlohmann::json& x) -> std::string {
+      if (x.is_number_integer() && x.get<int64_t>() >= 0) return std::to_string(x.get<int64_t>());
+      if (x.is_string()) return x.get<std::string>();
+      return "";
+    };
+    raw_label->clear();
+    if (multi_label && lab.is_array()) {
+      for (const auto& x : lab) {
+        const std::string one = scalar(x);
+        if (one.empty()) {
+          raw_label->clear();
+          break;
+        }
+        *raw_label += (raw_label->empty() ? "" : "\x1f") + one;
+      }
+    } else {
+      *raw_label = scalar(lab);
+      if (multi_label) *raw_label = multi_label_text(*raw_label, label_separator);
+    }
+    if (raw_label->empty() || (multi_label && split_label_set(*raw_label).empty())) {
       why = str_cat("no \"", key, "\" label");
       return std::nullopt;
     }
@@ -484,7 +560,10 @@ Manifest read_manifest(const std::string& path, const ManifestColumns& c) {
     if (jsonl) read_jsonl(m, in, *src, c, raw_labels);
     else read_delimited(m, in, *src, c, raw_labels);
   });
-  if (!c.label.empty()) assign_labels(m, raw_labels);
+  if (!c.label.empty()) {
+    if (c.multi_label) assign_label_sets(m, raw_labels);
+    else assign_labels(m, raw_labels);
+  }
   if (m.skipped_lines > 0) spdlog::warn("{}: {} malformed lines skipped", path, m.skipped_lines);
   if (m.repaired_text > 0)
     spdlog::warn("{}: {} lines hold text that is not UTF-8; its ill-formed bytes are read as U+FFFD", path, m.repaired_text);

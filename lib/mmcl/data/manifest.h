@@ -21,6 +21,9 @@ struct ManifestColumns {
   std::string label;              // "" when it has no labels
   std::string separator;          // "" picks by extension: tab for .tsv, else comma
   std::string root;               // base of relative image paths; "" is the manifest's folder
+  // Each row has a set of labels: a JSON list, or a cell (or JSON string) split at label_separator.
+  bool multi_label = false;
+  char label_separator = ',';
 };
 
 struct Record {
@@ -88,6 +91,9 @@ struct Manifest {
   RecordTable records;
   // When labels are names rather than integers: the names, sorted; labels index into them.
   std::vector<std::string> label_names;
+  // ManifestColumns::multi_label: each row's labels, sorted, without repeats (the row's `label` is the
+  // first of them); empty otherwise.
+  std::vector<std::vector<int32_t>> label_sets;
   int64_t skipped_lines = 0;
   int64_t repaired_text = 0;  // captions, labels or JSON lines that were not UTF-8 (read with U+FFFD)
 };

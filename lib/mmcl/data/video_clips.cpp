@@ -134,14 +134,30 @@ std::array<double, 2> sample_clip_starts(double c, ClipInterval interval, std::m
   return {first, first + t};
 }
 
+namespace {
+at::Tensor normalise(const at::Tensor& out, const VideoTransform& t) {
+  const at::Tensor mean = at::tensor(std::vector<double>(t.mean.begin(), t.mean.end()), out.options()).view({1, 3, 1, 1});
+  const at::Tensor std = at::tensor(std::vector<double>(t.std.begin(), t.std.end()), out.options()).view({1, 3, 1, 1});
+  return ((out - mean) / std).contiguous();
+}
+}  // namespace
+
+at::Tensor crop_clip(const at::Tensor& clip, const VideoTransform& t, int64_t index, int64_t crops) {
+  const int64_t h = clip.size(2), w = clip.size(3), side = std::min(h, w);
+  // Where along the free extent of each side the square sits: 0 start, 1/2 centre, 1 end.
+  const double at_fraction = crops <= 1 ? 0.5 : static_cast<double>(index) / static_cast<double>(crops - 1);
+  SpatialParams p;
+  p.box = {static_cast<int64_t>(std::llround(static_cast<double>(h - side) * at_fraction)),
+           static_cast<int64_t>(std::llround(static_cast<double>(w - side) * at_fraction)), side, side};
+  if (crops <= 1) p.box = {(h - side) / 2, (w - side) / 2, side, side};
+  return normalise(apply(clip, p, t.size), t);
+}
+
 at::Tensor augment_clip(const at::Tensor& clip, const VideoTransform& t, bool train, std::mt19937_64& rng, int view) {
   const int64_t h = clip.size(2), w = clip.size(3);
   at::Tensor out;
   if (!train || !t.video.spatial) {
-    SpatialParams centre;
-    const int64_t side = std::min(h, w);
-    centre.box = {(h - side) / 2, (w - side) / 2, side, side};
-    out = apply(clip, centre, t.size);
+    return crop_clip(clip, t, 0, 1);
   } else if (t.video.consistent) {
     out = apply(clip, draw(h, w, t, rng, view), t.size);
   } else {
@@ -150,9 +166,7 @@ at::Tensor augment_clip(const at::Tensor& clip, const VideoTransform& t, bool tr
       frames.push_back(apply(clip.slice(0, i, i + 1), draw(h, w, t, rng, view), t.size));
     out = at::cat(frames, 0);
   }
-  const at::Tensor mean = at::tensor(std::vector<double>(t.mean.begin(), t.mean.end()), out.options()).view({1, 3, 1, 1});
-  const at::Tensor std = at::tensor(std::vector<double>(t.std.begin(), t.std.end()), out.options()).view({1, 3, 1, 1});
-  return ((out - mean) / std).contiguous();
+  return normalise(out, t);
 }
 
 VideoDataset::VideoDataset(Manifest manifest, VideoTransform transform)
@@ -176,9 +190,13 @@ Sample VideoDataset::get(int64_t index, uint64_t seed) const {
     const double to = r.end >= 0 && (info.duration <= 0 || r.end < info.duration) ? r.end : info.duration;
     const double c = std::max(0.0, to - from - span);
     std::vector<double> starts;
+    // Evaluation views: clips x crops of one video.
+    const bool multiview = !t.train && t.views == 1 && t.clips * t.crops > 1;
     if (t.views == 2) {
       const auto s = sample_clip_starts(c, t.train ? t.video.interval : ClipInterval::none, rng);
       starts = {s[0], s[1]};
+    } else if (multiview) {
+      starts = evenly_spaced(c, t.clips);
     } else {
       starts = {t.train ? uniform(rng, 0, c) : c / 2};
     }
@@ -196,7 +214,12 @@ Sample VideoDataset::get(int64_t index, uint64_t seed) const {
       spec.start = from + start;
       const media::Clip clip = reader.read(spec);
       if (views.empty()) first_frame = clip.times.front();
-      views.push_back(augment_clip(clip.to_float(), t, t.train, rng, static_cast<int>(views.size())));
+      if (multiview) {
+        const at::Tensor frames = clip.to_float();
+        for (int64_t k = 0; k < t.crops; ++k) views.push_back(crop_clip(frames, t, k, t.crops));
+      } else {
+        views.push_back(augment_clip(clip.to_float(), t, t.train, rng, static_cast<int>(views.size())));
+      }
     }
     Sample s;
     if (t.audio_samples > 0) {
@@ -218,7 +241,7 @@ Sample VideoDataset::get(int64_t index, uint64_t seed) const {
       s.audio = wave;
     }
     if (t.tokenizer) s.text = caption_ids(r.captions, t, rng);
-    s.video = t.views == 2 ? at::stack(views) : views.front();
+    s.video = views.size() > 1 ? at::stack(views) : views.front();
     s.label = r.label;
     return s;
   } catch (const media::DecodeError& e) {

@@ -27,6 +27,9 @@ struct VideoTransform {
   int64_t frames = 16, size = 112, stride = 2;
   bool train = false;          // random start and augmentation; else the centre clip, centre crop
   int64_t views = 1;
+  // Evaluation (train false, views 1): clips evenly spread over the video x spatial crops (1: centre;
+  // 3: both ends and the centre of the longer side), [clips * crops, T, 3, S, S] when more than one.
+  int64_t clips = 1, crops = 1;
   int64_t audio_samples = 0;   // > 0: read this many waveform samples at audio_rate
   int64_t audio_rate = 16000;
   std::shared_ptr<const text::Tokenizer> tokenizer;  // set: tokenise the record's captions
@@ -42,6 +45,10 @@ struct VideoTransform {
 // draws its own. Without `video.spatial` (or at evaluation): a centre crop. `view` (0 or 1) picks the
 // blur and solarisation probabilities of a sample's first or second view.
 at::Tensor augment_clip(const at::Tensor& clip, const VideoTransform& t, bool train, std::mt19937_64& rng, int view = 0);
+// Evaluation crop `index` of `crops` (1 or 3) of a clip [T, 3, H, W]: the largest square, at the centre
+// for one crop, else at the start, centre and end (index 0, 1, 2) of the longer side; scaled to t.size
+// and normalised.
+at::Tensor crop_clip(const at::Tensor& clip, const VideoTransform& t, int64_t index, int64_t crops);
 
 class VideoDataset : public Dataset {
  public:

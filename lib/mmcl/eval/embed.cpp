@@ -27,7 +27,10 @@ EmbedOptions embed_options(const run::Run& run, Modality modality) {
 }
 
 data::Manifest read_labelled(const config::EvalConfig& e, const config::DataConfig& d, const std::string& path) {
-  return data::read_manifest(path, data::ManifestColumns{e.image_key, "", e.label_key, d.separator, ""});
+  data::ManifestColumns columns{e.image_key, "", e.label_key, d.separator, ""};
+  columns.multi_label = e.multi_label;
+  if (!e.label_separator.empty()) columns.label_separator = e.label_separator[0];
+  return data::read_manifest(path, columns);
 }
 
 Modality eval_modality(const run::Run& run) {
@@ -51,6 +54,7 @@ std::shared_ptr<const data::Dataset> labelled_inputs(const run::Run& run, const 
       t.samples = run.spec.audio_samples;
       t.rate = run.spec.audio_rate;
       t.train = train;
+      t.windows = c.eval.views[0];
       t.time_budget_s = c.data.video.time_budget_s;
       return std::make_shared<data::AudioDataset>(manifest, t);
     }
@@ -59,7 +63,10 @@ std::shared_ptr<const data::Dataset> labelled_inputs(const run::Run& run, const 
       spec.video_views = 1;
       spec.audio_samples = 0;  // the clips alone
       spec.tokenizer = nullptr;
-      return std::make_shared<data::VideoDataset>(manifest, data::video_transform(c.data, spec, train));
+      data::VideoTransform t = data::video_transform(c.data, spec, train);
+      t.clips = c.eval.views[0];
+      t.crops = c.eval.views[1];
+      return std::make_shared<data::VideoDataset>(manifest, t);
     }
     case Modality::image:
     case Modality::text: break;
@@ -68,39 +75,84 @@ std::shared_ptr<const data::Dataset> labelled_inputs(const run::Run& run, const 
       manifest, data::image_transform(c.data.image, run.model_config.vision.image_size, train), nullptr, 0);
 }
 
-LabelledEmbeddings embed_labelled(const run::Run& run, const data::Manifest& manifest) {
+int64_t class_count(const data::Manifest& manifest) {
+  if (!manifest.label_names.empty()) return static_cast<int64_t>(manifest.label_names.size());
+  int64_t classes = 0;
+  for (size_t i = 0; i < manifest.records.size(); ++i) classes = std::max(classes, manifest.records.label(i) + 1);
+  for (const auto& set : manifest.label_sets)
+    for (int32_t l : set) classes = std::max<int64_t>(classes, l + 1);
+  return classes;
+}
+
+LabelledEmbeddings embed_labelled(const run::Run& run, const data::Manifest& manifest, bool train, int64_t epoch,
+                                  int64_t classes) {
   const Modality modality = eval_modality(run);
-  const ImageEmbeddings emb =
-      embed_inputs(*run.model, labelled_inputs(run, manifest, /*train=*/false), embed_options(run, modality));
+  EmbedOptions options = embed_options(run, modality);
+  options.epoch = epoch;
+  const ImageEmbeddings emb = embed_inputs(*run.model, labelled_inputs(run, manifest, train), options);
+  spdlog::info("{}: {} {} embedded", manifest.path, emb.embeddings.size(0), plural_of(modality));
+  if (!manifest.label_sets.empty()) {
+    if (classes <= 0) classes = class_count(manifest);
+    at::Tensor y = at::zeros({static_cast<int64_t>(emb.indices.size()), classes}, at::kFloat);
+    for (size_t r = 0; r < emb.indices.size(); ++r)
+      for (int32_t l : manifest.label_sets[static_cast<size_t>(emb.indices[r])])
+        if (l < classes) y[static_cast<int64_t>(r)][l] = 1;
+    return LabelledEmbeddings{emb.embeddings, y};
+  }
   std::vector<int64_t> labels;
   for (const int64_t i : emb.indices) labels.push_back(manifest.records.label(static_cast<size_t>(i)));
-  spdlog::info("{}: {} {} embedded", manifest.path, emb.embeddings.size(0), plural_of(modality));
   return LabelledEmbeddings{emb.embeddings, at::tensor(labels, at::kLong)};
 }
 
 ImageEmbeddings embed_inputs(models::ContrastiveModel& model, std::shared_ptr<const data::Dataset> inputs,
                              const EmbedOptions& options) {
   const c10::Device& device = options.device;
+  // Views per sample (eval.views), from the first sample's shape: the loader's batches hold about
+  // batch_size views.
+  int64_t views = 1;
+  const int64_t one_view_dims = options.modality == Modality::video ? 4 : options.modality == Modality::audio ? 1 : 3;
   data::LoaderOptions o;
   o.batch_size = options.batch_size;
   o.workers = options.workers;
   o.shuffle = false;
   o.drop_last = false;
+  for (int64_t i = 0; i < std::min<int64_t>(inputs->size(), 8); ++i) {
+    try {
+      const data::Sample sample = inputs->get(i, 0);
+      const at::Tensor first = options.modality == Modality::video   ? sample.video
+                               : options.modality == Modality::audio ? sample.audio
+                                                                     : sample.image;
+      if (first.defined() && first.dim() == one_view_dims + 1) views = first.size(0);
+      break;
+    } catch (const data::SampleError&) {
+    }
+  }
+  o.batch_size = std::max<int64_t>(1, options.batch_size / views);
   data::Loader loader(std::move(inputs), o);
-  loader.start_epoch(0);
+  loader.start_epoch(options.epoch);
   std::vector<at::Tensor> parts;
   std::vector<int64_t> indices;
+  const std::string key = options.key.empty() ? name_of(options.modality) : options.key;
   while (auto batch = loader.next()) {
-    data::Batch b;
-    b.indices = batch->indices;
-    const std::string key = options.key.empty() ? name_of(options.modality) : options.key;
     {
       // No autograd at all (no version counters, no views tracked); the functional ops below, outside
       // the mode, turn the inference tensors into ordinary ones.
       const c10::InferenceMode inference;
       const AutocastGuard autocast(options.precision, device);
-      b.input(options.modality) = to_param_dtype(batch->input(options.modality).to(device), options.precision);
-      parts.push_back(model.forward(b).at(key).to(at::kFloat).cpu());
+      const at::Tensor& in = batch->input(options.modality);
+      const bool multiview = in.dim() == one_view_dims + 2;
+      const at::Tensor flat = multiview ? in.flatten(0, 1) : in;
+      std::vector<at::Tensor> rows;
+      for (int64_t begin = 0; begin < flat.size(0); begin += options.batch_size) {
+        data::Batch b;
+        b.input(options.modality) =
+            to_param_dtype(flat.slice(0, begin, std::min(flat.size(0), begin + options.batch_size)).to(device),
+                           options.precision);
+        rows.push_back(model.forward(b).at(key).to(at::kFloat).cpu());
+      }
+      at::Tensor e = at::cat(rows);
+      if (multiview) e = e.view({in.size(0), in.size(1), e.size(1)}).mean(1);
+      parts.push_back(e);
     }
     indices.insert(indices.end(), batch->indices.begin(), batch->indices.end());
   }

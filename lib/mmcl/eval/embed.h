@@ -29,6 +29,7 @@ struct EmbedOptions {
   Precision precision;                     // runtime.precision: forward passes in it, embeddings float32
   Modality modality = Modality::image;     // what the dataset's samples hold
   std::string key;                         // the embedding to keep when not the modality's own (VATT's "video_va")
+  int64_t epoch = 0;                       // the loader's epoch: the random draws of augmented inputs
 };
 // eval.batch_size, data.workers and the run's device and precision, for `modality`.
 EmbedOptions embed_options(const run::Run& run, Modality modality);
@@ -38,7 +39,10 @@ struct ImageEmbeddings {
   std::vector<int64_t> indices;  // the dataset index of each row
 };
 // Normalised embeddings of the readable samples of `inputs`, in dataset order. An unreadable file is
-// left out (and counted in the log), never replaced: indices says which samples the rows are.
+// left out (and counted in the log), never replaced: indices says which samples the rows are. A sample
+// of several views (video [V, T, 3, S, S], audio [V, samples]: eval.views) is embedded view by view and
+// its row is the mean of its views' embeddings (not renormalised: a linear classifier's or a cosine
+// similarity's mean over the views); the loader then takes batch_size / V samples at a time.
 ImageEmbeddings embed_inputs(models::ContrastiveModel& model, std::shared_ptr<const data::Dataset> inputs,
                              const EmbedOptions& options);
 // Normalised caption embeddings: [N, D], float32.
@@ -50,16 +54,20 @@ data::Manifest read_labelled(const config::EvalConfig& eval, const config::DataC
 // What eval files hold: eval.modality, or with auto what the model is evaluated on (its table entry).
 Modality eval_modality(const run::Run& run);
 // The samples of a labelled set as eval_modality() says: images, one clip per video (the centre clip
-// at evaluation, a random one when training), or one audio window per file (centre / random);
-// train-time augmentation when `train`.
+// at evaluation, or eval.views clips x crops; a random one when training), or one audio window per
+// file (centre, or eval.views windows / random); train-time augmentation when `train`.
 std::shared_ptr<const data::Dataset> labelled_inputs(const run::Run& run, const data::Manifest& manifest, bool train,
                                                      std::optional<Modality> modality = std::nullopt);
-// The normalised embeddings of a labelled set's readable samples and their labels.
+// The normalised embeddings of a labelled set's readable samples and their labels: class numbers, or
+// for a multi-label manifest (label_sets) a multi-hot matrix over `classes` (0: the manifest's own).
 struct LabelledEmbeddings {
   at::Tensor x;  // [N, D]
-  at::Tensor y;  // [N] int64
+  at::Tensor y;  // [N] int64, or [N, classes] float 0/1
 };
-LabelledEmbeddings embed_labelled(const run::Run& run, const data::Manifest& manifest);
+LabelledEmbeddings embed_labelled(const run::Run& run, const data::Manifest& manifest, bool train = false,
+                                  int64_t epoch = 0, int64_t classes = 0);
+// The number of classes of a labelled manifest: its label names, else one past its largest label.
+int64_t class_count(const data::Manifest& manifest);
 
 // Every row of eval.data (image and captions columns) in manifest order: the building block of a
 // retrieval index. An unreadable image leaves a zero row, marked invalid.

@@ -7,6 +7,7 @@
 
 #include "mmcl/core/error.h"
 #include "mmcl/core/log.h"
+#include "mmcl/eval/metrics.h"
 
 namespace mmcl::eval {
 
@@ -14,9 +15,10 @@ at::Tensor LogisticModel::logits(const at::Tensor& x) const { return at::addmm(b
 
 LogisticModel fit_logistic(const at::Tensor& x_in, const at::Tensor& y_in, int64_t classes, double l2,
                            int64_t max_iterations) {
-  MMCL_CHECK(x_in.dim() == 2 && y_in.dim() == 1 && x_in.size(0) == y_in.size(0) && x_in.size(0) > 0,
-             "logistic regression: features [N, D] and labels [N] expected");
-  const at::Tensor x = x_in.to(at::kDouble), y = y_in.to(at::kLong);
+  MMCL_CHECK(x_in.dim() == 2 && (y_in.dim() == 1 || (y_in.dim() == 2 && y_in.size(1) == classes)) &&
+                 x_in.size(0) == y_in.size(0) && x_in.size(0) > 0,
+             "logistic regression: features [N, D] and labels [N] or [N, classes] expected");
+  const at::Tensor x = x_in.to(at::kDouble), y = y_in.dim() == 1 ? y_in.to(at::kLong) : y_in.to(at::kDouble);
   at::Tensor w = at::zeros({x.size(1), classes}, at::kDouble).requires_grad_();
   at::Tensor b = at::zeros({classes}, at::kDouble).requires_grad_();
   torch::optim::LBFGS optimizer({w, b}, torch::optim::LBFGSOptions(1.0)
@@ -27,7 +29,7 @@ LogisticModel fit_logistic(const at::Tensor& x_in, const at::Tensor& y_in, int64
                                             .line_search_fn("strong_wolfe"));
   auto closure = [&] {
     optimizer.zero_grad();
-    at::Tensor loss = at::cross_entropy_loss(at::addmm(b, x, w), y) + 0.5 * l2 * w.pow(2).sum();
+    at::Tensor loss = probe_loss(at::addmm(b, x, w), y) + 0.5 * l2 * w.pow(2).sum();
     loss.backward();
     return loss;
   };
@@ -39,11 +41,16 @@ LogisticModel fit_logistic(const at::Tensor& x_in, const at::Tensor& y_in, int64
   return m;
 }
 
-namespace {
-double accuracy(const LogisticModel& m, const at::Tensor& x, const at::Tensor& y) {
-  return m.logits(x).argmax(1).eq(y.to(at::kLong)).to(at::kDouble).mean().item<double>();
+at::Tensor probe_loss(const at::Tensor& logits, const at::Tensor& y) {
+  if (y.dim() == 1) return at::cross_entropy_loss(logits, y.to(at::kLong));
+  return at::binary_cross_entropy_with_logits(logits, y.to(logits.dtype()), {}, {}, at::Reduction::Sum) /
+         static_cast<double>(logits.size(0));
 }
-}  // namespace
+
+double probe_score(const at::Tensor& logits, const at::Tensor& y) {
+  if (y.dim() == 2) return multilabel_metrics(logits, y).map;
+  return logits.argmax(1).eq(y.to(at::kLong)).to(at::kDouble).mean().item<double>();
+}
 
 ProbeResult linear_probe(const at::Tensor& train_x, const at::Tensor& train_y, const at::Tensor& val_x,
                          const at::Tensor& val_y, int64_t classes, std::vector<double> grid) {
@@ -52,8 +59,8 @@ ProbeResult linear_probe(const at::Tensor& train_x, const at::Tensor& train_y, c
   ProbeResult r;
   r.val_accuracy = -1;
   for (double l2 : grid) {
-    const double acc = accuracy(fit_logistic(train_x, train_y, classes, l2), val_x, val_y);
-    spdlog::info("linear probe: l2 {:.0e} -> validation accuracy {:.2f}%", l2, 100 * acc);
+    const double acc = probe_score(fit_logistic(train_x, train_y, classes, l2).logits(val_x), val_y);
+    spdlog::info("linear probe: l2 {:.0e} -> validation {} {:.2f}%", l2, val_y.dim() == 2 ? "mAP" : "accuracy", 100 * acc);
     r.sweep_l2.push_back(l2);
     r.sweep_val_accuracy.push_back(acc);
     if (acc >= r.val_accuracy) r.val_accuracy = acc, r.l2 = l2;  // ties go to the stronger strength

@@ -10,6 +10,94 @@
 
 namespace mmcl::eval {
 
+namespace {
+// Indices of `scores` by descending score.
+std::vector<size_t> descending(const std::vector<double>& scores) {
+  std::vector<size_t> order(scores.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
+  return order;
+}
+}  // namespace
+
+double average_precision(const std::vector<double>& scores, const std::vector<int>& positive) {
+  MMCL_CHECK(scores.size() == positive.size(), "average_precision: scores and labels differ in length");
+  const int64_t positives = std::count_if(positive.begin(), positive.end(), [](int p) { return p != 0; });
+  if (positives == 0) return std::numeric_limits<double>::quiet_NaN();
+  const std::vector<size_t> order = descending(scores);
+  double ap = 0, recall = 0;
+  int64_t tp = 0, seen = 0;
+  for (size_t i = 0; i < order.size();) {
+    // One threshold per distinct score: every tied sample is in or out together.
+    size_t j = i;
+    while (j < order.size() && scores[order[j]] == scores[order[i]]) {
+      tp += positive[order[j]] != 0;
+      ++seen;
+      ++j;
+    }
+    const double r = static_cast<double>(tp) / static_cast<double>(positives);
+    ap += (r - recall) * static_cast<double>(tp) / static_cast<double>(seen);
+    recall = r;
+    i = j;
+  }
+  return ap;
+}
+
+double roc_auc(const std::vector<double>& scores, const std::vector<int>& positive) {
+  MMCL_CHECK(scores.size() == positive.size(), "roc_auc: scores and labels differ in length");
+  const std::vector<size_t> order = descending(scores);
+  // Average ranks (1 = lowest score) of tied groups; the positives' rank sum gives Mann-Whitney's U.
+  const auto n = static_cast<double>(scores.size());
+  double rank_sum = 0;
+  int64_t positives = 0;
+  for (size_t i = 0; i < order.size();) {
+    size_t j = i;
+    int64_t group_pos = 0;
+    while (j < order.size() && scores[order[j]] == scores[order[i]]) group_pos += positive[order[j++]] != 0;
+    // Descending positions i..j-1 are ascending ranks n - j + 1 .. n - i; their mean:
+    const double rank = n - (static_cast<double>(i) + static_cast<double>(j) - 1) / 2;
+    rank_sum += rank * static_cast<double>(group_pos);
+    positives += group_pos;
+    i = j;
+  }
+  const auto p = static_cast<double>(positives), q = n - p;
+  if (p == 0 || q == 0) return std::numeric_limits<double>::quiet_NaN();
+  return (rank_sum - p * (p + 1) / 2) / (p * q);
+}
+
+double d_prime(double auc) {
+  // Phi^-1(a) = sqrt(2) erfinv(2a - 1), so d' = 2 erfinv(2 auc - 1).
+  return 2 * at::erfinv(at::scalar_tensor(2 * auc - 1, at::kDouble)).item<double>();
+}
+
+MultiLabelMetrics multilabel_metrics(const at::Tensor& scores_in, const at::Tensor& targets_in) {
+  MMCL_CHECK(scores_in.dim() == 2 && scores_in.sizes() == targets_in.sizes(),
+             "multilabel_metrics: scores and targets [N, C] of one shape expected");
+  const at::Tensor scores = scores_in.to(at::kDouble).cpu().t().contiguous();
+  const at::Tensor targets = targets_in.to(at::kDouble).cpu().t().contiguous();
+  const int64_t n = scores.size(1), c = scores.size(0);
+  MultiLabelMetrics m;
+  m.samples = n;
+  double ap_sum = 0, auc_sum = 0;
+  int64_t ap_count = 0, auc_count = 0;
+  for (int64_t k = 0; k < c; ++k) {
+    const double* s = scores[k].data_ptr<double>();
+    const double* t = targets[k].data_ptr<double>();
+    const std::vector<double> sv(s, s + n);
+    std::vector<int> pv(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) pv[static_cast<size_t>(i)] = t[i] > 0.5;
+    m.ap.push_back(average_precision(sv, pv));
+    m.auc.push_back(roc_auc(sv, pv));
+    if (!std::isnan(m.ap.back())) ap_sum += m.ap.back(), ++ap_count;
+    if (!std::isnan(m.auc.back())) auc_sum += m.auc.back(), ++auc_count;
+  }
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  m.map = ap_count ? ap_sum / static_cast<double>(ap_count) : nan;
+  m.mean_auc = auc_count ? auc_sum / static_cast<double>(auc_count) : nan;
+  m.d_prime = auc_count ? d_prime(m.mean_auc) : nan;
+  return m;
+}
+
 ClassificationMetrics classification_metrics(const at::Tensor& logits, const at::Tensor& labels) {
   MMCL_CHECK(logits.dim() == 2 && labels.dim() == 1 && logits.size(0) == labels.size(0),
              "classification_metrics: logits [N, C] and labels [N] expected");

@@ -18,6 +18,13 @@ ClassifierImpl::ClassifierImpl(ModelPtr backbone_, Modality modality, int64_t cl
 }
 
 at::Tensor ClassifierImpl::forward(const at::Tensor& inputs) {
+  // Several views per sample (evaluation: video [B, V, T, 3, S, S], audio [B, V, samples]): the mean of
+  // their logits.
+  const int64_t sample_dims = modality_ == Modality::video ? 5 : modality_ == Modality::audio ? 2 : 4;
+  if (inputs.dim() == sample_dims + 1) {
+    const at::Tensor logits = forward(inputs.flatten(0, 1));
+    return logits.view({inputs.size(0), inputs.size(1), logits.size(1)}).mean(1);
+  }
   data::Batch batch;
   batch.input(modality_) = inputs;
   at::Tensor features;

@@ -16,6 +16,7 @@ class ClassifierImpl : public torch::nn::Module {
   // the head trains (linear fine-tuning); the backbone stays in eval mode.
   ClassifierImpl(ModelPtr backbone, Modality modality, int64_t classes, bool freeze_backbone);
   // images [B, 3, H, W], clips [B, T, 3, H, W] or waveforms [B, samples] -> [B, classes] logits
+  // A batch of several views per sample (one more leading dimension) gives the mean of their logits.
   at::Tensor forward(const at::Tensor& inputs);
   void train(bool on = true) override;
   Modality modality() const { return modality_; }

@@ -4,13 +4,17 @@
 #include <cmath>
 #include <limits>
 #include <tuple>
+#include <unordered_set>
 
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/batchnorm.h>
 
 #include "mmcl/core/error.h"
+#include "mmcl/core/log.h"
 #include "mmcl/models/clip.h"  // l2_normalize
 #include "mmcl/models/sync_batchnorm.h"
+#include "mmcl/text/tokenizer.h"
+#include "mmcl/text/word_vectors.h"
 
 namespace mmcl::models {
 
@@ -29,8 +33,15 @@ at::Tensor drop_tokens(const at::Tensor& x, double rate) {
   return x.gather(1, index.unsqueeze(-1).expand({batch, kept, width}));
 }
 
+VattTextTower vatt_text_tower(const config::VattConfig& c) {
+  if (c.text.tower != VattTextTower::automatic) return c.text.tower;
+  return c.backbone == VattBackbone::agnostic ? VattTextTower::backbone : VattTextTower::t5;
+}
+
 VattImpl::VattImpl(const config::ModelConfig& config) : config_(config) {
   const config::VattConfig& c = config.vatt;
+  const config::VattTextConfig& tc = c.text;
+  const bool t5 = vatt_text_tower(c) == VattTextTower::t5;
   const int64_t frames = config.video.frames, size = config.video.size;
   const int64_t context = config.text.context_length, vocab = config.text.vocab_size;
   const auto& patch = c.video_patch;
@@ -45,15 +56,20 @@ VattImpl::VattImpl(const config::ModelConfig& config) : config_(config) {
   video_pos_w = register_parameter("video_pos_w", torch::empty({size / patch[2], d}));
   audio_embed = register_module("audio_embed", torch::nn::Linear(c.audio_patch, d));
   audio_pos = register_parameter("audio_pos", torch::empty({c.audio_samples / c.audio_patch, d}));
-  text_embed = register_module("text_embed", torch::nn::Embedding(vocab, d));
-  text_pos = register_parameter("text_pos", torch::empty({context, d}));
+  text_width_ = t5 ? tc.width : d;
+  const int64_t e = tc.embedding_dim > 0 ? tc.embedding_dim : text_width_;  // the word vectors' size
+  text_embed = register_module("text_embed", torch::nn::Embedding(vocab, e));
+  if (tc.embedding_dim > 0)
+    text_pre_proj = register_module("text_pre_proj",
+                                    torch::nn::Linear(torch::nn::LinearOptions(e, text_width_).bias(false)));
+  if (!t5) text_pos = register_parameter("text_pos", torch::empty({context, d}));
 
   video_agg = register_parameter("video_agg", torch::empty({d}));
   audio_agg = register_parameter("audio_agg", torch::empty({d}));
-  text_agg = register_parameter("text_agg", torch::empty({d}));
+  text_agg = register_parameter("text_agg", torch::empty({e}));
   video_ln_post = register_module("video_ln_post", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
   audio_ln_post = register_module("audio_ln_post", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
-  text_ln_post = register_module("text_ln_post", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
+  if (!t5) text_ln_post = register_module("text_ln_post", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
 
   const auto make_transformer = [&] {
     Transformer t(d, c.layers, c.heads, c.mlp_ratio, Activation::kGelu, c.dropout);
@@ -67,8 +83,11 @@ VattImpl::VattImpl(const config::ModelConfig& config) : config_(config) {
   } else {
     video_transformer = register_module("video_transformer", make_transformer());
     audio_transformer = register_module("audio_transformer", make_transformer());
-    text_transformer = register_module("text_transformer", make_transformer());
+    if (!t5) text_transformer = register_module("text_transformer", make_transformer());
   }
+  if (t5)
+    text_t5 = register_module("text_t5", T5Encoder(tc.width, tc.layers, tc.heads, tc.mlp_ratio, tc.relative_buckets,
+                                                   tc.relative_max_distance, c.dropout));
 
   video_va = register_module(
       "video_va", torch::nn::Sequential(torch::nn::Linear(torch::nn::LinearOptions(d, c.va_dim).bias(false)),
@@ -77,11 +96,12 @@ VattImpl::VattImpl(const config::ModelConfig& config) : config_(config) {
   audio_va = register_module("audio_va", torch::nn::Linear(d, c.va_dim));
   video_vt = register_module("video_vt", torch::nn::Sequential(torch::nn::ReLU(), torch::nn::Linear(c.va_dim, c.vt_dim),
                                                                 torch::nn::BatchNorm1d(c.vt_dim)));
-  text_vt = register_module("text_vt", torch::nn::Linear(d, c.vt_dim));
+  text_vt = register_module("text_vt", torch::nn::Linear(text_width_, c.vt_dim));
 
   torch::NoGradGuard no_grad;
   for (at::Tensor* p : {&video_pos_t, &video_pos_h, &video_pos_w, &audio_pos, &text_pos, &video_agg, &audio_agg, &text_agg})
-    p->normal_(0, 0.02);
+    if (p->defined()) p->normal_(0, 0.02);
+  if (tc.freeze_embeddings) text_embed->weight.requires_grad_(false);
 }
 
 at::Tensor VattImpl::aggregate(const at::Tensor& tokens, const at::Tensor& agg, Transformer& transformer,
@@ -118,18 +138,22 @@ at::Tensor VattImpl::encode_audio(const at::Tensor& waveforms) {
 }
 
 at::Tensor VattImpl::encode_text(const at::Tensor& ids) {
-  const int64_t context = text_pos.size(0);
+  const int64_t context = config_.text.context_length;
   MMCL_CHECK(ids.dim() == 2 && ids.size(1) <= context, "VATT: expected ids [N, L] with L <= ", context,
              " (model.text.context_length), got ", ids.sizes());
-  const int64_t length = ids.size(1);
-  at::Tensor x = text_embed(ids);  // [N, L, d]
-  x = x + text_pos.slice(0, 0, length).to(x.dtype());
-  // Additive key-padding mask [N, 1, 1, 1 + L]: the aggregation token is always visible, padded words never.
-  const at::Tensor padded = at::cat({at::zeros({ids.size(0), 1}, ids.options().dtype(at::kBool)), ids.eq(0)}, 1);
+  const int64_t n = ids.size(0), length = ids.size(1);
+  const at::Tensor words = text_embed(ids);  // [N, L, E]
+  // The aggregation token goes first, in the word vectors' space (projected with them).
+  at::Tensor x = at::cat({text_agg.to(words.dtype()).expand({n, 1, words.size(2)}), words}, 1);
+  if (text_pre_proj) x = at::gelu(linear(text_pre_proj, x));
+  // The aggregation token is always visible, padded words never.
+  const at::Tensor padded = at::cat({at::zeros({n, 1}, ids.options().dtype(at::kBool)), ids.eq(0)}, 1);
+  if (text_t5) return text_t5->forward(x, padded).select(1, 0);
+  x = x + at::cat({at::zeros({1, text_width_}, text_pos.options()), text_pos.slice(0, 0, length)}).to(x.dtype());
   const at::Tensor mask = at::zeros(padded.sizes(), x.options())
                               .masked_fill(padded, -std::numeric_limits<double>::infinity())
-                              .view({ids.size(0), 1, 1, length + 1});
-  return aggregate(x, text_agg, text_transformer, text_ln_post, mask);
+                              .view({n, 1, 1, length + 1});
+  return text_ln_post(text_transformer->forward(x, mask).select(1, 0));
 }
 
 Embeddings VattImpl::forward(const data::Batch& batch) {
@@ -155,7 +179,7 @@ Embeddings VattImpl::forward(const data::Batch& batch) {
     // Only the captions with a word are encoded; the others (all 0: missing) stay zero rows.
     const at::Tensor present = ids.ne(0).any(1);
     const at::Tensor rows = present.nonzero().squeeze(1);
-    at::Tensor embedded = at::zeros({ids.size(0), config_.vatt.vt_dim}, text_pos.options());
+    at::Tensor embedded = at::zeros({ids.size(0), config_.vatt.vt_dim}, text_vt->weight.options());
     if (rows.numel() > 0) {
       const at::Tensor t = l2_normalize(text_vt(encode_text(ids.index_select(0, rows))));
       embedded = embedded.to(t.dtype()).index_copy(0, rows, t);
@@ -170,6 +194,32 @@ Embeddings VattImpl::forward(const data::Batch& batch) {
   }
   out.logit_scale = at::zeros({}, options);  // the loss's temperature is fixed
   return out;
+}
+
+int64_t load_word_vectors(VattImpl& model, const text::Tokenizer& tokenizer, const std::string& path) {
+  at::Tensor& table = model.text_embed->weight;
+  const int64_t ids = std::min(table.size(0), tokenizer.vocab_size());
+  std::vector<std::string> texts(static_cast<size_t>(ids));
+  std::unordered_set<std::string> wanted;
+  for (int64_t id = 1; id < ids; ++id) {  // 0 is padding
+    texts[static_cast<size_t>(id)] = tokenizer.token_text(id);
+    if (!texts[static_cast<size_t>(id)].empty()) wanted.insert(texts[static_cast<size_t>(id)]);
+  }
+  const text::WordVectors vectors = text::read_word_vectors(path, wanted);
+  if (vectors.dim != table.size(1))
+    throw ConfigError(str_cat(path, ": word vectors of ", vectors.dim, " dimensions; the model's are ", table.size(1),
+                              " (model.vatt.text.embedding_dim)"));
+  int64_t found = 0;
+  torch::NoGradGuard no_grad;
+  for (int64_t id = 1; id < ids; ++id) {
+    const auto it = vectors.vectors.find(texts[static_cast<size_t>(id)]);
+    if (it == vectors.vectors.end()) continue;
+    table[id].copy_(at::tensor(it->second, at::kFloat));
+    ++found;
+  }
+  spdlog::info("{}: word vectors for {} of the {} vocabulary entries ({} words in the file)", path, found, ids - 1,
+               vectors.words_read);
+  return found;
 }
 
 data::InputSpec VattImpl::input_spec() const {

@@ -7,6 +7,7 @@
 #include "mmcl/dist/launch.h"
 #include "mmcl/io/checkpoint.h"
 #include "mmcl/models/pretrained.h"
+#include "mmcl/models/vatt.h"
 #include "mmcl/text/factory.h"
 #include "mmcl/text/tokenizer.h"
 
@@ -74,6 +75,14 @@ void from_config(Run& r, const Request& request) {
   seed_everything(static_cast<uint64_t>(c.run.seed));
   r.model = models::make_model(r.model_config);
   if (!c.model.pretrained.empty()) models::load_pretrained(*r.model, c.model.pretrained);
+  // VATT's word vectors from a word2vec file, for the ids of the training tokenizer.
+  if (auto* vatt = dynamic_cast<models::VattImpl*>(r.model.get()); vatt && !c.model.vatt.text.embeddings.empty()) {
+    if (!r.tokenizer)
+      spdlog::warn("model.vatt.text.embeddings: this run has no tokenizer (its data has no captions); the word vectors "
+                   "keep their random start");
+    else
+      models::load_word_vectors(*vatt, *r.tokenizer, c.model.vatt.text.embeddings);
+  }
 }
 
 }  // namespace

@@ -19,6 +19,9 @@ FinetuneData finetune_data(const run::Run& base) {
   const config::RunConfig& c = base.config;
   const data::Manifest train = eval::read_labelled(c.eval, c.data, c.eval.train);
   const data::Manifest test = eval::read_labelled(c.eval, c.data, c.eval.data);
+  if (c.eval.multi_label)
+    throw ConfigError("eval.multi_label: finetune trains a single-label head (cross-entropy); multi-label sets are "
+                      "evaluated by linear-probe");
   if (train.label_names != test.label_names)
     throw ConfigError(str_cat(c.eval.data, ": its class names differ from those of ", c.eval.train));
   FinetuneData out;
@@ -51,7 +54,11 @@ FinetuneResult finetune(const run::Run& base, const FinetuneData& sets, const Ru
     data::LoaderOptions o = loader_options(c.data, c.run.seed);
     o.shuffle = false;
     o.drop_last = false;
-    o.batch_size = c.eval.batch_size;
+    // Evaluation views (eval.views) multiply the inputs of a sample.
+    const int64_t views = modality == Modality::video ? c.eval.views[0] * c.eval.views[1]
+                          : modality == Modality::audio ? c.eval.views[0]
+                                                        : 1;
+    o.batch_size = std::max<int64_t>(1, c.eval.batch_size / views);
     data::Loader test_loader(sets.test, o);
     test_loader.start_epoch(0);
     torch::NoGradGuard no_grad;
