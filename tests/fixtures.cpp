@@ -73,7 +73,12 @@ std::string tiny_run_yaml(const std::string& name, int steps) {
 config::ModelConfig micro_clip_config() {
   config::ModelConfig c;
   c.embed_dim = 8;
-  c.vision = {16, 8, 16, 1, 8, 2.0};
+  c.vision.image_size = 16;
+  c.vision.patch_size = 8;
+  c.vision.width = 16;
+  c.vision.layers = 1;
+  c.vision.head_width = 8;
+  c.vision.mlp_ratio = 2.0;
   c.text = {6, 20, 16, 2, 1, 2.0};
   return c;
 }

@@ -391,3 +391,33 @@ CATCH_TEST_CASE("CVRL on 2 ranks x batch 3 with dist.sync_bn ends with the check
   // Per process: each rank normalises by its own 3 clips, and the first loss already differs.
   CATCH_CHECK(std::abs(a[0] - c[0]) > 1e-3);
 }
+
+CATCH_TEST_CASE("SigLIP on 2 ranks x batch 4 ends with the checkpoint of 1 rank x batch 8, gathered or local rows",
+                "[cli][dist]") {
+  test::TempDir dir;
+  test::write_text(dir / "run.yaml", test::tiny_run_yaml("one", 4));
+  const std::string siglip = " --set optim.eps=1e-3 --set loss.name=siglip --set model.logit_bias=true "
+                             "--set model.init_logit_scale=2.302585 --set model.init_logit_bias=-10";
+  const test::CommandResult one = test::run_mmcl("pretrain -c run.yaml" + siglip, dir.path());
+  CATCH_INFO(one.output);
+  CATCH_REQUIRE(one.exit_code == 0);
+  const auto a = checkpoint_parameters(dir / "runs/one/checkpoints/step_4.pt");
+  for (const std::string mode : {"", " --set loss.local_loss=true --set loss.gather_with_grad=true"}) {
+    CATCH_INFO("mode" << mode);
+    const std::string name = mode.empty() ? "two" : "local";
+    const auto codes = wait_all(
+        launch(2, "pretrain -c run.yaml --set run.name=" + name + " --set data.batch_size=4" + siglip + mode, dir.path(), name),
+        120);
+    CATCH_INFO(test::read_text(dir / (name + "0.log")) + test::read_text(dir / (name + "1.log")));
+    CATCH_REQUIRE(codes == std::vector<int>{0, 0});
+    const auto b = checkpoint_parameters(dir / ("runs/" + name + "/checkpoints/step_4.pt"));
+    CATCH_REQUIRE(a.size() == b.size());
+    double worst = 0;
+    for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, (a[i] - b[i]).abs().max().item<double>());
+    CATCH_INFO("max |difference| " << worst);
+    CATCH_CHECK(worst < 1e-6);
+    const auto l1 = losses_of(dir / "runs/one/metrics.jsonl"), l2 = losses_of(dir / ("runs/" + name + "/metrics.jsonl"));
+    CATCH_REQUIRE(l1.size() == l2.size());
+    for (size_t i = 0; i < l1.size(); ++i) CATCH_CHECK(std::abs(l1[i] - l2[i]) < 1e-5);
+  }
+}

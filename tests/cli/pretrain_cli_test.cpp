@@ -141,11 +141,12 @@ CATCH_TEST_CASE("the command line: help, version, dump-config, list, usage error
 
   const auto list = run_mmcl("list", dir.path());
   CATCH_CHECK(list.exit_code == 0);
-  for (const char* name : {"clip", "infonce", "synthetic", "manifest", "clip-vit-tiny", "ViT-B-32", "ViT-B-16", "ViT-L-14"})
+  for (const char* name : {"clip", "infonce", "siglip", "synthetic", "manifest", "clip-vit-tiny", "ViT-B-32", "ViT-B-16",
+                           "ViT-L-14", "RN50", "RN101", "vision ResNet 3-4-6-3 (stem 64w) @ 224px"})
     CATCH_CHECK(list.output.find(name) != std::string::npos);
   // Each model's capabilities, as its table entry states them.
   CATCH_CHECK(list.output.find("reads video (2 views); loss ntxent; data video; evaluated on videos") != std::string::npos);
-  CATCH_CHECK(list.output.find("reads image, text; loss infonce; data synthetic, manifest, webdataset; evaluated on "
+  CATCH_CHECK(list.output.find("reads image, text; loss infonce, siglip; data synthetic, manifest, webdataset; evaluated on "
                                "images; exports to open_clip") != std::string::npos);
 }
 

@@ -212,13 +212,22 @@ CATCH_TEST_CASE("open_clip's fixture: the .pt and the .safetensors give the same
                           Catch::Matchers::Contains("w: no tensor \"" + missing + "\", which the model needs"));
 }
 
-CATCH_TEST_CASE("open_clip JSON configs: unsupported architectures are refused with the line", "[config]") {
+CATCH_TEST_CASE("open_clip JSON configs: ResNet towers read, unsupported architectures refused with the line", "[config]") {
   TempDir tmp;
-  write_text(tmp / "rn50.json", "{\n  \"embed_dim\": 1024,\n  \"vision_cfg\": {\n    \"layers\": [3, 4, 6, 3],\n    \"width\": 64\n  }\n}\n");
+  // open_clip's RN50.json: layers as a list (the ResNet tower), patch_size null.
+  write_text(tmp / "rn50.json", "{\n  \"embed_dim\": 1024,\n  \"vision_cfg\": {\n    \"layers\": [3, 4, 6, 3],\n    \"width\": 64,\n"
+                                "    \"patch_size\": null\n  }\n}\n");
   write_text(tmp / "a.yaml", "model: {preset: rn50.json}\n");
-  CATCH_CHECK_THROWS_WITH(mmcl::config::load_config((tmp / "a.yaml").string(), {}),
-                          (tmp / "rn50.json").string() +
-                              ":4: vision_cfg.layers: a list of layers is a ResNet tower, which mmcl does not have (ViT only)");
+  const auto rn = mmcl::config::load_config((tmp / "a.yaml").string(), {});
+  CATCH_CHECK(rn.model.vision.tower == mmcl::VisionTower::resnet);
+  CATCH_CHECK(rn.model.vision.resnet_layers == std::array<int64_t, 4>{3, 4, 6, 3});
+  CATCH_CHECK(rn.model.vision.width == 64);
+  CATCH_CHECK(rn.model.embed_dim == 1024);
+  write_text(tmp / "rn3.json", "{\n  \"embed_dim\": 1024,\n  \"vision_cfg\": {\n    \"layers\": [3, 4, 6],\n    \"width\": 64\n  }\n}\n");
+  write_text(tmp / "a3.yaml", "model: {preset: rn3.json}\n");
+  CATCH_CHECK_THROWS_WITH(mmcl::config::load_config((tmp / "a3.yaml").string(), {}),
+                          (tmp / "rn3.json").string() +
+                              ":4: vision_cfg.layers: a list of layers is a ResNet tower of four stages: expected four numbers");
   write_text(tmp / "hf.json", "{\"embed_dim\": 512, \"text_cfg\": {\"hf_model_name\": \"roberta-base\"}}\n");
   write_text(tmp / "b.yaml", "model: {preset: hf.json}\n");
   CATCH_CHECK_THROWS_WITH(mmcl::config::load_config((tmp / "b.yaml").string(), {}),

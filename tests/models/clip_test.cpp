@@ -7,7 +7,10 @@
 #include <torch/utils.h>
 
 #include "mmcl/io/safetensors.h"
+#include "mmcl/config/load.h"
+#include "mmcl/core/error.h"
 #include "mmcl/models/clip.h"
+#include "mmcl/models/pretrained.h"
 #include "fixtures.h"
 
 using mmcl::models::ClipImpl;
@@ -177,7 +180,12 @@ CATCH_TEST_CASE("with open_clip's weights the embeddings match open_clip's outpu
   const auto dir = shared / "fixtures" / "openclip_vit_tiny";
   mmcl::config::ModelConfig c;
   c.embed_dim = 64;
-  c.vision = {64, 16, 96, 2, 32, 4.0};
+  c.vision.image_size = 64;
+  c.vision.patch_size = 16;
+  c.vision.width = 96;
+  c.vision.layers = 2;
+  c.vision.head_width = 32;
+  c.vision.mlp_ratio = 4.0;
   c.text = {77, 49408, 64, 2, 2, 4.0};
   ClipImpl model(c);
   const auto weights = tensor_map(dir / "open_clip_weights.safetensors");
@@ -186,4 +194,145 @@ CATCH_TEST_CASE("with open_clip's weights the embeddings match open_clip's outpu
     for (auto& p : model.named_parameters()) p.value().copy_(weights.at(p.key()).view(p.value().sizes()));
   }
   mmcl::test::check_open_clip_outputs(model, dir);
+}
+
+CATCH_TEST_CASE("the ModifiedResNet tower: open_clip's names, shapes and outputs from its JSON config and weights",
+                "[models][fixtures]") {
+  const auto shared = mmcl::test::shared_dir();
+  if (shared.empty()) {
+    CATCH_WARN("SKIPPED: ../shared/fixtures not found; the ResNet tower's open_clip parity not checked");
+    return;
+  }
+  const auto dir = shared / "fixtures" / "openclip_rn_tiny";
+  // open_clip's own JSON through mmcl's preset loader: layers [1, 1, 1, 1] is the ResNet tower.
+  const auto config = mmcl::config::load_config_text(
+      "model: {preset: " + (dir / "model_config.json").string() + "}\n", "rn.yaml", {});
+  CATCH_REQUIRE(config.model.vision.tower == mmcl::VisionTower::resnet);
+  CATCH_CHECK(config.model.vision.resnet_layers == std::array<int64_t, 4>{1, 1, 1, 1});
+  CATCH_CHECK(config.model.quick_gelu);
+  ClipImpl model(config.model);
+  CATCH_REQUIRE(model.visual_rn);
+  CATCH_CHECK(!model.visual);
+
+  // Every tensor of open_clip's state dict (BatchNorm buffers included) and nothing else, shapes equal.
+  std::ifstream in(dir / "open_clip_weights.safetensors", std::ios::binary);
+  uint64_t header_size = 0;
+  in.read(reinterpret_cast<char*>(&header_size), 8);
+  std::string header(header_size, '\0');
+  in.read(header.data(), static_cast<std::streamsize>(header_size));
+  const auto tensors = nlohmann::json::parse(header);
+  std::map<std::string, std::vector<int64_t>> ours;
+  for (const auto& [name, t] : mmcl::models::named_weights(model)) ours[name] = t.sizes().vec();
+  size_t matched = 0;
+  for (const auto& [name, info] : tensors.items()) {
+    if (name == "__metadata__" || name == "attn_mask") continue;
+    CATCH_CAPTURE(name);
+    CATCH_REQUIRE(ours.count(name) == 1);
+    CATCH_CHECK(ours[name] == info["shape"].get<std::vector<int64_t>>());
+    ++matched;
+  }
+  CATCH_CHECK(matched == ours.size());
+  CATCH_CHECK(ours.count("visual.layer2.0.downsample.0.weight") == 1);  // the "-1" avgpool has no tensor
+  CATCH_CHECK(ours.count("visual.attnpool.positional_embedding") == 1);
+
+  // Both of open_clip's files, then open_clip's embeddings and logits (BatchNorm in eval mode).
+  for (const std::string file : {"open_clip_weights.safetensors", "open_clip_weights.pt"}) {
+    CATCH_INFO(file);
+    ClipImpl fresh(config.model);
+    mmcl::models::load_pretrained(fresh, (dir / file).string());
+    mmcl::test::check_open_clip_outputs(fresh, dir);
+  }
+}
+
+CATCH_TEST_CASE("the ModifiedResNet tower: shapes, open_clip's initialisation, and its config errors", "[models]") {
+  mmcl::config::ModelConfig c;
+  c.embed_dim = 24;
+  c.vision.tower = mmcl::VisionTower::resnet;
+  c.vision.resnet_layers = {1, 2, 1, 1};
+  c.vision.width = 8;
+  c.vision.head_width = 32;
+  c.vision.image_size = 64;
+  c.text = {};
+  c.text.width = 16;
+  c.text.heads = 2;
+  c.text.layers = 1;
+  c.text.vocab_size = 50;
+  c.text.context_length = 8;
+  torch::manual_seed(0);
+  ClipImpl model(c);
+  model.eval();
+  const at::Tensor images = at::randn({3, 3, 64, 64});
+  CATCH_CHECK(model.visual_rn->features(images).sizes() == at::IntArrayRef({3, 256, 2, 2}));
+  CATCH_CHECK(model.encode_image(images).sizes() == at::IntArrayRef({3, 24}));
+  CATCH_CHECK(model.image_tokens(images).sizes() == at::IntArrayRef({3, 4, 256}));
+  CATCH_CHECK(model.visual_rn->attnpool->heads == 8);  // 32 x 8 / 32
+  CATCH_CHECK(model.visual_rn->layer2->size() == 2);
+  // Each block's last BatchNorm starts at zero: a block starts as its shortcut.
+  CATCH_CHECK(model.visual_rn->layer3[0]->as<mmcl::models::BottleneckImpl>()->bn3->weight.abs().sum().item<double>() == 0);
+  // Parameters: stem 3 convs + BNs, blocks, the attention pool.
+  int64_t count = 0;
+  for (const auto& p : model.visual_rn->parameters()) count += p.numel();
+  const auto bottleneck = [](int64_t in, int64_t planes, bool down) {
+    int64_t n = in * planes + 9 * planes * planes + planes * 4 * planes + 2 * (planes + planes + 4 * planes);
+    if (down) n += in * 4 * planes + 2 * 4 * planes;
+    return n;
+  };
+  const int64_t stem = 3 * 4 * 9 + 4 * 4 * 9 + 4 * 8 * 9 + 2 * (4 + 4 + 8);
+  const int64_t blocks = bottleneck(8, 8, true) + bottleneck(32, 16, true) + bottleneck(64, 16, false) +
+                         bottleneck(64, 32, true) + bottleneck(128, 64, true);
+  const int64_t pool = 5 * 256 + 3 * (256 * 256 + 256) + 256 * 24 + 24;
+  CATCH_CHECK(count == stem + blocks + pool);
+
+  for (const auto& [set, key] : std::vector<std::pair<std::string, std::string>>{
+           {"model.vision.image_size=48", "model.vision.image_size"},
+           {"model.vision.width=7", "model.vision.width"},
+           {"model.vision.head_width=3", "model.vision.head_width"},
+           {"model.vision.resnet_layers=[1,1,1]", "model.vision.resnet_layers"}}) {
+    CATCH_INFO(set);
+    try {
+      (void)mmcl::config::load_resolved_config("model: {vision: {tower: resnet, width: 8, image_size: 64}}\n", "rn.yaml",
+                                               {set});
+      CATCH_FAIL("accepted");
+    } catch (const mmcl::ConfigError& e) {
+      CATCH_CHECK(std::string(e.what()).find(key + ":") != std::string::npos);
+    }
+  }
+}
+
+CATCH_TEST_CASE("LiT: lock_image freezes the image tower but its last N groups, as open_clip's lock_image_tower",
+                "[models]") {
+  const auto trainable = [](torch::nn::Module& m) {
+    int64_t n = 0;
+    for (const auto& p : m.parameters()) n += p.requires_grad();
+    return n;
+  };
+  // ViT: groups [conv1, class and positional embeddings, ln_pre], blocks 0..L-2, [block L-1, ln_post], [proj].
+  mmcl::config::ModelConfig vit = mmcl::test::micro_clip_config();
+  vit.vision.layers = 3;
+  ClipImpl a(vit);
+  const int64_t block = static_cast<int64_t>(a.visual->transformer->resblocks[0]->parameters().size());
+  const auto visual_tensors = static_cast<int64_t>(a.visual->parameters().size());
+  CATCH_CHECK(a.lock_image(0) == visual_tensors);
+  CATCH_CHECK(trainable(*a.visual) == 0);
+  CATCH_CHECK(a.text_projection.requires_grad());
+  ClipImpl b(vit);
+  b.lock_image(2);  // [last block, ln_post] and proj train
+  CATCH_CHECK(trainable(*b.visual) == block + 2 + 1);
+  CATCH_CHECK(b.visual->proj.requires_grad());
+  CATCH_CHECK(!b.visual->conv1->weight.requires_grad());
+  ClipImpl c(vit);
+  c.lock_image(100);  // more groups than there are: nothing frozen
+  CATCH_CHECK(trainable(*c.visual) == static_cast<int64_t>(c.visual->parameters().size()));
+  // ResNet: [stem], layer1..4, attnpool.
+  mmcl::config::ModelConfig rn = vit;
+  rn.vision.tower = mmcl::VisionTower::resnet;
+  rn.vision.resnet_layers = {1, 1, 1, 1};
+  rn.vision.width = 8;
+  rn.vision.head_width = 32;
+  rn.vision.image_size = 32;
+  ClipImpl r(rn);
+  r.lock_image(2);
+  CATCH_CHECK(trainable(*r.visual_rn) ==
+              static_cast<int64_t>(r.visual_rn->layer4->parameters().size() + r.visual_rn->attnpool->parameters().size()));
+  CATCH_CHECK(!r.visual_rn->layer3[0]->as<mmcl::models::BottleneckImpl>()->conv1->weight.requires_grad());
 }

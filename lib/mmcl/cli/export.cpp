@@ -25,8 +25,18 @@ nlohmann::ordered_json open_clip_config(const config::ModelConfig& m) {
   nlohmann::ordered_json j;
   j["embed_dim"] = m.embed_dim;
   if (m.quick_gelu) j["quick_gelu"] = true;
-  j["vision_cfg"] = {{"image_size", m.vision.image_size}, {"layers", m.vision.layers},      {"width", m.vision.width},
-                     {"head_width", m.vision.head_width}, {"patch_size", m.vision.patch_size}, {"mlp_ratio", m.vision.mlp_ratio}};
+  if (m.vision.tower == VisionTower::resnet) {
+    // open_clip's RN configs: layers as a list of the four stages, no patch size.
+    const auto& l = m.vision.resnet_layers;
+    j["vision_cfg"] = {{"image_size", m.vision.image_size},
+                       {"layers", {l[0], l[1], l[2], l[3]}},
+                       {"width", m.vision.width},
+                       {"head_width", m.vision.head_width},
+                       {"patch_size", nullptr}};
+  } else {
+    j["vision_cfg"] = {{"image_size", m.vision.image_size}, {"layers", m.vision.layers},      {"width", m.vision.width},
+                       {"head_width", m.vision.head_width}, {"patch_size", m.vision.patch_size}, {"mlp_ratio", m.vision.mlp_ratio}};
+  }
   j["text_cfg"] = {{"context_length", m.text.context_length}, {"vocab_size", m.text.vocab_size}, {"width", m.text.width},
                    {"heads", m.text.heads},                   {"layers", m.text.layers},         {"mlp_ratio", m.text.mlp_ratio}};
   return j;

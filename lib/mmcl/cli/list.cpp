@@ -35,9 +35,15 @@ std::string preset_summary(const config::EmbeddedPreset& p) {
   const YAML::Node n = YAML::Load(p.yaml);
   std::string s;
   if (n["embed_dim"]) s += "embed " + n["embed_dim"].Scalar();
-  if (n["vision"] && n["vision"]["width"])
-    s += ", vision " + n["vision"]["width"].Scalar() + "w x " + n["vision"]["layers"].Scalar() + "L / patch " +
-         n["vision"]["patch_size"].Scalar() + " @ " + n["vision"]["image_size"].Scalar() + "px";
+  const YAML::Node v = n["vision"];
+  if (v && v["resnet_layers"] && v["width"] && v["image_size"]) {
+    std::string stages;
+    for (const auto& l : v["resnet_layers"]) stages += (stages.empty() ? "" : "-") + l.Scalar();
+    s += ", vision ResNet " + stages + " (stem " + v["width"].Scalar() + "w) @ " + v["image_size"].Scalar() + "px";
+  } else if (v && v["width"] && v["layers"] && v["patch_size"] && v["image_size"]) {
+    s += ", vision " + v["width"].Scalar() + "w x " + v["layers"].Scalar() + "L / patch " + v["patch_size"].Scalar() +
+         " @ " + v["image_size"].Scalar() + "px";
+  }
   if (n["text"] && n["text"]["width"])
     s += ", text " + n["text"]["width"].Scalar() + "w x " + n["text"]["layers"].Scalar() + "L";
   if (n["fdt"]) {

@@ -25,12 +25,14 @@ struct RuntimeConfig {
 };
 
 struct VisionConfig {
+  VisionTower tower = VisionTower::vit;  // a ViT, or CLIP's ModifiedResNet (open_clip's RN50 ...)
   int64_t image_size = 224;
-  int64_t patch_size = 32;
-  int64_t width = 768;
-  int64_t layers = 12;
-  int64_t head_width = 64;
-  double mlp_ratio = 4.0;
+  int64_t patch_size = 32;               // vit
+  int64_t width = 768;                   // vit: the transformer's; resnet: the stem's (64 in RN50)
+  int64_t layers = 12;                   // vit
+  std::array<int64_t, 4> resnet_layers = {3, 4, 6, 3};  // resnet: Bottleneck blocks per stage (RN50's)
+  int64_t head_width = 64;               // attention head width (resnet: of the attention pool)
+  double mlp_ratio = 4.0;                // vit
 };
 
 struct TextConfig {
@@ -112,6 +114,10 @@ struct ModelConfig {
   bool quick_gelu = false;
   double init_logit_scale = 2.6592600369327779;  // ln(1/0.07)
   double max_logit_scale = 4.6051701859880914;   // ln(100)
+  bool logit_bias = false;       // a learnable bias added to the logits (SigLIP's; open_clip's init_logit_bias)
+  double init_logit_bias = -10;  // its start (SigLIP's -10)
+  bool lock_image = false;       // pretraining: the image tower frozen (LiT; open_clip's --lock-image)
+  int64_t lock_image_unlocked_groups = 0;  // lock_image: this many of the tower's last layer groups still train
   VisionConfig vision;
   TextConfig text;
   FdtConfig fdt;

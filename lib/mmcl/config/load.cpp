@@ -108,7 +108,13 @@ YAML::Node translate_open_clip(const YAML::Node& file, const std::string& source
               fail(sub.second, full, "only square images are supported");
             target[name] = sub.second[0];
           } else if (name == "layers" && !sub.second.IsScalar()) {
-            fail(sub.second, full, "a list of layers is a ResNet tower, which mmcl does not have (ViT only)");
+            // A list of four stages: CLIP's ModifiedResNet (RN50 ...).
+            if (!sub.second.IsSequence() || sub.second.size() != 4)
+              fail(sub.second, full, "a list of layers is a ResNet tower of four stages: expected four numbers");
+            target["tower"] = "resnet";
+            target["resnet_layers"] = sub.second;
+          } else if (sub.second.IsNull()) {
+            // null (RN configs' patch_size): open_clip's default stands.
           } else {
             target[name] = sub.second;
           }
@@ -203,12 +209,22 @@ void apply_presets(Schema& schema, std::string preset, const Origin& preset_orig
 
 void validate(const RunConfig& c, const Schema& schema) {
   const auto& v = c.model.vision;
-  if (v.image_size % v.patch_size != 0)
-    schema.fail("model.vision.image_size", str_cat(v.image_size, " is not a multiple of model.vision.patch_size (",
-                                                   v.patch_size, ")"));
-  if (v.width % v.head_width != 0)
-    schema.fail("model.vision.width", str_cat(v.width, " is not a multiple of model.vision.head_width (",
-                                              v.head_width, ")"));
+  if (v.tower == VisionTower::resnet) {
+    // The stem halves the width; five halvings of the side (stem stride, pool, three strided stages).
+    if (v.image_size % 32 != 0)
+      schema.fail("model.vision.image_size", str_cat(v.image_size, " is not a multiple of 32 (the ResNet tower's stride)"));
+    if (v.width % 2 != 0) schema.fail("model.vision.width", str_cat(v.width, " is odd (the stem starts at width / 2)"));
+    if (v.width * 32 % v.head_width != 0)
+      schema.fail("model.vision.head_width", str_cat("the attention pool's width ", v.width * 32, " (32 x model.vision.width) "
+                                                     "is not a multiple of ", v.head_width));
+  } else {
+    if (v.image_size % v.patch_size != 0)
+      schema.fail("model.vision.image_size", str_cat(v.image_size, " is not a multiple of model.vision.patch_size (",
+                                                     v.patch_size, ")"));
+    if (v.width % v.head_width != 0)
+      schema.fail("model.vision.width", str_cat(v.width, " is not a multiple of model.vision.head_width (",
+                                                v.head_width, ")"));
+  }
   const auto& t = c.model.text;
   if (t.width % t.heads != 0)
     schema.fail("model.text.width", str_cat(t.width, " is not a multiple of model.text.heads (", t.heads, ")"));
@@ -227,6 +243,11 @@ void validate(const RunConfig& c, const Schema& schema) {
   if (!model.trains_on(c.data.type))
     schema.fail("data.type", str_cat("model.name ", c.model.name, " trains on data.type ", join(model.data, ", "),
                                      ", not \"", c.data.type, "\""));
+  if (c.loss.name == "siglip" && !c.model.logit_bias)
+    schema.fail("loss.name", "siglip needs the model's logit bias: set model.logit_bias: true (and model.init_logit_scale: "
+                             "2.302585, SigLIP's log 10)");
+  if (c.model.lock_image && c.model.name != "clip" && c.model.name != "fdt")
+    schema.fail("model.lock_image", str_cat("locks a CLIP or FDT image tower; model.name is ", c.model.name));
   if (model.built_from("vatt")) {
     const auto& m = c.model.vatt;
     if (c.model.video.frames % m.video_patch[0] != 0)

@@ -264,11 +264,28 @@ Schema::Schema(RunConfig& c) {
          "Initial value of the learnable log logit scale (ln(1/0.07)).");
   number("model.max_logit_scale", &c.model.max_logit_scale, 0, false, inf,
          "The log logit scale is clamped to [0, this] after each step (ln(100)).");
-  integer("model.vision.image_size", &c.model.vision.image_size, 1, "Input image side in pixels.");
+  boolean("model.logit_bias", &c.model.logit_bias,
+          "CLIP and FDT: a learnable bias b added to the logits, exp(t) <x, y> + b (SigLIP; open_clip's init_logit_bias).");
+  number("model.init_logit_bias", &c.model.init_logit_bias, -inf, false, inf, "Start of the logit bias (SigLIP's -10).");
+  boolean("model.lock_image", &c.model.lock_image,
+          "pretrain: freeze the image tower (LiT, Zhai et al. 2022; open_clip's --lock-image), typically with "
+          "model.pretrained weights; its BatchNorm statistics still update.");
+  integer("model.lock_image_unlocked_groups", &c.model.lock_image_unlocked_groups, 0,
+          "model.lock_image: the last N layer groups of the image tower still train (open_clip's "
+          "--lock-image-unlocked-groups; ViT: the stem, each block, then ln_post and proj; ResNet: the stem, "
+          "layer1..4, the attention pool).");
+  choice("model.vision.tower", &c.model.vision.tower,
+         "The image tower: vit (a vision transformer) or resnet (CLIP's ModifiedResNet: open_clip's RN50, RN101, "
+         "RN50x4 ...; vision_cfg.layers given as a list in open_clip's JSON).");
+  integer("model.vision.image_size", &c.model.vision.image_size, 1, "Input image side in pixels (resnet: a multiple of 32).");
   integer("model.vision.patch_size", &c.model.vision.patch_size, 1, "ViT patch side in pixels.");
-  integer("model.vision.width", &c.model.vision.width, 1, "Vision transformer width.");
+  integer("model.vision.width", &c.model.vision.width, 1,
+          "Vision transformer width; resnet: the stem's width (64 in RN50; the stages are 1, 2, 4, 8 x 4 times it).");
   integer("model.vision.layers", &c.model.vision.layers, 1, "Vision transformer blocks.");
-  integer("model.vision.head_width", &c.model.vision.head_width, 1, "Width of one attention head (heads = width / head_width).");
+  integers<4>("model.vision.resnet_layers", &c.model.vision.resnet_layers, 1,
+              "resnet: Bottleneck blocks in each of the four stages ([3, 4, 6, 3] in RN50, [3, 4, 23, 3] in RN101).");
+  integer("model.vision.head_width", &c.model.vision.head_width, 1,
+          "Width of one attention head (heads = width / head_width; resnet: the attention pool's 32 width / head_width).");
   number("model.vision.mlp_ratio", &c.model.vision.mlp_ratio, 0, false, inf, "MLP hidden width / width.");
   integer("model.text.context_length", &c.model.text.context_length, 2, "Tokens per caption, start and end tokens included.");
   integer("model.text.vocab_size", &c.model.text.vocab_size, 3, "Token vocabulary size.");
@@ -444,7 +461,8 @@ Schema::Schema(RunConfig& c) {
          "nor adapted).");
   number("optim.lr", &c.optim.lr, 0, false, inf, "Peak learning rate.");
   number("optim.weight_decay", &c.optim.weight_decay, 0, true, inf,
-         "Decoupled weight decay; never applied to biases, norms, embeddings or the logit scale.");
+         "Decoupled weight decay; as open_clip, not applied to tensors of fewer than 2 dimensions or named with bn, ln, "
+         "bias or logit_scale (2-D embeddings are decayed).");
   numbers<2>("optim.betas", &c.optim.betas, 0, 1, false, "Adam betas [beta1, beta2].");
   number("optim.eps", &c.optim.eps, 0, false, inf, "Adam epsilon.");
   choice("optim.schedule", &c.optim.schedule,

@@ -29,6 +29,8 @@ MMCL_CHOICES(DeviceChoice, "auto", "cpu", "cuda");
 // runtime.precision (open_clip's meanings; core/precision.h)
 enum class PrecisionMode { fp32, bf16, fp16, amp_bf16, amp_fp16 };
 MMCL_CHOICES(PrecisionMode, "fp32", "bf16", "fp16", "amp_bf16", "amp_fp16");
+enum class VisionTower { vit, resnet };  // model.vision.tower
+MMCL_CHOICES(VisionTower, "vit", "resnet");
 enum class TokenWeighting { sparsemax, softmax };  // model.fdt.weighting
 MMCL_CHOICES(TokenWeighting, "sparsemax", "softmax");
 enum class VideoBackbone { r3d18, r3d50 };  // model.video.backbone

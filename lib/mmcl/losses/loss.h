@@ -38,6 +38,14 @@ at::Tensor infonce(const at::Tensor& a, const at::Tensor& b, const at::Tensor& s
 // labels begin..end-1.
 at::Tensor infonce_rows(const at::Tensor& a, const at::Tensor& b, const at::Tensor& scale, int64_t begin, int64_t end);
 
+// SigLIP's sigmoid loss (Zhai et al. 2023, "Sigmoid Loss for Language Image Pre-Training"; open_clip's
+// SigLipLoss): logits = scale * A B^T + bias, z = +1 for a pair (i, i), -1 otherwise, and
+//   L = -sum_ij log sigmoid(z_ij logits_ij) / (rows of A)
+// over rows [begin, end) of A (end = -1: all) against all of B. With several processes, each rank's
+// rows against every rank's texts (gathered) sum to the paper's chunked form's loss.
+at::Tensor siglip(const at::Tensor& a, const at::Tensor& b, const at::Tensor& scale, const at::Tensor& bias,
+                  int64_t begin = 0, int64_t end = -1);
+
 // SimCLR's NT-Xent over 2N views (Chen et al. 2020; CVRL's loss): z = [A; B] (L2-normalised, row i of A
 // and of B are two views of one sample), s = z z^T / tau with the diagonal removed, and
 //   L = mean over the 2N rows of CE(s_i, partner(i)),  partner(i) = i + N (i < N), i - N (i >= N).

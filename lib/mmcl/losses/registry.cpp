@@ -11,6 +11,7 @@ namespace mmcl::losses {
 std::shared_ptr<const Loss> make_infonce();               // infonce.cpp
 std::shared_ptr<const Loss> make_ntxent(double temperature);  // ntxent.cpp
 std::shared_ptr<const Loss> make_vatt(const config::LossConfig& config);  // vatt_loss.cpp
+std::shared_ptr<const Loss> make_siglip();                // siglip.cpp
 
 namespace {
 using Factory = std::function<LossPtr(const config::LossConfig&)>;
@@ -21,6 +22,10 @@ const Registry<Factory>& registry() {
       {
           {"infonce", "symmetric InfoNCE over image-text pairs (CLIP): mean of image->text and text->image cross-entropy",
            [](const config::LossConfig&) { return make_infonce(); }, {}},
+          {"siglip",
+           "SigLIP's sigmoid loss over every image-text pair, with the model's learnable scale and bias "
+           "(model.logit_bias: true)",
+           [](const config::LossConfig&) { return make_siglip(); }, {}},
           {"ntxent", "NT-Xent between two views of each sample (SimCLR, CVRL) at loss.temperature; reads video and video_2",
            [](const config::LossConfig& c) { return make_ntxent(c.temperature > 0 ? c.temperature : 0.1); }, {}},
           {"vatt",

@@ -26,7 +26,8 @@ VisionTransformerImpl::VisionTransformerImpl(const config::VisionConfig& c, int6
       "transformer", Transformer(c.width, c.layers, c.width / c.head_width, c.mlp_ratio, activation));
   ln_post = register_module("ln_post", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.width})));
   proj = register_parameter("proj", torch::randn({c.width, embed_dim}) * scale);
-  transformer->init_parameters();
+  // The transformer keeps PyTorch's initialisation (xavier-uniform attention, default Linear), as open_clip's
+  // VisionTransformer, whose init_parameters is not called.
 }
 
 at::Tensor VisionTransformerImpl::tokens(const at::Tensor& images) {
@@ -44,13 +45,17 @@ at::Tensor VisionTransformerImpl::forward(const at::Tensor& images) {
 ClipImpl::ClipImpl(const config::ModelConfig& c) : config_(c) {
   const Activation activation = activation_of(c);
   const auto& t = c.text;
-  visual = register_module("visual", VisionTransformer(c.vision, c.embed_dim, activation));
+  if (c.vision.tower == VisionTower::resnet)
+    visual_rn = register_module("visual", ModifiedResNet(c.vision, c.embed_dim));
+  else
+    visual = register_module("visual", VisionTransformer(c.vision, c.embed_dim, activation));
   token_embedding = register_module("token_embedding", torch::nn::Embedding(t.vocab_size, t.width));
   positional_embedding = register_parameter("positional_embedding", torch::empty({t.context_length, t.width}));
   transformer = register_module("transformer", Transformer(t.width, t.layers, t.heads, t.mlp_ratio, activation));
   ln_final = register_module("ln_final", torch::nn::LayerNorm(torch::nn::LayerNormOptions({t.width})));
   text_projection = register_parameter("text_projection", torch::empty({t.width, c.embed_dim}));
   logit_scale = register_parameter("logit_scale", torch::full({}, c.init_logit_scale));
+  if (c.logit_bias) logit_bias = register_parameter("logit_bias", torch::full({}, c.init_logit_bias));
 
   // open_clip's CLIP.init_parameters
   torch::NoGradGuard no_grad;
@@ -61,8 +66,17 @@ ClipImpl::ClipImpl(const config::ModelConfig& c) : config_(c) {
 }
 
 at::Tensor ClipImpl::encode_image(const at::Tensor& images, bool normalize) {
-  at::Tensor features = visual(images);
+  at::Tensor features = visual ? visual(images) : visual_rn(images);
   return normalize ? l2_normalize(features) : features;
+}
+
+at::Tensor ClipImpl::image_tokens(const at::Tensor& images) {
+  if (visual) return visual->tokens(images).slice(1, 1);
+  return visual_rn->attnpool->tokens(visual_rn->features(images)).slice(1, 1);
+}
+
+int64_t ClipImpl::image_token_width() const {
+  return visual ? config_.vision.width : visual_rn->feature_width();
 }
 
 at::Tensor ClipImpl::text_tokens(const at::Tensor& ids) {
@@ -89,7 +103,37 @@ Embeddings ClipImpl::forward(const data::Batch& batch) {
   if (batch.image.defined()) out.by_modality["image"] = encode_image(batch.image);
   if (batch.text.defined()) out.by_modality["text"] = encode_text(batch.text);
   out.logit_scale = logit_scale.exp();
+  out.logit_bias = logit_bias;
   return out;
+}
+
+int64_t ClipImpl::lock_image(int64_t unlocked_groups) {
+  // open_clip's groups, first to last.
+  std::vector<std::vector<at::Tensor>> groups;
+  const auto params_of = [](torch::nn::Module& m) { return m.parameters(); };
+  if (visual) {
+    groups.push_back({visual->conv1->weight, visual->class_embedding, visual->positional_embedding});
+    for (const auto& p : visual->ln_pre->parameters()) groups.back().push_back(p);
+    for (const auto& block : *visual->transformer->resblocks) groups.push_back(block->parameters());
+    // The last block goes with ln_post, then proj alone.
+    std::vector<at::Tensor> last = groups.back();
+    groups.pop_back();
+    for (const auto& p : visual->ln_post->parameters()) last.push_back(p);
+    groups.push_back(last);
+    groups.push_back({visual->proj});
+  } else {
+    auto& r = *visual_rn;
+    groups.push_back({});
+    for (auto* m : std::vector<torch::nn::Module*>{r.conv1.get(), r.bn1.get(), r.conv2.get(), r.bn2.get(), r.conv3.get(), r.bn3.get()})
+      for (const auto& p : params_of(*m)) groups.back().push_back(p);
+    for (auto* layer : {&r.layer1, &r.layer2, &r.layer3, &r.layer4}) groups.push_back((*layer)->parameters());
+    groups.push_back(r.attnpool->parameters());
+  }
+  int64_t frozen = 0;
+  const auto locked = static_cast<int64_t>(groups.size()) - std::min<int64_t>(unlocked_groups, groups.size());
+  for (int64_t g = 0; g < locked; ++g)
+    for (auto& p : groups[static_cast<size_t>(g)]) p.requires_grad_(false), ++frozen;
+  return frozen;
 }
 
 void ClipImpl::after_step() {

@@ -47,13 +47,12 @@ TokenWeights FdtHeadImpl::text(const at::Tensor& features, const at::Tensor& val
 }
 
 FdtImpl::FdtImpl(const config::ModelConfig& c) : ClipImpl(c) {
-  fdt = register_module("fdt", FdtHead(c.fdt, c.vision.width, c.text.width));
+  fdt = register_module("fdt", FdtHead(c.fdt, image_token_width(), c.text.width));
 }
 
 TokenWeights FdtImpl::image_weights(const at::Tensor& images) {
-  // The patch outputs before ln_post; the class token (position 0) is not a patch.
-  const at::Tensor x = visual->tokens(images);
-  return fdt->image(x.slice(1, 1));
+  // The patch outputs before ln_post (ViT), or the attention pool's input positions (ResNet).
+  return fdt->image(image_tokens(images));
 }
 
 at::Tensor FdtImpl::text_positions(const at::Tensor& ids) {
@@ -69,6 +68,7 @@ Embeddings FdtImpl::forward(const data::Batch& batch) {
   if (batch.image.defined()) out.by_modality["image"] = image_weights(batch.image).embedding;
   if (batch.text.defined()) out.by_modality["text"] = text_weights(batch.text).embedding;
   out.logit_scale = logit_scale.exp();
+  out.logit_bias = logit_bias;
   return out;
 }
 

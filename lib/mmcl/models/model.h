@@ -17,6 +17,7 @@ namespace mmcl::models {
 struct Embeddings {
   std::map<std::string, at::Tensor> by_modality;  // "image", "text", "video", "audio" -> [B, D]
   at::Tensor logit_scale;                          // scalar: exp(learned log scale)
+  at::Tensor logit_bias;                           // scalar, or undefined: the model has none (model.logit_bias)
 
   const at::Tensor& at(const std::string& modality) const;
 };

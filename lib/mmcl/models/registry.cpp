@@ -16,10 +16,11 @@ const Registry<Factory>& registry() {
   static const Registry<Factory> table(
       "model.name",
       {
-          {"clip", "CLIP (Radford et al. 2021): ViT image tower + causal text transformer, open_clip parameter names",
+          {"clip", "CLIP (Radford et al. 2021): ViT or ModifiedResNet image tower + causal text transformer, open_clip "
+                   "parameter names",
            [](const config::ModelConfig& c) -> ModelPtr { return std::make_shared<ClipImpl>(c); },
            {.reads = {Modality::image, Modality::text},
-            .losses = {"infonce"},
+            .losses = {"infonce", "siglip"},
             .data = {"synthetic", "manifest", "webdataset"},
             .eval_input = Modality::image,
             .open_clip = true,
@@ -37,7 +38,7 @@ const Registry<Factory>& registry() {
                   "(model.fdt.*); the embedding is the weighted sum of the tokens",
            [](const config::ModelConfig& c) -> ModelPtr { return std::make_shared<FdtImpl>(c); },
            {.reads = {Modality::image, Modality::text},
-            .losses = {"infonce"},
+            .losses = {"infonce", "siglip"},
             .data = {"synthetic", "manifest", "webdataset"},
             .eval_input = Modality::image,
             .sections = {"vision", "text", "fdt"}}},

@@ -121,11 +121,13 @@ at::Tensor sync_batch_norm(const at::Tensor& x, const at::Tensor& weight, const 
 }
 
 at::Tensor batch_norm(torch::nn::BatchNorm1dImpl& bn, const at::Tensor& x) { return run(bn, x); }
+at::Tensor batch_norm(torch::nn::BatchNorm2dImpl& bn, const at::Tensor& x) { return run(bn, x); }
 at::Tensor batch_norm(torch::nn::BatchNorm3dImpl& bn, const at::Tensor& x) { return run(bn, x); }
 
 at::Tensor forward_with_sync_bn(torch::nn::SequentialImpl& layers, at::Tensor x) {
   for (auto& layer : layers) {
     if (auto* bn1 = layer.ptr()->as<torch::nn::BatchNorm1dImpl>()) x = batch_norm(*bn1, x);
+    else if (auto* bn2 = layer.ptr()->as<torch::nn::BatchNorm2dImpl>()) x = batch_norm(*bn2, x);
     else if (auto* bn3 = layer.ptr()->as<torch::nn::BatchNorm3dImpl>()) x = batch_norm(*bn3, x);
     else x = layer.forward(x);
   }

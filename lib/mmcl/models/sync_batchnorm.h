@@ -27,8 +27,9 @@ SumAcrossProcesses set_batchnorm_sync(SumAcrossProcesses sum);
 // Batch normalisation over dimension 1 of x [N, C, ...] with `bn`'s parameters, buffers and options:
 // synchronised across processes while training when a reduction is set, else bn's own forward.
 at::Tensor batch_norm(torch::nn::BatchNorm1dImpl& bn, const at::Tensor& x);
+at::Tensor batch_norm(torch::nn::BatchNorm2dImpl& bn, const at::Tensor& x);
 at::Tensor batch_norm(torch::nn::BatchNorm3dImpl& bn, const at::Tensor& x);
-// A Sequential's forward whose BatchNorm1d/3d layers go through batch_norm.
+// A Sequential's forward whose BatchNorm1d/2d/3d layers go through batch_norm.
 at::Tensor forward_with_sync_bn(torch::nn::SequentialImpl& layers, at::Tensor x);
 
 // The synchronised form itself, with the reduction set by set_batchnorm_sync (none: this process's

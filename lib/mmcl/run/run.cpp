@@ -6,6 +6,7 @@
 #include "mmcl/core/runtime.h"
 #include "mmcl/dist/launch.h"
 #include "mmcl/io/checkpoint.h"
+#include "mmcl/models/clip.h"
 #include "mmcl/models/pretrained.h"
 #include "mmcl/models/vatt.h"
 #include "mmcl/text/factory.h"
@@ -75,6 +76,14 @@ void from_config(Run& r, const Request& request) {
   seed_everything(static_cast<uint64_t>(c.run.seed));
   r.model = models::make_model(r.model_config);
   if (!c.model.pretrained.empty()) models::load_pretrained(*r.model, c.model.pretrained);
+  // LiT: the image tower frozen for this training (a checkpoint's model, fine-tuned or evaluated, is not).
+  if (c.model.lock_image) {
+    auto* clip = dynamic_cast<models::ClipImpl*>(r.model.get());
+    MMCL_CHECK(clip, "model.lock_image: model ", c.model.name, " has no CLIP image tower");
+    const int64_t frozen = clip->lock_image(c.model.lock_image_unlocked_groups);
+    spdlog::info("model.lock_image: {} image tower tensors frozen ({} last layer groups train)", frozen,
+                 c.model.lock_image_unlocked_groups);
+  }
   // VATT's word vectors from a word2vec file, for the ids of the training tokenizer.
   if (auto* vatt = dynamic_cast<models::VattImpl*>(r.model.get()); vatt && !c.model.vatt.text.embeddings.empty()) {
     if (!r.tokenizer)

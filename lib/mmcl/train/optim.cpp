@@ -10,12 +10,12 @@
 namespace mmcl::train {
 namespace {
 
-bool is_embedding(const std::string& name) {
-  std::stringstream ss(name);
-  const std::string suffix = "embedding";
-  for (std::string part; std::getline(ss, part, '.');)
-    if (part.size() >= suffix.size() && part.compare(part.size() - suffix.size(), suffix.size(), suffix) == 0)
-      return true;
+// open_clip's exclusion from weight decay (its main.py): a tensor of fewer than 2 dimensions, or one
+// whose name holds "bn", "ln", "bias" or "logit_scale". Embeddings (2-D) are decayed, as there.
+bool exempt_from_decay(const std::string& name, const at::Tensor& p) {
+  if (p.dim() < 2) return true;
+  for (const char* part : {"bn", "ln", "bias", "logit_scale"})
+    if (name.find(part) != std::string::npos) return true;
   return false;
 }
 
@@ -33,7 +33,7 @@ ParameterGroups split_parameters(const torch::nn::Module& model) {
   for (const auto& item : model.named_parameters(/*recurse=*/true)) {
     const at::Tensor& p = item.value();
     if (!p.requires_grad()) continue;
-    if (p.dim() < 2 || is_embedding(item.key())) {
+    if (exempt_from_decay(item.key(), p)) {
       groups.no_decay.push_back(p);
       groups.no_decay_names.push_back(item.key());
     } else {

@@ -22,9 +22,9 @@ struct ParameterGroups {
   std::vector<std::string> decay_names, no_decay_names;
 };
 
-// No weight decay on biases, norms, embeddings and the logit scale: every parameter with fewer than
-// two dimensions, and every parameter of an embedding (a name part ending in "embedding",
-// e.g. token_embedding.weight, positional_embedding).
+// open_clip's weight decay groups: none on tensors of fewer than two dimensions (biases, norms, the
+// logit scale, class embeddings) or whose name holds "bn", "ln", "bias" or "logit_scale"; every other
+// tensor, 2-D embeddings included, is decayed. Frozen tensors (no gradient) are in neither.
 ParameterGroups split_parameters(const torch::nn::Module& model);
 
 // LibTorch's AdamW (same options, state and checkpoint format) whose step runs ATen's fused AdamW kernel

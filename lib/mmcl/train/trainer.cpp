@@ -32,8 +32,9 @@ models::Embeddings concat_with(const std::vector<models::Embeddings>& cached, si
     for (size_t i = 0; i < cached.size(); ++i) parts.push_back(i == live_index ? tensor : cached[i].at(modality));
     all.by_modality[modality] = at::cat(parts, 0);
   }
-  // The logit scale's gradient is taken from the first pass only, so it is counted once.
+  // The logit scale's (and bias's) gradient is taken from the first pass only, so it is counted once.
   all.logit_scale = live_index == 0 ? live.logit_scale : live.logit_scale.detach();
+  if (live.logit_bias.defined()) all.logit_bias = live_index == 0 ? live.logit_bias : live.logit_bias.detach();
   return all;
 }
 
@@ -68,6 +69,7 @@ StepStats forward_backward(models::ContrastiveModel& model, const losses::Loss& 
       rows = tensor.size(0);
     }
     all.logit_scale = local.logit_scale;
+    all.logit_bias = local.logit_bias;
     if (!global.local_loss) return loss(all);
     return loss.local(all, group.rank() * rows, (group.rank() + 1) * rows);
   };
