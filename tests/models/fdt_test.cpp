@@ -177,3 +177,30 @@ CATCH_TEST_CASE("CLIP weights load into FDT's towers, the token bank starts fres
   CATCH_CHECK(fdt.token_embedding->weight.equal(clip.token_embedding->weight));
   CATCH_CHECK(fdt.fdt->tokens.equal(bank));
 }
+
+CATCH_TEST_CASE("FDT on a ResNet tower: the image queries are the attention pool's input positions", "[models]") {
+  mmcl::config::ModelConfig c;
+  c.name = "fdt";
+  c.vision.tower = mmcl::VisionTower::resnet;
+  c.vision.resnet_layers = {1, 1, 1, 1};
+  c.vision.width = 8;
+  c.vision.head_width = 32;
+  c.vision.image_size = 64;
+  c.text.width = 16;
+  c.text.heads = 2;
+  c.text.layers = 1;
+  c.text.vocab_size = 40;
+  c.text.context_length = 8;
+  c.fdt.tokens = 32;
+  c.fdt.dim = 12;
+  torch::manual_seed(2);
+  mmcl::models::FdtImpl model(c);
+  model.eval();
+  const at::Tensor images = at::randn({2, 3, 64, 64});
+  // 2 x 2 cells of the last feature map, 32 x 8 = 256 channels wide.
+  CATCH_CHECK(model.image_tokens(images).sizes() == at::IntArrayRef({2, 4, 256}));
+  CATCH_CHECK(model.fdt->image_query->fc_1->weight.sizes() == at::IntArrayRef({12, 256}));
+  const auto w = model.image_weights(images);
+  CATCH_CHECK(w.relevance.sizes() == at::IntArrayRef({2, 4, 32}));
+  CATCH_CHECK(at::allclose(w.embedding.norm(2, -1), at::ones({2}), 1e-5, 1e-5));
+}

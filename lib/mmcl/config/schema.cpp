@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <set>
+#include <fstream>
 #include <sstream>
 
 #include "mmcl/core/catalog.h"
@@ -211,6 +212,65 @@ void Schema::integers(const std::string& key, std::array<int64_t, N>* target, in
     n.SetStyle(YAML::EmitterStyle::Flow);
     for (int64_t b : *target) n.push_back(b);
     return n;
+  };
+}
+
+void Schema::strings_or_file(const std::string& key, std::vector<std::string>* target, const std::string& doc) {
+  strings(key, target, doc);
+  Field& f = fields_.back();
+  f.type = "list of strings, or a file";
+  f.expect = "a list of strings, or the path of a file with one a line (or a JSON list)";
+  f.assign = [target, expect = f.expect](const YAML::Node& n) -> std::optional<std::string> {
+    if (n.IsNull()) {
+      target->clear();
+      return std::nullopt;
+    }
+    std::vector<std::string> out;
+    if (n.IsSequence()) {
+      for (const auto& item : n) {
+        if (!item.IsScalar()) return "expected " + expect + ", got " + describe(n);
+        out.push_back(item.Scalar());
+      }
+      *target = out;
+      return std::nullopt;
+    }
+    if (!n.IsScalar() || n.Scalar().empty()) return "expected " + expect + ", got " + describe(n);
+    const std::string path = n.Scalar();
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return str_cat("file not found or unreadable: \"", printable(path, 200), "\"");
+    constexpr size_t kMaxBytes = size_t{16} << 20;
+    std::string text;
+    text.resize(kMaxBytes + 1);
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxBytes) return str_cat("\"", printable(path, 200), "\" is larger than 16 MiB");
+    const bool json = path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0;
+    if (json) {
+      YAML::Node list;
+      try {
+        list = YAML::Load(text);
+      } catch (const YAML::Exception& e) {
+        return str_cat("\"", printable(path, 200), "\": not JSON (", e.what(), ")");
+      }
+      if (!list.IsSequence()) return str_cat("\"", printable(path, 200), "\": expected a JSON list of strings");
+      for (const auto& item : list) {
+        if (!item.IsScalar()) return str_cat("\"", printable(path, 200), "\": expected a JSON list of strings");
+        out.push_back(item.Scalar());
+      }
+    } else {
+      std::istringstream lines(text);
+      for (std::string line; std::getline(lines, line);) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        const size_t a = line.find_first_not_of(" \t");
+        if (a == std::string::npos || line[a] == '#') continue;
+        out.push_back(line.substr(a, line.find_last_not_of(" \t") + 1 - a));
+      }
+    }
+    if (out.empty()) return str_cat("\"", printable(path, 200), "\" lists nothing");
+    for (const auto& item : out)
+      if (!is_utf8(item)) return str_cat("\"", printable(path, 200), "\" is not UTF-8 text");
+    *target = out;
+    return std::nullopt;
   };
 }
 
@@ -529,8 +589,12 @@ Schema::Schema(RunConfig& c) {
          "video <-> audio retrieval, VATT).");
   text("eval.caption_key", &c.eval.caption_key, "Evaluation manifest column or field with the caption(s) (retrieve).");
   text("eval.label_key", &c.eval.label_key, "Evaluation manifest column or field with the label (zeroshot): an integer or a class name.");
-  strings("eval.classnames", &c.eval.classnames, "Zero-shot class names in label order; empty: the manifest's label names.");
-  strings("eval.templates", &c.eval.templates, "Zero-shot prompt templates; {} is replaced by the class name.");
+  strings_or_file("eval.classnames", &c.eval.classnames,
+                  "Zero-shot class names in label order, or a file of them (one a line, or a JSON list; e.g. "
+                  "data/image-benchmarks/prepare.py's classnames.txt); empty: the manifest's label names.");
+  strings_or_file("eval.templates", &c.eval.templates,
+                  "Zero-shot prompt templates ({} is replaced by the class name), or a file of them (one a line, "
+                  "or a JSON list).");
   integer("eval.batch_size", &c.eval.batch_size, 1, "Images or captions per forward pass when evaluating.");
   integers<2>("eval.views", &c.eval.views, 1,
               "Views per test sample, their embeddings averaged: video clips x spatial crops (crops 1 or 3: centre, or "

@@ -78,6 +78,10 @@ class Schema {
   template <size_t N>
   void integers(const std::string& key, std::array<int64_t, N>* target, int64_t min, const std::string& doc);
   void strings(const std::string& key, std::vector<std::string>* target, const std::string& doc);
+  // A list of strings given in the config, or the path of a file holding it: a JSON list (.json), else
+  // one item a line (blank lines and lines starting with '#' left out). The file is read when the
+  // config is loaded, so the resolved config holds the list.
+  void strings_or_file(const std::string& key, std::vector<std::string>* target, const std::string& doc);
   void walk(const YAML::Node& node, const std::string& source, const std::string& prefix);
   std::string suggest(const std::string& key) const;
 
