@@ -12,14 +12,12 @@
 
 using namespace mmcl::test;
 
-CATCH_TEST_CASE("model.pretrained: zeroshot, embed and pretrain from open_clip weights and config", "[cli]") {
-  const auto shared = shared_dir();
-  if (shared.empty()) {
-    CATCH_WARN("SKIPPED: ../shared not found; model.pretrained end to end not checked");
-    return;
-  }
-  TempDir dir;
-  std::mt19937 rng(2);
+namespace {
+
+// Four 64 px noise images (labelled.csv: two classes; captions.csv: one caption each) and run.yaml: the
+// open_clip model of `weights`' fixture folder, CLIP's BPE, two training steps, zero-shot on the images.
+void write_pretrained_run(const fs::path& dir, const fs::path& shared, const fs::path& weights, unsigned seed) {
+  std::mt19937 rng(seed);
   std::string labelled = "filepath,label\n", captions = "filepath,title\n";
   for (int i = 0; i < 4; ++i) {
     std::vector<unsigned char> px(64 * 64 * 3);
@@ -31,16 +29,28 @@ CATCH_TEST_CASE("model.pretrained: zeroshot, embed and pretrain from open_clip w
   }
   write_text(dir / "labelled.csv", labelled);
   write_text(dir / "captions.csv", captions);
-  const auto fixture = shared / "fixtures" / "openclip_vit_tiny";
   write_text(dir / "run.yaml",
              "run: {name: zs, seed: 0}\n"
              "runtime: {device: cpu, threads: 1}\n"
-             "model:\n  preset: " + (fixture / "model_config.json").string() + "\n"
-             "  pretrained: " + (fixture / "open_clip_weights.pt").string() + "\n"
+             "model:\n  preset: " + (weights.parent_path() / "model_config.json").string() + "\n"
+             "  pretrained: " + weights.string() + "\n"
              "data: {type: manifest, train: captions.csv, batch_size: 2, workers: 0}\n"
              "tokenizer: {vocab: " + (shared / "clip" / "bpe_simple_vocab_16e6.txt.gz").string() + "}\n"
              "train: {steps: 2, log_every: 1}\n"
              "eval: {data: labelled.csv, batch_size: 2}\n");
+}
+
+}  // namespace
+
+CATCH_TEST_CASE("model.pretrained: zeroshot, embed and pretrain from open_clip weights and config", "[cli]") {
+  const auto shared = shared_dir();
+  if (shared.empty()) {
+    CATCH_WARN("SKIPPED: ../shared not found; model.pretrained end to end not checked");
+    return;
+  }
+  TempDir dir;
+  const auto fixture = shared / "fixtures" / "openclip_vit_tiny";
+  write_pretrained_run(dir.path(), shared, fixture / "open_clip_weights.pt", 2);
 
   const auto zs = run_mmcl("zeroshot --config run.yaml", dir.path());
   CATCH_CAPTURE(zs.output);
@@ -78,28 +88,8 @@ CATCH_TEST_CASE("open_clip's ModifiedResNet CLIP: zeroshot and pretraining from 
     return;
   }
   TempDir dir;
-  std::mt19937 rng(3);
-  std::string labelled = "filepath,label\n", captions = "filepath,title\n";
-  for (int i = 0; i < 4; ++i) {
-    std::vector<unsigned char> px(64 * 64 * 3);
-    for (size_t p = 0; p < px.size(); ++p) px[p] = static_cast<unsigned char>(rng() % 256);
-    const std::string name = "img" + std::to_string(i) + ".png";
-    stbi_write_png((dir / name).c_str(), 64, 64, 3, px.data(), 64 * 3);
-    labelled += name + (i % 2 ? ",noise\n" : ",static\n");
-    captions += name + ",a photo of noise\n";
-  }
-  write_text(dir / "labelled.csv", labelled);
-  write_text(dir / "captions.csv", captions);
   const auto fixture = shared / "fixtures" / "openclip_rn_tiny";
-  write_text(dir / "run.yaml",
-             "run: {name: zs, seed: 0}\n"
-             "runtime: {device: cpu, threads: 1}\n"
-             "model:\n  preset: " + (fixture / "model_config.json").string() + "\n"
-             "  pretrained: " + (fixture / "open_clip_weights.safetensors").string() + "\n"
-             "data: {type: manifest, train: captions.csv, batch_size: 2, workers: 0}\n"
-             "tokenizer: {vocab: " + (shared / "clip" / "bpe_simple_vocab_16e6.txt.gz").string() + "}\n"
-             "train: {steps: 2, log_every: 1}\n"
-             "eval: {data: labelled.csv, batch_size: 2}\n");
+  write_pretrained_run(dir.path(), shared, fixture / "open_clip_weights.safetensors", 3);
   const auto zs = run_mmcl("zeroshot --config run.yaml", dir.path());
   CATCH_CAPTURE(zs.output);
   CATCH_REQUIRE(zs.exit_code == 0);

@@ -48,6 +48,30 @@ at::Tensor caption(const std::vector<int64_t>& words, int64_t context, int64_t v
   return at::tensor(ids, at::kLong).unsqueeze(0);
 }
 
+// The model's tensors (parameters and buffers) are exactly those listed in open_clip's safetensors file
+// (its header: an 8-byte little-endian length, then JSON), with the same shapes. Returns ours.
+std::map<std::string, std::vector<int64_t>> check_open_clip_names(torch::nn::Module& model,
+                                                                  const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  uint64_t header_size = 0;
+  in.read(reinterpret_cast<char*>(&header_size), 8);
+  std::string header(header_size, '\0');
+  in.read(header.data(), static_cast<std::streamsize>(header_size));
+  const auto tensors = nlohmann::json::parse(header);
+  std::map<std::string, std::vector<int64_t>> ours;
+  for (const auto& [name, t] : mmcl::models::named_weights(model)) ours[name] = t.sizes().vec();
+  size_t matched = 0;
+  for (const auto& [name, info] : tensors.items()) {
+    if (name == "__metadata__" || name == "attn_mask") continue;
+    CATCH_CAPTURE(name);
+    CATCH_REQUIRE(ours.count(name) == 1);
+    CATCH_CHECK(ours[name] == info["shape"].get<std::vector<int64_t>>());
+    ++matched;
+  }
+  CATCH_CHECK(matched == ours.size());  // and none of ours is missing from open_clip's
+  return ours;
+}
+
 }  // namespace
 
 CATCH_TEST_CASE("the causal mask lets token i see tokens 0..i only", "[models]") {
@@ -150,25 +174,7 @@ CATCH_TEST_CASE("parameter names and shapes are open_clip's", "[models][fixtures
   c.text.layers = oc["text_cfg"]["layers"];
   ClipImpl model(c);
 
-  // The safetensors header (8-byte little-endian length, then JSON) lists open_clip's tensors.
-  std::ifstream in(dir / "open_clip_weights.safetensors", std::ios::binary);
-  uint64_t header_size = 0;
-  in.read(reinterpret_cast<char*>(&header_size), 8);
-  std::string header(header_size, '\0');
-  in.read(header.data(), static_cast<std::streamsize>(header_size));
-  const auto tensors = nlohmann::json::parse(header);
-
-  std::map<std::string, std::vector<int64_t>> ours;
-  for (const auto& p : model.named_parameters()) ours[p.key()] = p.value().sizes().vec();
-  size_t matched = 0;
-  for (const auto& [name, info] : tensors.items()) {
-    if (name == "__metadata__" || name == "attn_mask") continue;
-    CATCH_CAPTURE(name);
-    CATCH_REQUIRE(ours.count(name) == 1);
-    CATCH_CHECK(ours[name] == info["shape"].get<std::vector<int64_t>>());
-    ++matched;
-  }
-  CATCH_CHECK(matched == ours.size());  // and none of ours is missing from open_clip's
+  check_open_clip_names(model, dir / "open_clip_weights.safetensors");
 }
 
 CATCH_TEST_CASE("with open_clip's weights the embeddings match open_clip's outputs", "[models][fixtures]") {
@@ -215,25 +221,10 @@ CATCH_TEST_CASE("the ModifiedResNet tower: open_clip's names, shapes and outputs
   CATCH_CHECK(!model.visual);
 
   // Every tensor of open_clip's state dict (BatchNorm buffers included) and nothing else, shapes equal.
-  std::ifstream in(dir / "open_clip_weights.safetensors", std::ios::binary);
-  uint64_t header_size = 0;
-  in.read(reinterpret_cast<char*>(&header_size), 8);
-  std::string header(header_size, '\0');
-  in.read(header.data(), static_cast<std::streamsize>(header_size));
-  const auto tensors = nlohmann::json::parse(header);
-  std::map<std::string, std::vector<int64_t>> ours;
-  for (const auto& [name, t] : mmcl::models::named_weights(model)) ours[name] = t.sizes().vec();
-  size_t matched = 0;
-  for (const auto& [name, info] : tensors.items()) {
-    if (name == "__metadata__" || name == "attn_mask") continue;
-    CATCH_CAPTURE(name);
-    CATCH_REQUIRE(ours.count(name) == 1);
-    CATCH_CHECK(ours[name] == info["shape"].get<std::vector<int64_t>>());
-    ++matched;
-  }
-  CATCH_CHECK(matched == ours.size());
+  const auto ours = check_open_clip_names(model, dir / "open_clip_weights.safetensors");
   CATCH_CHECK(ours.count("visual.layer2.0.downsample.0.weight") == 1);  // the "-1" avgpool has no tensor
   CATCH_CHECK(ours.count("visual.attnpool.positional_embedding") == 1);
+  CATCH_CHECK(ours.count("visual.bn1.running_var") == 1);
 
   // Both of open_clip's files, then open_clip's embeddings and logits (BatchNorm in eval mode).
   for (const std::string file : {"open_clip_weights.safetensors", "open_clip_weights.pt"}) {
