@@ -45,17 +45,29 @@ class Finetune : public RunCommand {
 
     const int code = result.training.stop_signal != 0 ? kExitRuntime : kExitOk;
     if (!main) return code;
-    const eval::ClassificationMetrics& m = result.test;
-    const nlohmann::json results = {{"subcommand", "finetune"}, {"checkpoint", c.eval.checkpoint},
-                                    {"train", c.eval.train},     {"data", c.eval.data},
-                                    {"mode", name_of(c.finetune.mode)}, {"steps", result.training.step},
-                                    {"top1", m.top1},             {"top5", m.top5},
-                                    {"samples", m.samples},       {"epoch_top1", result.epoch_top1},
-                                    {"per_class", m.per_class},   {"confusion", m.confusion}};
+    nlohmann::json results = {{"subcommand", "finetune"}, {"checkpoint", c.eval.checkpoint},
+                              {"train", c.eval.train},     {"data", c.eval.data},
+                              {"mode", name_of(c.finetune.mode)}, {"steps", result.training.step}};
+    std::string scores;
+    int64_t samples = 0;
+    if (sets.multi_label) {
+      const eval::MultiLabelMetrics& m = result.test_multi;
+      samples = m.samples;
+      results.update({{"mAP", m.map}, {"mean_auc", m.mean_auc}, {"d_prime", m.d_prime}, {"epoch_mAP", result.epoch_top1},
+                      {"ap", m.ap}, {"auc", m.auc}});
+      scores = format_line("test mAP %.2f%%  AUC %.4f  d-prime %.3f", 100 * m.map, m.mean_auc, m.d_prime);
+    } else {
+      const eval::ClassificationMetrics& m = result.test;
+      samples = m.samples;
+      results.update({{"top1", m.top1}, {"top5", m.top5}, {"epoch_top1", result.epoch_top1},
+                      {"per_class", m.per_class}, {"confusion", m.confusion}});
+      scores = format_line("test top-1 %.2f%%  top-5 %.2f%%", 100 * m.top1, 100 * m.top5);
+    }
+    results["samples"] = samples;
     write_file_atomic(dir.results_file(), json_text(results, 2) + "\n");
     const std::string summary = format_line(
-        "fine-tuned (%s) for %lld steps: test top-1 %.2f%%  top-5 %.2f%% on %lld %s\n", name_of(c.finetune.mode).c_str(),
-        static_cast<long long>(result.training.step), 100 * m.top1, 100 * m.top5, static_cast<long long>(m.samples),
+        "fine-tuned (%s) for %lld steps: %s on %lld %s\n", name_of(c.finetune.mode).c_str(),
+        static_cast<long long>(result.training.step), scores.c_str(), static_cast<long long>(samples),
         plural_of(sets.modality).c_str());
     write_file_atomic(dir.root / "summary.txt", summary);
     std::cout << summary << std::flush;

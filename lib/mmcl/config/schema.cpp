@@ -600,8 +600,9 @@ Schema::Schema(RunConfig& c) {
               "Views per test sample, their embeddings averaged: video clips x spatial crops (crops 1 or 3: centre, or "
               "both ends and centre of the longer side), audio windows x 1; clips evenly spaced over the video.");
   boolean("eval.multi_label", &c.eval.multi_label,
-          "linear-probe: every sample has a set of labels (AudioSet): a JSONL list, or a cell split at "
-          "eval.label_separator; one-vs-rest logistic regression, reported as mAP, mean AUC and d-prime.");
+          "linear-probe and finetune: every sample has a set of labels (AudioSet): a JSONL list, or a cell split at "
+          "eval.label_separator; one-vs-rest logistic regression (linear-probe) or binary cross-entropy per class "
+          "(finetune), reported as mAP, mean AUC and d-prime.");
   text("eval.label_separator", &c.eval.label_separator, "eval.multi_label: what separates the labels of a CSV/TSV cell or JSON string.");
   choice("eval.probe.method", &c.eval.probe.method,
          "linear-probe: logistic (L-BFGS on fixed features, the L2 strength chosen on validation data; CLIP's protocol) "

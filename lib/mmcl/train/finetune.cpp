@@ -19,14 +19,13 @@ FinetuneData finetune_data(const run::Run& base) {
   const config::RunConfig& c = base.config;
   const data::Manifest train = eval::read_labelled(c.eval, c.data, c.eval.train);
   const data::Manifest test = eval::read_labelled(c.eval, c.data, c.eval.data);
-  if (c.eval.multi_label)
-    throw ConfigError("eval.multi_label: finetune trains a single-label head (cross-entropy); multi-label sets are "
-                      "evaluated by linear-probe");
   if (train.label_names != test.label_names)
     throw ConfigError(str_cat(c.eval.data, ": its class names differ from those of ", c.eval.train));
   FinetuneData out;
-  for (const auto* m : {&train, &test})
-    for (size_t i = 0; i < m->records.size(); ++i) out.classes = std::max(out.classes, m->records.label(i) + 1);
+  out.classes = std::max(eval::class_count(train), eval::class_count(test));
+  out.multi_label = c.eval.multi_label;
+  out.train_sets = train.label_sets;
+  out.test_sets = test.label_sets;
   out.modality = eval::eval_modality(base);
   out.train = eval::labelled_inputs(base, train, /*train=*/true);
   out.test = eval::labelled_inputs(base, test, /*train=*/false);
@@ -48,6 +47,14 @@ FinetuneResult finetune(const run::Run& base, const FinetuneData& sets, const Ru
   };
   auto optimizer = make_optimizer(*model, c.optim);
   data::Loader loader(sets.train, loader_options(c.data, c.run.seed, runtime));
+  // Multi-label targets: the multi-hot rows of a batch's samples.
+  const auto multi_hot = [&](const std::vector<std::vector<int32_t>>& label_sets, const std::vector<int64_t>& indices) {
+    at::Tensor y = at::zeros({static_cast<int64_t>(indices.size()), sets.classes}, at::kFloat);
+    for (size_t r = 0; r < indices.size(); ++r)
+      for (int32_t l : label_sets.at(static_cast<size_t>(indices[r])))
+        if (l < sets.classes) y[static_cast<int64_t>(r)][l] = 1;
+    return y;
+  };
 
   auto evaluate = [&] {
     model->eval();
@@ -69,14 +76,19 @@ FinetuneResult finetune(const run::Run& base, const FinetuneData& sets, const Ru
     int64_t row = 0;
     while (auto b = test_loader.next()) {
       logits.push_back(logits_of(*b).cpu());
-      labels.push_back(b->label);
+      labels.push_back(sets.multi_label ? multi_hot(sets.test_sets, b->indices) : b->label);
       for (int64_t index : b->indices) {
         if (seen.insert(index).second) keep.push_back(row);
         ++row;
       }
     }
     const at::Tensor rows = at::tensor(keep, at::kLong);
-    return eval::classification_metrics(at::cat(logits).index_select(0, rows), at::cat(labels).index_select(0, rows));
+    return std::make_pair(at::cat(logits).index_select(0, rows), at::cat(labels).index_select(0, rows));
+  };
+  // The epoch's score (top-1, or mAP) and the final metrics.
+  const auto score = [&](const std::pair<at::Tensor, at::Tensor>& out) {
+    return sets.multi_label ? eval::multilabel_metrics(out.first, out.second).map
+                            : eval::classification_metrics(out.first, out.second).top1;
   };
 
   FinetuneResult result;
@@ -87,9 +99,12 @@ FinetuneResult finetune(const run::Run& base, const FinetuneData& sets, const Ru
   job.step = [&](const std::vector<data::Batch>& micro) {
     StepStats stats;
     for (const data::Batch& b : micro) {
-      const at::Tensor loss = at::cross_entropy_loss(logits_of(b), b.label, {}, at::Reduction::Mean, -100,
-                                                     c.finetune.label_smoothing) /
-                              static_cast<double>(micro.size());
+      const at::Tensor logits = logits_of(b);
+      const at::Tensor loss =
+          (sets.multi_label
+               ? at::binary_cross_entropy_with_logits(logits, multi_hot(sets.train_sets, b.indices).to(logits.device()))
+               : at::cross_entropy_loss(logits, b.label, {}, at::Reduction::Mean, -100, c.finetune.label_smoothing)) /
+          static_cast<double>(micro.size());
       scaler.scale_loss(loss).backward();
       stats.loss = stats.loss.defined() ? stats.loss + loss.detach() : loss.detach();
     }
@@ -97,17 +112,20 @@ FinetuneResult finetune(const run::Run& base, const FinetuneData& sets, const Ru
   };
   job.scaler = &scaler;
   job.at_epoch_end = [&](int64_t epoch, nlohmann::json& record) {
-    const auto m = evaluate();
-    record["eval/top1"] = m.top1;
-    result.epoch_top1.push_back(m.top1);
-    spdlog::info("epoch {}: test top-1 {:.2f}%", epoch, 100 * m.top1);
+    const double s = score(evaluate());
+    const char* what = sets.multi_label ? "mAP" : "top1";
+    record[str_cat("eval/", what)] = s;
+    result.epoch_top1.push_back(s);
+    spdlog::info("epoch {}: test {} {:.2f}%", epoch, sets.multi_label ? "mAP" : "top-1", 100 * s);
   };
   job.description = str_cat("fine-tuning (", c.finetune.mode, ") a ", sets.classes, "-class head on ", c.eval.checkpoint,
                             ", ", sets.train->size(), " training ", plural_of(modality), ", precision ", precision.name());
   result.training =
       run_training(job, {c.train, c.optim, {config::dump_config(c), ""}, c.dist.bucket_mb}, dir, runtime);
   if (runtime.group && !runtime.group->is_main()) return result;
-  result.test = evaluate();
+  const auto out = evaluate();
+  if (sets.multi_label) result.test_multi = eval::multilabel_metrics(out.first, out.second);
+  else result.test = eval::classification_metrics(out.first, out.second);
   return result;
 }
 
