@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <functional>
 #include <set>
 #include <stdexcept>
 
@@ -95,54 +96,56 @@ std::vector<std::string> split_label_set(const std::string& raw) {
   return out;
 }
 
-void assign_labels(Manifest& m, const std::vector<std::string>& raw);
-
-// Multi-label rows: integers kept, names numbered in sorted order, as for single labels.
-void assign_label_sets(Manifest& m, const std::vector<std::string>& raw) {
-  std::vector<std::vector<std::string>> sets;
-  std::vector<std::string> all;
-  for (const auto& r : raw) {
-    sets.push_back(split_label_set(r));
-    all.insert(all.end(), sets.back().begin(), sets.back().end());
-  }
-  // The flat list decides integers or names and numbers them (assign_labels on a scratch manifest).
-  Manifest flat;
-  flat.path = m.path;
-  for (size_t i = 0; i < all.size(); ++i) flat.records.push_back(Record{m.path, {}, -1});
-  assign_labels(flat, all);
-  m.label_names = flat.label_names;
-  m.label_sets.assign(raw.size(), {});
-  size_t k = 0;
-  for (size_t i = 0; i < sets.size(); ++i) {
-    std::vector<int32_t>& labels = m.label_sets[i];
-    for (size_t j = 0; j < sets[i].size(); ++j) labels.push_back(static_cast<int32_t>(flat.records.label(k++)));
-    std::sort(labels.begin(), labels.end());
-    labels.erase(std::unique(labels.begin(), labels.end()), labels.end());
-    m.records.set_label(i, labels.empty() ? -1 : labels.front());
-  }
-}
-
-// Labels given as integers are kept; labels given as names are numbered in sorted order.
-void assign_labels(Manifest& m, const std::vector<std::string>& raw) {
+// The class numbers of raw labels: integers kept, names numbered in sorted order (`names` receives
+// them; left empty for integers). `owner(i)` names the sample of label i in an error.
+std::vector<int64_t> number_labels(const std::string& path, const std::vector<std::string>& raw,
+                                   std::vector<std::string>& names, const std::function<std::string(size_t)>& owner) {
   bool integers = true;
   for (const auto& r : raw) {
     if (r.empty() || r.find_first_not_of("0123456789") != std::string::npos) integers = false;
   }
+  std::vector<int64_t> out(raw.size());
   if (integers) {
     for (size_t i = 0; i < raw.size(); ++i) {
       // Labels number the classes: one past int64 (or past a million classes) is a broken file.
       const std::optional<int64_t> label = parse_non_negative(raw[i]);
       if (!label || *label >= kMaxClasses)
-        throw ConfigError(str_cat(m.path, ": label \"", printable(raw[i], 40), "\" of ", m.records[i].image,
+        throw ConfigError(str_cat(path, ": label \"", printable(raw[i], 40), "\" of ", owner(i),
                                   " is not a class number below ", kMaxClasses));
-      m.records.set_label(i, *label);
+      out[i] = *label;
     }
-    return;
+    return out;
   }
-  std::set<std::string> names(raw.begin(), raw.end());
-  m.label_names.assign(names.begin(), names.end());
+  const std::set<std::string> sorted(raw.begin(), raw.end());
+  names.assign(sorted.begin(), sorted.end());
+  for (size_t i = 0; i < raw.size(); ++i) out[i] = std::lower_bound(names.begin(), names.end(), raw[i]) - names.begin();
+  return out;
+}
+
+// Labels given as integers are kept; labels given as names are numbered in sorted order.
+void assign_labels(Manifest& m, const std::vector<std::string>& raw) {
+  const std::vector<int64_t> ids =
+      number_labels(m.path, raw, m.label_names, [&](size_t i) { return m.records[i].image; });
+  for (size_t i = 0; i < ids.size(); ++i) m.records.set_label(i, ids[i]);
+}
+
+// Multi-label rows: every row's labels numbered together, as single labels are; each row's set sorted
+// without repeats, its first label the row's label.
+void assign_label_sets(Manifest& m, const std::vector<std::string>& raw) {
+  std::vector<std::string> all;
+  std::vector<size_t> row_of;  // the row of each label in `all`
   for (size_t i = 0; i < raw.size(); ++i)
-    m.records.set_label(i, std::lower_bound(m.label_names.begin(), m.label_names.end(), raw[i]) - m.label_names.begin());
+    for (std::string& label : split_label_set(raw[i])) all.push_back(std::move(label)), row_of.push_back(i);
+  const std::vector<int64_t> ids =
+      number_labels(m.path, all, m.label_names, [&](size_t k) { return m.records[row_of[k]].image; });
+  m.label_sets.assign(raw.size(), {});
+  for (size_t k = 0; k < ids.size(); ++k) m.label_sets[row_of[k]].push_back(static_cast<int32_t>(ids[k]));
+  for (size_t i = 0; i < raw.size(); ++i) {
+    std::vector<int32_t>& labels = m.label_sets[i];
+    std::sort(labels.begin(), labels.end());
+    labels.erase(std::unique(labels.begin(), labels.end()), labels.end());
+    m.records.set_label(i, labels.empty() ? -1 : labels.front());
+  }
 }
 
 // RFC 4180 fields fed a line at a time: a quoted field may hold separators, doubled quotes and line

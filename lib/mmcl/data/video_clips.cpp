@@ -144,12 +144,14 @@ at::Tensor normalise(const at::Tensor& out, const VideoTransform& t) {
 
 at::Tensor crop_clip(const at::Tensor& clip, const VideoTransform& t, int64_t index, int64_t crops) {
   const int64_t h = clip.size(2), w = clip.size(3), side = std::min(h, w);
-  // Where along the free extent of each side the square sits: 0 start, 1/2 centre, 1 end.
-  const double at_fraction = crops <= 1 ? 0.5 : static_cast<double>(index) / static_cast<double>(crops - 1);
+  // The square's offset along each side's free extent: its middle for one crop, else index / (crops - 1)
+  // of the way (start, centre, end for three).
+  const auto offset = [&](int64_t extent) {
+    if (crops <= 1) return extent / 2;
+    return static_cast<int64_t>(std::llround(static_cast<double>(extent * index) / static_cast<double>(crops - 1)));
+  };
   SpatialParams p;
-  p.box = {static_cast<int64_t>(std::llround(static_cast<double>(h - side) * at_fraction)),
-           static_cast<int64_t>(std::llround(static_cast<double>(w - side) * at_fraction)), side, side};
-  if (crops <= 1) p.box = {(h - side) / 2, (w - side) / 2, side, side};
+  p.box = {offset(h - side), offset(w - side), side, side};
   return normalise(apply(clip, p, t.size), t);
 }
 

@@ -23,7 +23,15 @@ EmbedOptions embed_options(const run::Run& run, Modality modality) {
   o.device = run.device;
   o.precision = run.precision;
   o.modality = modality;
+  o.views = eval_views(run.config.eval, modality);
   return o;
+}
+
+int64_t eval_views(const config::EvalConfig& eval, Modality modality, bool train) {
+  if (train) return 1;
+  if (modality == Modality::video) return eval.views[0] * eval.views[1];
+  if (modality == Modality::audio) return eval.views[0];
+  return 1;
 }
 
 data::Manifest read_labelled(const config::EvalConfig& e, const config::DataConfig& d, const std::string& path) {
@@ -89,6 +97,7 @@ LabelledEmbeddings embed_labelled(const run::Run& run, const data::Manifest& man
   const Modality modality = eval_modality(run);
   EmbedOptions options = embed_options(run, modality);
   options.epoch = epoch;
+  options.views = eval_views(run.config.eval, modality, train);
   const ImageEmbeddings emb = embed_inputs(*run.model, labelled_inputs(run, manifest, train), options);
   spdlog::info("{}: {} {} embedded", manifest.path, emb.embeddings.size(0), plural_of(modality));
   if (!manifest.label_sets.empty()) {
@@ -107,27 +116,13 @@ LabelledEmbeddings embed_labelled(const run::Run& run, const data::Manifest& man
 ImageEmbeddings embed_inputs(models::ContrastiveModel& model, std::shared_ptr<const data::Dataset> inputs,
                              const EmbedOptions& options) {
   const c10::Device& device = options.device;
-  // Views per sample (eval.views), from the first sample's shape: the loader's batches hold about
-  // batch_size views.
-  int64_t views = 1;
+  // Several views per sample: the loader's batches hold about batch_size views.
   const int64_t one_view_dims = options.modality == Modality::video ? 4 : options.modality == Modality::audio ? 1 : 3;
   data::LoaderOptions o;
-  o.batch_size = options.batch_size;
+  o.batch_size = std::max<int64_t>(1, options.batch_size / options.views);
   o.workers = options.workers;
   o.shuffle = false;
   o.drop_last = false;
-  for (int64_t i = 0; i < std::min<int64_t>(inputs->size(), 8); ++i) {
-    try {
-      const data::Sample sample = inputs->get(i, 0);
-      const at::Tensor first = options.modality == Modality::video   ? sample.video
-                               : options.modality == Modality::audio ? sample.audio
-                                                                     : sample.image;
-      if (first.defined() && first.dim() == one_view_dims + 1) views = first.size(0);
-      break;
-    } catch (const data::SampleError&) {
-    }
-  }
-  o.batch_size = std::max<int64_t>(1, options.batch_size / views);
   data::Loader loader(std::move(inputs), o);
   loader.start_epoch(options.epoch);
   std::vector<at::Tensor> parts;

@@ -30,9 +30,13 @@ struct EmbedOptions {
   Modality modality = Modality::image;     // what the dataset's samples hold
   std::string key;                         // the embedding to keep when not the modality's own (VATT's "video_va")
   int64_t epoch = 0;                       // the loader's epoch: the random draws of augmented inputs
+  int64_t views = 1;                       // inputs per sample (eval_views)
 };
-// eval.batch_size, data.workers and the run's device and precision, for `modality`.
+// eval.batch_size, data.workers, the run's device and precision, and the evaluation views, for `modality`.
 EmbedOptions embed_options(const run::Run& run, Modality modality);
+// Inputs per evaluation sample that eval.views asks of `modality` (video: clips x crops; audio: windows;
+// 1 for images, and for training inputs).
+int64_t eval_views(const config::EvalConfig& eval, Modality modality, bool train = false);
 
 struct ImageEmbeddings {
   at::Tensor embeddings;         // [N, D], normalised, float32

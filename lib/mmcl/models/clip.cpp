@@ -110,7 +110,6 @@ Embeddings ClipImpl::forward(const data::Batch& batch) {
 int64_t ClipImpl::lock_image(int64_t unlocked_groups) {
   // open_clip's groups, first to last.
   std::vector<std::vector<at::Tensor>> groups;
-  const auto params_of = [](torch::nn::Module& m) { return m.parameters(); };
   if (visual) {
     groups.push_back({visual->conv1->weight, visual->class_embedding, visual->positional_embedding});
     for (const auto& p : visual->ln_pre->parameters()) groups.back().push_back(p);
@@ -125,7 +124,7 @@ int64_t ClipImpl::lock_image(int64_t unlocked_groups) {
     auto& r = *visual_rn;
     groups.push_back({});
     for (auto* m : std::vector<torch::nn::Module*>{r.conv1.get(), r.bn1.get(), r.conv2.get(), r.bn2.get(), r.conv3.get(), r.bn3.get()})
-      for (const auto& p : params_of(*m)) groups.back().push_back(p);
+      for (const auto& p : m->parameters()) groups.back().push_back(p);
     for (auto* layer : {&r.layer1, &r.layer2, &r.layer3, &r.layer4}) groups.push_back((*layer)->parameters());
     groups.push_back(r.attnpool->parameters());
   }

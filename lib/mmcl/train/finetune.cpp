@@ -62,10 +62,7 @@ FinetuneResult finetune(const run::Run& base, const FinetuneData& sets, const Ru
     o.shuffle = false;
     o.drop_last = false;
     // Evaluation views (eval.views) multiply the inputs of a sample.
-    const int64_t views = modality == Modality::video ? c.eval.views[0] * c.eval.views[1]
-                          : modality == Modality::audio ? c.eval.views[0]
-                                                        : 1;
-    o.batch_size = std::max<int64_t>(1, c.eval.batch_size / views);
+    o.batch_size = std::max<int64_t>(1, c.eval.batch_size / eval::eval_views(c.eval, modality));
     data::Loader test_loader(sets.test, o);
     test_loader.start_epoch(0);
     torch::NoGradGuard no_grad;
