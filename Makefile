@@ -22,7 +22,7 @@ TORCH_VERSION := 2.11.0
 VENV := .venv
 PYTHON ?= python3
 
-.PHONY: asan-build test-asan fuzz soak setup venv build-cpu-only gpu-bundle gpu-check configure build test demo demo-emoji demo-synthetic bench bench-train bench-openclip bench-manifest bench-data-scale reproduce-fdt reproduce-cvrl reproduce-vatt config-docs clean help
+.PHONY: asan-build test-asan fuzz soak setup venv build-cpu-only gpu-bundle gpu-check configure build test demo demo-emoji demo-synthetic bench bench-train bench-openclip bench-manifest bench-data-scale reproduce-fdt reproduce-simclr reproduce-cvrl reproduce-vatt config-docs clean help
 
 help:
 	@echo "make demo   install what is missing, build, train a tiny CLIP and report"
@@ -34,6 +34,7 @@ help:
 	@echo "make bench-manifest  a 10-million-row CSV manifest: load time and memory per row, against pandas (docs/BENCHMARKS.md)"
 	@echo "make bench-train  CLIP training speed against a plain PyTorch loop and open_clip's CLIP class, fp32 and amp_bf16, 3 rounds (docs/BENCHMARKS.md, ~15 min on 2 cores)"
 	@echo "make reproduce-fdt  CLIP against CLIP+FDT, 3 seeds, two datasets (docs/REPRODUCTION.md, ~2 h)"
+	@echo "make reproduce-simclr  SimCLR (ResNet-18) against the untrained network, 3 seeds, Fashion-MNIST linear probe (docs/REPRODUCTION.md)"
 	@echo "make reproduce-cvrl  CVRL's augmentation ablation, 3 seeds, moving Fashion-MNIST (~40 min)"
 	@echo "make reproduce-vatt  VATT's DropToken ablation and VATT-MA, 3 seeds, moving Fashion-MNIST with speech (~45 min)"
 	@echo "make test-asan  the test suite under ASan + UBSan (clang; build-asan/, ~30 min cold)"
@@ -175,6 +176,9 @@ $(MOVING)/test.csv:
 
 $(MOVING_SPEECH)/test.csv:
 	python3 data/moving-fashion-mnist/make_videos.py --speech --out $(MOVING_SPEECH)
+
+reproduce-simclr: build $(FASHION)/train_labels.csv
+	BUILD_DIR=$(BUILD_DIR) sh bench/reproduce_simclr.sh
 
 reproduce-cvrl: build $(MOVING)/test.csv
 	BUILD_DIR=$(BUILD_DIR) sh bench/reproduce_cvrl.sh

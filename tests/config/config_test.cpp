@@ -295,3 +295,37 @@ CATCH_TEST_CASE("the paper recipes load with their papers' settings", "[config]"
               mmcl::VattBackbone::agnostic);
   CATCH_CHECK(load_config(MMCL_SOURCE_DIR "/configs/runs/vatt-ma-medium.yaml", here).model.vatt.width == 1024);
 }
+
+CATCH_TEST_CASE("the FDT and SimCLR recipes load with their settings", "[config]") {
+  const std::vector<std::string> here = {"data.train=" MMCL_SOURCE_DIR "/README.md"};
+  std::vector<std::string> fdt_here = here;
+  fdt_here.push_back("tokenizer.vocab=" MMCL_SOURCE_DIR "/README.md");
+  const RunConfig fdt = load_config(MMCL_SOURCE_DIR "/configs/runs/fdt-vit-b32-cc3m.yaml", fdt_here);
+  CATCH_CHECK(fdt.model.name == "fdt");
+  CATCH_CHECK(fdt.model.fdt.tokens == 16384);
+  CATCH_CHECK(fdt.model.fdt.pooling == mmcl::TokenPooling::max);
+  CATCH_CHECK(fdt.model.min_logit_scale == 3.0);
+  CATCH_CHECK(fdt.model.vision.width == 768);  // ViT-B/32's towers
+  CATCH_CHECK(fdt.data.image.scale == std::array<double, 2>{0.2, 1.0});
+  CATCH_CHECK(fdt.data.image.jitter == std::array<double, 4>{0.4, 0.4, 0.4, 0.1});
+  CATCH_CHECK(fdt.data.image.jitter_prob == 0.8);
+  CATCH_CHECK(fdt.data.image.grayscale_prob == 0.2);
+  CATCH_CHECK(fdt.data.image.blur_prob == 0.5);
+  CATCH_CHECK(fdt.optim.weight_decay == 0.1);
+  CATCH_CHECK(fdt.optim.warmup_steps == 2500);
+  const RunConfig simclr = load_config(MMCL_SOURCE_DIR "/configs/runs/simclr-r18-fashion-mnist.yaml", here);
+  CATCH_CHECK(simclr.model.name == "simclr");
+  CATCH_CHECK(simclr.model.vision.tower == mmcl::VisionTower::resnet18);
+  CATCH_CHECK(simclr.model.vision.small_stem);
+  CATCH_CHECK(simclr.model.simclr.hidden_layers == 1);
+  CATCH_CHECK(simclr.model.simclr.dim == 128);
+  CATCH_CHECK(simclr.loss.name == "ntxent");
+  CATCH_CHECK(simclr.data.image.scale == std::array<double, 2>{0.08, 1.0});
+  CATCH_CHECK(simclr.data.image.jitter == std::array<double, 4>{0.8, 0.8, 0.8, 0.2});
+  // Defaults: no colour augmentation, the model's own views.
+  const RunConfig plain = mmcl::config::load_config_text("run: {name: plain}\n", "plain.yaml");
+  CATCH_CHECK(plain.data.image.jitter_prob == 0);
+  CATCH_CHECK(plain.data.image.blur_prob == 0);
+  CATCH_CHECK(plain.data.views == 0);
+  CATCH_CHECK(plain.model.min_logit_scale == 0);
+}

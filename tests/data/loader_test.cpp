@@ -96,7 +96,10 @@ CATCH_TEST_CASE("a corrupt sample is skipped, counted, and replaced", "[data]") 
 }
 
 CATCH_TEST_CASE("synthetic pairs are fixed per index and sized to the model", "[data]") {
-  InputSpec spec{24, 9, 30};
+  InputSpec spec;
+  spec.image_size = 24;
+  spec.context_length = 9;
+  spec.vocab_size = 30;
   SyntheticDataset data(10, spec, 5);
   const Sample a = data.get(3, 1), b = data.get(3, 2), c = data.get(4, 1);
   CATCH_CHECK(a.image.sizes() == at::IntArrayRef({3, 24, 24}));

@@ -204,3 +204,55 @@ CATCH_TEST_CASE("FDT on a ResNet tower: the image queries are the attention pool
   CATCH_CHECK(w.relevance.sizes() == at::IntArrayRef({2, 4, 32}));
   CATCH_CHECK(at::allclose(w.embedding.norm(2, -1), at::ones({2}), 1e-5, 1e-5));
 }
+
+CATCH_TEST_CASE("FDT's sum and mean pooling over the valid positions, by hand", "[models]") {
+  for (const mmcl::TokenPooling pooling : {mmcl::TokenPooling::sum, mmcl::TokenPooling::mean}) {
+    CATCH_CAPTURE(pooling);
+    at::manual_seed(4);
+    auto c = micro_fdt_config(mmcl::TokenWeighting::softmax);
+    c.fdt.pooling = pooling;
+    FdtImpl m(c);
+    m.eval();
+    torch::NoGradGuard no_grad;
+    mmcl::data::Batch b = mmcl::test::micro_clip_batch(3);
+    for (int64_t i = 0; i < 3; ++i) {  // captions of 3, 4, 5 tokens, then padding
+      b.text[i][2 + i] = 19;
+      b.text[i].slice(0, 3 + i).fill_(0);
+    }
+    const at::Tensor valid = FdtImpl::text_positions(b.text);
+    const at::Tensor q = m.fdt->text_query->forward(m.text_tokens(b.text));
+    const at::Tensor a = at::matmul(q, m.fdt->tokens.t()) / std::sqrt(8.0) / c.fdt.temperature;  // [B, L, C]
+    for (int64_t i = 0; i < 3; ++i) {
+      const int64_t n = valid[i].sum().item<int64_t>();
+      CATCH_REQUIRE(n < valid.size(1));  // the caption has padding
+      at::Tensor r = a[i].slice(0, 0, n).sum(0);  // valid positions are a prefix
+      if (pooling == mmcl::TokenPooling::mean) r = r / static_cast<double>(n);
+      CATCH_CHECK(at::allclose(m.text_weights(b.text).weights[i], at::softmax(r, -1), 1e-5, 1e-6));
+    }
+    // Images have no padding: every patch counts.
+    const at::Tensor ai = at::matmul(m.fdt->image_query->forward(m.visual->tokens(b.image).slice(1, 1)), m.fdt->tokens.t()) /
+                          std::sqrt(8.0) / c.fdt.temperature;
+    at::Tensor ri = ai.sum(1);
+    if (pooling == mmcl::TokenPooling::mean) ri = ri / static_cast<double>(ai.size(1));
+    CATCH_CHECK(at::allclose(m.image_weights(b.image).weights, at::softmax(ri, -1), 1e-5, 1e-6));
+  }
+}
+
+CATCH_TEST_CASE("the logit scale stays in [model.min_logit_scale, model.max_logit_scale] (FDT's [e^3, 100])", "[models]") {
+  auto c = micro_fdt_config();
+  c.init_logit_scale = 3.0;
+  c.min_logit_scale = 3.0;
+  FdtImpl m(c);
+  {
+    torch::NoGradGuard no_grad;
+    m.logit_scale.fill_(1.0);
+  }
+  m.after_step();
+  CATCH_CHECK(m.logit_scale.item<double>() == Approx(3.0));
+  {
+    torch::NoGradGuard no_grad;
+    m.logit_scale.fill_(7.0);
+  }
+  m.after_step();
+  CATCH_CHECK(m.logit_scale.item<double>() == Approx(std::log(100.0)));
+}

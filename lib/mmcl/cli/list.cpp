@@ -36,7 +36,12 @@ std::string preset_summary(const config::EmbeddedPreset& p) {
   std::string s;
   if (n["embed_dim"]) s += "embed " + n["embed_dim"].Scalar();
   const YAML::Node v = n["vision"];
-  if (v && v["resnet_layers"] && v["width"] && v["image_size"]) {
+  if (v && v["tower"] && v["tower"].Scalar().rfind("resnet", 0) == 0 && v["tower"].Scalar() != "resnet") {
+    // torchvision's ResNets (SimCLR)
+    s += (s.empty() ? "" : ", ") + std::string("vision torchvision ") + v["tower"].Scalar() +
+         (v["width"] ? " (width " + v["width"].Scalar() + ")" : "") +
+         (v["image_size"] ? " @ " + v["image_size"].Scalar() + "px" : "");
+  } else if (v && v["resnet_layers"] && v["width"] && v["image_size"]) {
     std::string stages;
     for (const auto& l : v["resnet_layers"]) stages += (stages.empty() ? "" : "-") + l.Scalar();
     s += ", vision ResNet " + stages + " (stem " + v["width"].Scalar() + "w) @ " + v["image_size"].Scalar() + "px";
@@ -46,12 +51,19 @@ std::string preset_summary(const config::EmbeddedPreset& p) {
   }
   if (n["text"] && n["text"]["width"])
     s += ", text " + n["text"]["width"].Scalar() + "w x " + n["text"]["layers"].Scalar() + "L";
+  if (n["simclr"]) {
+    const YAML::Node h = n["simclr"];
+    s += ", SimCLR head";
+    if (h["hidden_layers"]) s += " " + h["hidden_layers"].Scalar() + " hidden";
+    if (h["dim"]) s += " -> " + h["dim"].Scalar();
+  }
   if (n["fdt"]) {
     const YAML::Node f = n["fdt"];
     s += (s.empty() ? "" : ", ") + std::string("FDT on ") + (n["base"] ? n["base"].Scalar() : std::string("the defaults"));
     if (f["tokens"] && f["dim"]) s += ": " + f["tokens"].Scalar() + " tokens x " + f["dim"].Scalar();
     if (f["weighting"]) s += ", " + f["weighting"].Scalar();
     if (f["temperature"]) s += ", tau " + f["temperature"].Scalar();
+    if (f["pooling"]) s += ", " + f["pooling"].Scalar() + " pooling";
   }
   return s;
 }

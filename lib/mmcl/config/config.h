@@ -33,6 +33,7 @@ struct VisionConfig {
   std::array<int64_t, 4> resnet_layers = {3, 4, 6, 3};  // resnet: Bottleneck blocks per stage (RN50's)
   int64_t head_width = 64;               // attention head width (resnet: of the attention pool)
   double mlp_ratio = 4.0;                // vit
+  bool small_stem = false;               // resnet18..101: a 3x3 stride-1 stem without max-pool (SimCLR's CIFAR variant)
 };
 
 struct TextConfig {
@@ -51,6 +52,7 @@ struct FdtConfig {
   int64_t dim = 512;                   // d, token dimension (the embedding dimension of an FDT model)
   TokenWeighting weighting = TokenWeighting::sparsemax;
   double temperature = 1000;           // tau_fdt: relevances are <q, c> / sqrt(d) / tau_fdt
+  TokenPooling pooling = TokenPooling::max;  // over a sample's patches or words, per token
 };
 
 // The video tower (CVRL): a 3D ResNet over clips of `frames` frames of size x size pixels.
@@ -61,10 +63,11 @@ struct VideoModelConfig {
   int64_t size = 112;
 };
 
-struct CvrlConfig {
-  int64_t hidden = 2048;  // projection head
+// An MLP projection head (CVRL's, SimCLR's): hidden_layers x (Linear, BatchNorm, ReLU), then a Linear to dim.
+struct ProjectionConfig {
+  int64_t hidden = 2048;      // 0: the backbone's feature width
   int64_t dim = 128;
-  int64_t hidden_layers = 3;  // hidden layers of the projection head (Linear, BatchNorm, ReLU), then the output layer
+  int64_t hidden_layers = 3;
 };
 
 // VATT's text tower. t5: the official code's T5 encoder (pre-norm blocks, RMS norm before attention and
@@ -114,6 +117,7 @@ struct ModelConfig {
   bool quick_gelu = false;
   double init_logit_scale = 2.6592600369327779;  // ln(1/0.07)
   double max_logit_scale = 4.6051701859880914;   // ln(100)
+  double min_logit_scale = 0;                    // the log scale's lower clamp (FDT's official 3: a scale of e^3)
   bool logit_bias = false;       // a learnable bias added to the logits (SigLIP's; open_clip's init_logit_bias)
   double init_logit_bias = -10;  // its start (SigLIP's -10)
   bool lock_image = false;       // pretraining: the image tower frozen (LiT; open_clip's --lock-image)
@@ -122,7 +126,8 @@ struct ModelConfig {
   TextConfig text;
   FdtConfig fdt;
   VideoModelConfig video;
-  CvrlConfig cvrl;
+  ProjectionConfig cvrl;                    // CVRL's head
+  ProjectionConfig simclr{0, 128, 1};       // SimCLR's: Linear(F, F), BatchNorm, ReLU, Linear(F, 128)
   VattConfig vatt;
 };
 
@@ -152,6 +157,15 @@ struct ImageAugmentConfig {
   std::array<double, 3> std = {0.26862954, 0.26130258, 0.27577711};
   int64_t max_pixels = 100'000'000;  // larger images are refused from their header (decompression bombs)
   bool reduced_decode = false;       // training: JPEGs decoded at the smallest DCT scale the crop allows
+  // Colour augmentation at training (SimCLR's, MoCo v2's), after the crop: torchvision's ColorJitter
+  // (brightness, contrast, saturation, hue; a random order) with probability jitter_prob, RandomGrayscale,
+  // a Gaussian blur of sigma in blur_sigma, solarisation. All off by default (open_clip's).
+  double jitter_prob = 0;
+  std::array<double, 4> jitter = {0.4, 0.4, 0.4, 0.1};
+  double grayscale_prob = 0;
+  double blur_prob = 0;
+  std::array<double, 2> blur_sigma = {0.1, 2.0};
+  double solarize_prob = 0;
 };
 
 // Video clips and CVRL's augmentations (data.video).
@@ -188,6 +202,7 @@ struct DataConfig {
   int64_t prefetch = 2;
   int64_t shuffle_buffer = 2000;     // webdataset: samples in the shuffle buffer
   int64_t samples_per_epoch = 0;     // webdataset streaming: the epoch's length; 0: from stats files or a count
+  int64_t views = 0;                 // augmented views per sample; 0: the model's (2 for cvrl and simclr)
   int64_t max_captions = 4;          // video with captions: up to this many captions of a sample (MIL-NCE's positives)
   ImageAugmentConfig image;
   VideoDataConfig video;

@@ -217,7 +217,7 @@ void validate(const RunConfig& c, const Schema& schema) {
     if (v.width * 32 % v.head_width != 0)
       schema.fail("model.vision.head_width", str_cat("the attention pool's width ", v.width * 32, " (32 x model.vision.width) "
                                                      "is not a multiple of ", v.head_width));
-  } else {
+  } else if (v.tower == VisionTower::vit) {
     if (v.image_size % v.patch_size != 0)
       schema.fail("model.vision.image_size", str_cat(v.image_size, " is not a multiple of model.vision.patch_size (",
                                                      v.patch_size, ")"));
@@ -228,6 +228,23 @@ void validate(const RunConfig& c, const Schema& schema) {
   const auto& t = c.model.text;
   if (t.width % t.heads != 0)
     schema.fail("model.text.width", str_cat(t.width, " is not a multiple of model.text.heads (", t.heads, ")"));
+  const bool torchvision_resnet = v.tower != VisionTower::vit && v.tower != VisionTower::resnet;
+  if (c.model.name == "simclr" && v.tower == VisionTower::resnet)
+    schema.fail("model.vision.tower", "simclr's ResNets are torchvision's: resnet18, resnet34, resnet50 or resnet101 "
+                                      "(resnet is CLIP's ModifiedResNet), or vit");
+  if (c.model.name != "simclr" && torchvision_resnet)
+    schema.fail("model.vision.tower", str_cat(v.tower, " is a torchvision ResNet, a simclr backbone; CLIP's ResNet "
+                                              "tower is resnet (with model.vision.resnet_layers)"));
+  if (c.model.min_logit_scale > c.model.init_logit_scale)
+    schema.fail("model.min_logit_scale", str_cat("must not exceed model.init_logit_scale (",
+                                                 schema.value_text("model.init_logit_scale"), ")"));
+  const auto& im = c.data.image;
+  if (im.jitter[3] > 0.5) schema.fail("data.image.jitter", str_cat("the hue shift ", im.jitter[3], " is above 0.5 turns"));
+  if (im.blur_sigma[0] <= 0 || im.blur_sigma[0] > im.blur_sigma[1])
+    schema.fail("data.image.blur_sigma", "must be [low, high] with 0 < low <= high");
+  if (c.data.views != 0 && c.data.views != model_capabilities(c.model.name).views)
+    schema.fail("data.views", str_cat("model.name ", c.model.name, " reads ", model_capabilities(c.model.name).views,
+                                      " view(s) of a sample, not ", c.data.views));
   if (c.model.init_logit_scale > c.model.max_logit_scale)
     schema.fail("model.init_logit_scale", str_cat("must not exceed model.max_logit_scale (",
                                                   schema.value_text("model.max_logit_scale"), ")"));

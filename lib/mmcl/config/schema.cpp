@@ -323,7 +323,9 @@ Schema::Schema(RunConfig& c) {
   number("model.init_logit_scale", &c.model.init_logit_scale, 0, true, inf,
          "Initial value of the learnable log logit scale (ln(1/0.07)).");
   number("model.max_logit_scale", &c.model.max_logit_scale, 0, false, inf,
-         "The log logit scale is clamped to [0, this] after each step (ln(100)).");
+         "The log logit scale is clamped to [model.min_logit_scale, this] after each step (ln(100)).");
+  number("model.min_logit_scale", &c.model.min_logit_scale, 0, true, inf,
+         "The log logit scale's lower clamp after each step (0, open_clip's; FDT's official code: 3, a scale of e^3).");
   boolean("model.logit_bias", &c.model.logit_bias,
           "CLIP and FDT: a learnable bias b added to the logits, exp(t) <x, y> + b (SigLIP; open_clip's init_logit_bias).");
   number("model.init_logit_bias", &c.model.init_logit_bias, -inf, false, inf, "Start of the logit bias (SigLIP's -10).");
@@ -336,7 +338,8 @@ Schema::Schema(RunConfig& c) {
           "layer1..4, the attention pool).");
   choice("model.vision.tower", &c.model.vision.tower,
          "The image tower: vit (a vision transformer) or resnet (CLIP's ModifiedResNet: open_clip's RN50, RN101, "
-         "RN50x4 ...; vision_cfg.layers given as a list in open_clip's JSON).");
+         "RN50x4 ...; vision_cfg.layers given as a list in open_clip's JSON); simclr also takes torchvision's "
+         "resnet18, resnet34, resnet50, resnet101 (its layout and tensor names, global average pool, no fc).");
   integer("model.vision.image_size", &c.model.vision.image_size, 1, "Input image side in pixels (resnet: a multiple of 32).");
   integer("model.vision.patch_size", &c.model.vision.patch_size, 1, "ViT patch side in pixels.");
   integer("model.vision.width", &c.model.vision.width, 1,
@@ -347,6 +350,9 @@ Schema::Schema(RunConfig& c) {
   integer("model.vision.head_width", &c.model.vision.head_width, 1,
           "Width of one attention head (heads = width / head_width; resnet: the attention pool's 32 width / head_width).");
   number("model.vision.mlp_ratio", &c.model.vision.mlp_ratio, 0, false, inf, "MLP hidden width / width.");
+  boolean("model.vision.small_stem", &c.model.vision.small_stem,
+          "resnet18..101: the stem is a 3x3 stride-1 convolution without max-pool (SimCLR's CIFAR-10 variant, for "
+          "small images); false: torchvision's 7x7 stride-2 convolution and max-pool.");
   integer("model.text.context_length", &c.model.text.context_length, 2, "Tokens per caption, start and end tokens included.");
   integer("model.text.vocab_size", &c.model.text.vocab_size, 3, "Token vocabulary size.");
   integer("model.text.width", &c.model.text.width, 1, "Text transformer width.");
@@ -359,6 +365,9 @@ Schema::Schema(RunConfig& c) {
          "FDT: how token relevances become weights; sparsemax gives exact zeros (the sparse activation constraint).");
   number("model.fdt.temperature", &c.model.fdt.temperature, 0, false, inf,
          "FDT: tau_fdt; relevances are <query, token> / sqrt(d) / tau_fdt (1000 in the official code).");
+  choice("model.fdt.pooling", &c.model.fdt.pooling,
+         "FDT: a token's relevance to a sample from its relevances to the sample's patches or words (padding left "
+         "out): max (the paper's), sum or mean (the official code's other options).");
   choice("model.video.backbone", &c.model.video.backbone,
          "Video tower: 3D ResNet-18 (basic blocks) or -50 (bottlenecks, CVRL's).");
   integer("model.video.width", &c.model.video.width, 1, "Channels of the video tower's first stage (64 in R3D).");
@@ -408,6 +417,12 @@ Schema::Schema(RunConfig& c) {
   integer("model.cvrl.hidden_layers", &c.model.cvrl.hidden_layers, 0,
           "CVRL: hidden layers of the projection head (Linear, BatchNorm, ReLU; CVRL's 3), then a Linear to "
           "model.cvrl.dim.");
+  integer("model.simclr.hidden", &c.model.simclr.hidden, 0,
+          "SimCLR: hidden width of the projection head; 0: the backbone's feature width (SimCLR's).");
+  integer("model.simclr.dim", &c.model.simclr.dim, 1, "SimCLR: output dimension of the projection head (SimCLR's 128).");
+  integer("model.simclr.hidden_layers", &c.model.simclr.hidden_layers, 0,
+          "SimCLR: hidden layers of the projection head (Linear, BatchNorm, ReLU; SimCLR v1's 1, v2's 2), then a "
+          "Linear to model.simclr.dim.");
   // loss
   choice("loss.name", &c.loss.name, names_of(loss_catalog()), "Training objective.");
   boolean("loss.local_loss", &c.loss.local_loss,
@@ -467,8 +482,25 @@ Schema::Schema(RunConfig& c) {
   integer("data.image.max_pixels", &c.data.image.max_pixels, 1,
           "Images whose header declares more pixels (width x height) are skipped and counted before they are "
           "decoded: a few KB can declare gigabytes.");
+  number("data.image.jitter_prob", &c.data.image.jitter_prob, 0, true, 1,
+         "Training: probability of colour jitter (torchvision's ColorJitter, SimCLR's 0.8, MoCo v2's 0.8).");
+  numbers<4>("data.image.jitter", &c.data.image.jitter, 0, inf, true,
+             "Colour jitter strengths [brightness, contrast, saturation, hue]: factors drawn from [1 - s, 1 + s] "
+             "(hue: a shift in [-s, s] turns, s <= 0.5), applied in a random order (SimCLR's 0.8, 0.8, 0.8, 0.2; "
+             "MoCo v2's 0.4, 0.4, 0.4, 0.1).");
+  number("data.image.grayscale_prob", &c.data.image.grayscale_prob, 0, true, 1,
+         "Training: probability of turning the image grey (luma in all three channels; SimCLR's and MoCo v2's 0.2).");
+  number("data.image.blur_prob", &c.data.image.blur_prob, 0, true, 1,
+         "Training: probability of a Gaussian blur (SimCLR's and MoCo v2's 0.5), kernel side 10% of the image.");
+  numbers<2>("data.image.blur_sigma", &c.data.image.blur_sigma, 0, inf, false,
+             "The blur's sigma range in pixels of the output image, drawn uniformly ([0.1, 2.0]).");
+  number("data.image.solarize_prob", &c.data.image.solarize_prob, 0, true, 1,
+         "Training: probability of solarisation (values above 0.5 inverted; BYOL's second view 0.2).");
   integer("data.max_captions", &c.data.max_captions, 1,
           "Video with captions: captions per sample, at most (MIL-NCE's positives; random ones when a sample has more).");
+  integer("data.views", &c.data.views, 0,
+          "Augmented views of each training sample; 0: the model's (2 for cvrl and simclr, 1 for the others). A "
+          "model that compares two views needs 2.");
   integer("data.video.stride", &c.data.video.stride, 1, "Video: decoded frames between the frames of a clip.");
   choice("data.video.interval", &c.data.video.interval,
          "CVRL: distribution of the time between a video's two clips on [0, c] (c: video length - clip span): "

@@ -21,7 +21,7 @@ struct Capabilities {
   // Models: what one training sample must hold (image, text, video, audio). Datasets: what their
   // samples can hold.
   std::vector<Modality> reads = {};
-  // Models: clips of each video per training sample (CVRL's two views).
+  // Models: augmented views of each training sample (CVRL's two clips, SimCLR's two crops).
   int64_t views = 1;
   // Models: the loss.name values and data.type values they train with.
   std::vector<std::string> losses = {};

@@ -29,10 +29,13 @@ MMCL_CHOICES(DeviceChoice, "auto", "cpu", "cuda");
 // runtime.precision (open_clip's meanings; core/precision.h)
 enum class PrecisionMode { fp32, bf16, fp16, amp_bf16, amp_fp16 };
 MMCL_CHOICES(PrecisionMode, "fp32", "bf16", "fp16", "amp_bf16", "amp_fp16");
-enum class VisionTower { vit, resnet };  // model.vision.tower
-MMCL_CHOICES(VisionTower, "vit", "resnet");
+// model.vision.tower: a ViT, CLIP's ModifiedResNet (resnet), or torchvision's ResNets (SimCLR's backbones)
+enum class VisionTower { vit, resnet, resnet18, resnet34, resnet50, resnet101 };
+MMCL_CHOICES(VisionTower, "vit", "resnet", "resnet18", "resnet34", "resnet50", "resnet101");
 enum class TokenWeighting { sparsemax, softmax };  // model.fdt.weighting
 MMCL_CHOICES(TokenWeighting, "sparsemax", "softmax");
+enum class TokenPooling { max, sum, mean };  // model.fdt.pooling
+MMCL_CHOICES(TokenPooling, "max", "sum", "mean");
 enum class VideoBackbone { r3d18, r3d50 };  // model.video.backbone
 MMCL_CHOICES(VideoBackbone, "r3d18", "r3d50");
 enum class VattBackbone { specific, agnostic };  // model.vatt.backbone

@@ -21,6 +21,7 @@ namespace mmcl::data {
 // What the model consumes; datasets size their outputs to it.
 struct InputSpec {
   int64_t image_size = 224;
+  int64_t image_views = 1;    // augmented views per image sample (SimCLR's two)
   int64_t context_length = 77;
   int64_t vocab_size = 49408;
   std::shared_ptr<const text::Tokenizer> tokenizer;  // turns captions into ids (datasets with captions)

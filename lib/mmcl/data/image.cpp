@@ -64,6 +64,20 @@ ResampleSpec train_spec(int64_t h, int64_t w, const ImageTransform& t, std::mt19
   return spec;
 }
 
+// Resamples with `spec` and, when `t.colour` draws a change, adjusts the colours of the [0, 1] pixels
+// before normalising (one pass when nothing changes).
+at::Tensor resample_augment(const at::Tensor& image, ResampleSpec spec, const ImageTransform& t, std::mt19937_64& rng) {
+  if (!t.colour.any()) return resample_normalise(image, spec);
+  const ColourDraw draw = draw_colour(t.colour, rng);
+  if (!draw.any()) return resample_normalise(image, spec);
+  spec.mean = {0, 0, 0};
+  spec.std = {1, 1, 1};
+  const at::Tensor x = apply_colour(resample_normalise(image, spec).unsqueeze(0), draw).squeeze(0);
+  const at::Tensor mean = at::tensor(std::vector<double>(t.mean.begin(), t.mean.end()), x.options()).view({3, 1, 1});
+  const at::Tensor std = at::tensor(std::vector<double>(t.std.begin(), t.std.end()), x.options()).view({3, 1, 1});
+  return ((x - mean) / std).contiguous();
+}
+
 }  // namespace
 
 int reduced_decode_eighths(int64_t crop_h, int64_t crop_w, int64_t size) {
@@ -97,7 +111,7 @@ at::Tensor transform_image_bytes(const std::string& bytes, const std::string& na
         const int64_t bottom = std::max(top + 1, std::min(dh, map(box[0] + box[2], h, dh)));
         const int64_t right = std::max(left + 1, std::min(dw, map(box[1] + box[3], w, dw)));
         spec.box = {top, left, bottom - top, right - left};
-        return resample_normalise(image.contiguous(), spec);
+        return resample_augment(image.contiguous(), spec, t, rng);
       }
     }
   }
@@ -106,7 +120,10 @@ at::Tensor transform_image_bytes(const std::string& bytes, const std::string& na
 
 at::Tensor transform_image(const at::Tensor& image, const ImageTransform& t, std::mt19937_64& rng) {
   const int64_t h = image.size(0), w = image.size(1);
-  if (t.train) return resample_normalise(image.contiguous(), train_spec(h, w, t, rng));
+  if (t.train) {
+    const ResampleSpec spec = train_spec(h, w, t, rng);
+    return resample_augment(image.contiguous(), spec, t, rng);
+  }
   ResampleSpec spec;
   spec.mean = t.mean;
   spec.std = t.std;

@@ -8,6 +8,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "mmcl/data/augment.h"
+
 namespace mmcl::data {
 
 // media::decode_image and media::read_image for datasets: a file that cannot be decoded is a
@@ -25,10 +27,14 @@ struct ImageTransform {
   std::array<double, 3> std = {0.26862954, 0.26130258, 0.27577711};
   int64_t max_pixels = 100'000'000;   // data.image.max_pixels: larger images are refused before decoding
   bool reduced_decode = false;        // data.image.reduced_decode (train only): see transform_image_bytes
+  ColourAugment colour;               // train only, after the crop (data.image.jitter_prob ...)
 };
 
 // uint8 [H, W, 3] -> normalised float [3, size, size]. Resizing is bicubic with antialiasing (as PIL's
-// bicubic, which open_clip's preprocessing uses). `rng` drives the random crop and flip.
+// bicubic, which open_clip's preprocessing uses). `rng` drives the random crop and flip, then the colour
+// augmentation (drawn only when `colour` has a non-zero probability). Crop, resize, flip and
+// normalisation are one pass over the pixels; an image whose draw changes its colours is resampled to
+// [0, 1] instead, adjusted at the output size (augment.h) and normalised after.
 at::Tensor transform_image(const at::Tensor& image, const ImageTransform& transform, std::mt19937_64& rng);
 
 // An image file's bytes -> normalised float [3, size, size], as transform_image of the decoded image.

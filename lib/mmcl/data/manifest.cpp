@@ -536,8 +536,12 @@ Manifest read_image_folder(const std::string& path) {
     m.label_names.push_back(text_of(m, classes[k].filename().string()));
     for (auto& f : list_image_files(classes[k])) m.records.push_back({std::move(f), {}, static_cast<int64_t>(k)});
   }
+  // No class folders: the folder's own images, unlabelled (training data for SimCLR).
+  if (classes.empty())
+    for (auto& f : list_image_files(path)) m.records.push_back({std::move(f), {}, -1});
   if (m.records.empty())
-    throw ConfigError(str_cat(path, ": no images in class folders (expected <class>/<image>.{jpg,png,...})"));
+    throw ConfigError(str_cat(path, ": no images in class folders (expected <class>/<image>.{jpg,png,...}) or in the "
+                                    "folder itself"));
   return m;
 }
 

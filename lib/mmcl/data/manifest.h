@@ -103,7 +103,7 @@ struct Manifest {
 // it); a bad line is skipped.
 Manifest read_manifest(const std::string& path, const ManifestColumns& columns);
 // One sub-folder per class (sorted names are the labels), images (.jpg .jpeg .png .bmp .gif) anywhere
-// below each; no captions.
+// below each; or, with no sub-folders, the folder's images, unlabelled. No captions.
 Manifest read_image_folder(const std::string& path);
 
 // Splits one CSV/TSV line (RFC 4180 quoting). Returns false on an unterminated quote.

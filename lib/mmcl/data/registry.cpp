@@ -44,11 +44,16 @@ const Registry<DatasetFactory>& registry() {
              return std::make_shared<SyntheticDataset>(c.synthetic.size, spec, seed);
            },
            {.reads = {Modality::image, Modality::text}, .tokenizes = false, .source = DataSource::generated}},
-          {"manifest", "image-text pairs listed in a CSV/TSV or JSONL manifest (data.train); images decoded with stb_image",
+          {"manifest", "images listed in a CSV/TSV or JSONL manifest (data.train), with captions for models that read "
+                       "them, two augmented views each for simclr; images decoded with stb_image / libjpeg-turbo",
            [](const config::DataConfig& c, const InputSpec& spec, uint64_t) -> std::shared_ptr<Dataset> {
-             return std::make_shared<ImageTextDataset>(read_manifest(c.train, manifest_columns(c)),
+             // Captions only for a model that reads them (SimCLR's images need none).
+             ManifestColumns columns = manifest_columns(c);
+             if (!spec.tokenizer) columns.caption = "";
+             return std::make_shared<ImageTextDataset>(read_manifest(c.train, columns),
                                                        image_transform(c.image, spec.image_size, /*train=*/true),
-                                                       spec.tokenizer, spec.context_length);
+                                                       spec.tokenizer, spec.context_length,
+                                                       c.views > 0 ? c.views : spec.image_views);
            },
            {.reads = {Modality::image, Modality::text}, .source = DataSource::manifest}},
           {"video",

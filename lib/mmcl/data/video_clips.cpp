@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "mmcl/data/augment.h"
 #include "mmcl/data/image.h"
 #include "mmcl/data/readers.h"
 #include "mmcl/media/audio.h"
@@ -34,20 +35,11 @@ at::Tensor caption_ids(const std::vector<std::string>& captions, const VideoTran
 double uniform(std::mt19937_64& rng, double lo, double hi) {
   return hi > lo ? std::uniform_real_distribution<double>(lo, hi)(rng) : lo;
 }
-bool chance(std::mt19937_64& rng, double p) { return p > 0 && std::uniform_real_distribution<double>(0, 1)(rng) < p; }
-
-at::Tensor gray(const at::Tensor& x) {  // [.., 3, H, W] -> [.., 1, H, W] luma
-  return (x.select(-3, 0) * 0.299 + x.select(-3, 1) * 0.587 + x.select(-3, 2) * 0.114).unsqueeze(-3);
-}
 
 struct SpatialParams {
   std::array<int64_t, 4> box;  // top, left, height, width
   bool flip = false;
-  bool jitter = false;
-  double brightness = 1, contrast = 1, saturation = 1, hue = 0;
-  std::array<int, 4> order = {0, 1, 2, 3};  // brightness, contrast, saturation, hue
-  bool grayscale = false, blur = false, solarize = false;
-  double sigma = 1;
+  ColourDraw colour;
 };
 
 SpatialParams draw(int64_t h, int64_t w, const VideoTransform& t, std::mt19937_64& rng, int view) {
@@ -56,22 +48,17 @@ SpatialParams draw(int64_t h, int64_t w, const VideoTransform& t, std::mt19937_6
   crop.ratio = t.video.crop_ratio;
   SpatialParams p;
   p.box = random_resized_crop_box(h, w, crop, rng);
-  p.flip = chance(rng, 0.5);
+  p.flip = std::uniform_real_distribution<double>(0, 1)(rng) < 0.5;
   const double s = t.video.jitter_strength;
-  p.jitter = chance(rng, t.video.jitter_prob);
-  if (p.jitter) {
-    p.brightness = uniform(rng, std::max(0.0, 1 - 0.4 * s), 1 + 0.4 * s);
-    p.contrast = uniform(rng, std::max(0.0, 1 - 0.4 * s), 1 + 0.4 * s);
-    p.saturation = uniform(rng, std::max(0.0, 1 - 0.4 * s), 1 + 0.4 * s);
-    p.hue = uniform(rng, -0.1 * s, 0.1 * s);
-    if (t.video.jitter_random_order)
-      for (int i = 3; i > 0; --i) std::swap(p.order[static_cast<size_t>(i)], p.order[rng() % static_cast<uint64_t>(i + 1)]);
-  }
-  p.grayscale = chance(rng, t.video.grayscale_prob);
   const bool second = view == 1;
-  p.blur = chance(rng, second && t.video.blur_prob_view2 >= 0 ? t.video.blur_prob_view2 : t.video.blur_prob);
-  p.sigma = uniform(rng, 0.1, 2.0);
-  p.solarize = chance(rng, second && t.video.solarize_prob_view2 >= 0 ? t.video.solarize_prob_view2 : t.video.solarize_prob);
+  ColourAugment a;
+  a.jitter_prob = t.video.jitter_prob;
+  a.jitter = {0.4 * s, 0.4 * s, 0.4 * s, 0.1 * s};
+  a.random_order = t.video.jitter_random_order;
+  a.grayscale_prob = t.video.grayscale_prob;
+  a.blur_prob = second && t.video.blur_prob_view2 >= 0 ? t.video.blur_prob_view2 : t.video.blur_prob;
+  a.solarize_prob = second && t.video.solarize_prob_view2 >= 0 ? t.video.solarize_prob_view2 : t.video.solarize_prob;
+  p.colour = draw_colour(a, rng);
   return p;
 }
 
@@ -81,41 +68,7 @@ at::Tensor apply(const at::Tensor& frames, const SpatialParams& p, int64_t size)
   at::Tensor x = frames.slice(2, b[0], b[0] + b[2]).slice(3, b[1], b[1] + b[3]);
   x = at::upsample_bilinear2d(x, {size, size}, /*align_corners=*/false);
   if (p.flip) x = x.flip({3});
-  if (p.jitter) {
-    for (const int op : p.order) {
-      if (op == 0) {
-        x = x * p.brightness;
-      } else if (op == 1) {
-        const at::Tensor mean = gray(x).mean({-3, -2, -1}, /*keepdim=*/true);
-        x = (x - mean) * p.contrast + mean;
-      } else if (op == 2) {
-        const at::Tensor g = gray(x);
-        x = (x - g) * p.saturation + g;
-      } else if (p.hue != 0) {
-        // A rotation of the chroma plane (YIQ) by hue x 2 pi.
-        const double a = p.hue * 2 * M_PI, c = std::cos(a), s = std::sin(a);
-        const at::Tensor to_yiq =
-            at::tensor({0.299, 0.587, 0.114, 0.596, -0.274, -0.322, 0.211, -0.523, 0.312}, x.options()).view({3, 3});
-        const at::Tensor rot = at::tensor({1.0, 0.0, 0.0, 0.0, c, -s, 0.0, s, c}, x.options()).view({3, 3});
-        const at::Tensor m = at::matmul(at::inverse(to_yiq), at::matmul(rot, to_yiq));
-        x = at::einsum("ij,njhw->nihw", {m, x});
-      }
-      // Clipped after each adjustment, as torchvision's and SimCLR's colour jitter (so the order matters).
-      x = x.clamp(0, 1);
-    }
-  }
-  if (p.grayscale) x = gray(x).expand({-1, 3, -1, -1}).contiguous();
-  if (p.blur) {
-    const int64_t k = std::max<int64_t>(3, (size / 10) | 1);
-    const at::Tensor r = at::arange(k, x.options()) - static_cast<double>(k / 2);
-    at::Tensor g = at::exp(-(r * r) / (2 * p.sigma * p.sigma));
-    g = g / g.sum();
-    const at::Tensor kernel = at::outer(g, g).expand({3, 1, k, k}).contiguous();
-    x = at::conv2d(at::reflection_pad2d(x, {k / 2, k / 2, k / 2, k / 2}), kernel, at::Tensor(), at::IntArrayRef{1, 1},
-                   at::IntArrayRef{0, 0}, at::IntArrayRef{1, 1}, 3);
-  }
-  if (p.solarize) x = at::where(x < 0.5, x, 1 - x);
-  return x;
+  return apply_colour(x, p.colour);
 }
 
 }  // namespace

@@ -79,8 +79,10 @@ std::shared_ptr<const data::Dataset> labelled_inputs(const run::Run& run, const 
     case Modality::image:
     case Modality::text: break;
   }
-  return std::make_shared<data::ImageTextDataset>(
-      manifest, data::image_transform(c.data.image, run.model_config.vision.image_size, train), nullptr, 0);
+  // Training a probe or fine-tuning: crop and flip only, no colour augmentation (SimCLR's, CVRL's).
+  data::ImageTransform t = data::image_transform(c.data.image, run.model_config.vision.image_size, train);
+  t.colour = {};
+  return std::make_shared<data::ImageTextDataset>(manifest, t, nullptr, 0);
 }
 
 int64_t class_count(const data::Manifest& manifest) {

@@ -25,17 +25,26 @@ at::Tensor ntxent(const at::Tensor& a, const at::Tensor& b, double temperature, 
 
 namespace {
 
+// The two views' embeddings: SimCLR's "image" and "image_2", or CVRL's "video" and "video_2".
+std::pair<const at::Tensor&, const at::Tensor&> views(const models::Embeddings& e) {
+  for (const char* m : {"image", "video"})
+    if (e.by_modality.count(std::string(m) + "_2")) return {e.at(m), e.at(std::string(m) + "_2")};
+  throw Error("ntxent: the model produced no second view (image_2 or video_2); it needs two views per sample");
+}
+
 class NtXent : public Loss {
  public:
   explicit NtXent(double temperature) : temperature_(temperature) {}
   LossOutput operator()(const models::Embeddings& e) const override {
     LossOutput out;
-    out.total = ntxent(e.at("video"), e.at("video_2"), temperature_);
+    const auto [a, b] = views(e);
+    out.total = ntxent(a, b, temperature_);
     return out;
   }
   LossOutput local(const models::Embeddings& e, int64_t begin, int64_t end) const override {
     LossOutput out;
-    out.total = ntxent(e.at("video"), e.at("video_2"), temperature_, begin, end);
+    const auto [a, b] = views(e);
+    out.total = ntxent(a, b, temperature_, begin, end);
     return out;
   }
 

@@ -26,7 +26,7 @@ const Registry<Factory>& registry() {
            "SigLIP's sigmoid loss over every image-text pair, with the model's learnable scale and bias "
            "(model.logit_bias: true)",
            [](const config::LossConfig&) { return make_siglip(); }, {}},
-          {"ntxent", "NT-Xent between two views of each sample (SimCLR, CVRL) at loss.temperature; reads video and video_2",
+          {"ntxent", "NT-Xent between two views of each sample (SimCLR, CVRL) at loss.temperature; reads image and image_2 or video and video_2",
            [](const config::LossConfig& c) { return make_ntxent(c.temperature > 0 ? c.temperature : 0.1); }, {}},
           {"vatt",
            "VATT: NCE between video and audio + loss.mil_weight x MIL-NCE between video and its captions at "

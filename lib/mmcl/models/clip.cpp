@@ -137,7 +137,7 @@ int64_t ClipImpl::lock_image(int64_t unlocked_groups) {
 
 void ClipImpl::after_step() {
   torch::NoGradGuard no_grad;
-  logit_scale.clamp_(0, config_.max_logit_scale);
+  logit_scale.clamp_(config_.min_logit_scale, config_.max_logit_scale);
 }
 
 data::InputSpec ClipImpl::input_spec() const {

@@ -1,26 +1,15 @@
 #include "mmcl/models/cvrl.h"
 
-#include <torch/nn/modules/activation.h>
-#include <torch/nn/modules/batchnorm.h>
-#include <torch/nn/modules/linear.h>
-
 #include "mmcl/core/error.h"
 #include "mmcl/models/clip.h"  // l2_normalize
+#include "mmcl/models/projection.h"
 #include "mmcl/models/sync_batchnorm.h"
 
 namespace mmcl::models {
 
 CvrlImpl::CvrlImpl(const config::ModelConfig& c) : config_(c) {
   backbone = register_module("backbone", R3d(c.video));
-  head = torch::nn::Sequential();
-  int64_t in = backbone->features();
-  for (int64_t i = 0; i < c.cvrl.hidden_layers; ++i) {
-    head->push_back(torch::nn::Linear(torch::nn::LinearOptions(in, c.cvrl.hidden).bias(false)));
-    head->push_back(torch::nn::BatchNorm1d(c.cvrl.hidden));
-    head->push_back(torch::nn::ReLU());
-    in = c.cvrl.hidden;
-  }
-  head->push_back(torch::nn::Linear(in, c.cvrl.dim));
+  head = projection_head(backbone->features(), c.cvrl);
   register_module("head", head);
 }
 

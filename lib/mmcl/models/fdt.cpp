@@ -21,7 +21,7 @@ QueryMapImpl::QueryMapImpl(int64_t width, int64_t dim) {
 at::Tensor QueryMapImpl::forward(const at::Tensor& x) { return fc_2(ln_2(at::gelu(fc_1(ln_1(x))))); }
 
 FdtHeadImpl::FdtHeadImpl(const config::FdtConfig& c, int64_t image_width, int64_t text_width)
-    : scale_(1.0 / std::sqrt(static_cast<double>(c.dim)) / c.temperature), softmax_(c.weighting == TokenWeighting::softmax) {
+    : scale_(1.0 / std::sqrt(static_cast<double>(c.dim)) / c.temperature), softmax_(c.weighting == TokenWeighting::softmax), pooling_(c.pooling) {
   tokens = register_parameter("tokens", torch::randn({c.tokens, c.dim}));
   image_query = register_module("image_query", QueryMap(image_width, c.dim));
   text_query = register_module("text_query", QueryMap(text_width, c.dim));
@@ -35,6 +35,14 @@ TokenWeights FdtHeadImpl::weigh(QueryMap& query, const at::Tensor& features, con
     out.relevance = out.relevance.masked_fill(valid.logical_not().unsqueeze(-1), -std::numeric_limits<double>::infinity());
   at::Tensor pooled;  // [B, C]
   std::tie(pooled, out.peak) = out.relevance.max(1);
+  if (pooling_ != TokenPooling::max) {
+    // The official code's other poolings, over the valid positions only.
+    const at::Tensor r = valid.defined() ? out.relevance.masked_fill(valid.logical_not().unsqueeze(-1), 0) : out.relevance;
+    pooled = r.sum(1);
+    if (pooling_ == TokenPooling::mean)
+      pooled = pooled / (valid.defined() ? valid.sum(1, /*keepdim=*/true).clamp_min(1).to(pooled.scalar_type())
+                                         : at::full({}, static_cast<double>(r.size(1)), pooled.options()));
+  }
   out.weights = softmax_ ? at::softmax(pooled, -1) : sparsemax(pooled);
   out.embedding = l2_normalize(at::matmul(out.weights, tokens));
   return out;

@@ -31,7 +31,7 @@ TORCH_MODULE(QueryMap);
 struct TokenWeights {
   at::Tensor relevance;  // [B, L, C]: <q_j, c_i> / sqrt(d) / tau per position, -inf at padding
   at::Tensor peak;       // [B, C]: the position where each token's relevance is largest (int64)
-  at::Tensor weights;    // [B, C]: sparsemax (or softmax) of the maximum over positions
+  at::Tensor weights;    // [B, C]: sparsemax (or softmax) of the relevance pooled over positions (max, sum, mean)
   at::Tensor embedding;  // [B, d]: sum_i w_i c_i, L2-normalised
 };
 
@@ -49,6 +49,7 @@ class FdtHeadImpl : public torch::nn::Module {
   TokenWeights weigh(QueryMap& query, const at::Tensor& features, const at::Tensor& valid);
   double scale_;   // 1 / sqrt(d) / tau_fdt
   bool softmax_;   // weighting softmax (else sparsemax)
+  TokenPooling pooling_;
 };
 TORCH_MODULE(FdtHead);
 

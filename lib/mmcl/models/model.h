@@ -37,6 +37,9 @@ class ContrastiveModel : public torch::nn::Module {
   // Whether the tensor `name` may be absent from pretrained weights and keep its initial value (the
   // parts a method adds to the CLIP whose weights it starts from).
   virtual bool may_start_fresh(const std::string& /*name*/) const { return false; }
+  // Another name the tensor `name` may have in pretrained weights (torchvision's for a SimCLR ResNet);
+  // "" for none.
+  virtual std::string weights_alias(const std::string& /*name*/) const { return ""; }
 };
 
 using ModelPtr = std::shared_ptr<ContrastiveModel>;

@@ -60,7 +60,21 @@ WeightsReport load_weights_into(torch::nn::Module& module, const io::NamedTensor
 }
 
 void load_pretrained(ContrastiveModel& model, const std::string& path) {
-  const WeightsReport r = load_weights_into(model, io::load_weights(path), path,
+  io::NamedTensors weights = io::load_weights(path);
+  // Tensors under the names the model gives as aliases (torchvision's for a SimCLR backbone) take the
+  // model's names, unless the file has the model's own.
+  std::map<std::string, std::string> alias_of;  // file name -> model name
+  for (const auto& p : model.named_parameters(true))
+    if (std::string a = model.weights_alias(p.key()); !a.empty()) alias_of[a] = p.key();
+  for (const auto& b : model.named_buffers(true))
+    if (std::string a = model.weights_alias(b.key()); !a.empty()) alias_of[a] = b.key();
+  if (!alias_of.empty()) {
+    std::set<std::string> present;
+    for (const auto& w : weights) present.insert(w.first);
+    for (auto& w : weights)
+      if (const auto it = alias_of.find(w.first); it != alias_of.end() && !present.count(it->second)) w.first = it->second;
+  }
+  const WeightsReport r = load_weights_into(model, weights, path,
                                             [&model](const std::string& name) { return model.may_start_fresh(name); });
   spdlog::info("pretrained weights {}: {} tensors loaded", path, r.loaded);
   if (!r.fresh.empty())

@@ -6,6 +6,7 @@
 #include "mmcl/models/cvrl.h"
 #include "mmcl/models/clip.h"
 #include "mmcl/models/fdt.h"
+#include "mmcl/models/simclr.h"
 #include "mmcl/models/vatt.h"
 
 namespace mmcl::models {
@@ -42,6 +43,15 @@ const Registry<Factory>& registry() {
             .data = {"synthetic", "manifest", "webdataset"},
             .eval_input = Modality::image,
             .sections = {"vision", "text", "fdt"}}},
+          {"simclr", "SimCLR (Chen et al. 2020): a torchvision ResNet or a ViT with an MLP projection head, trained by "
+                     "NT-Xent between two augmented views of an image",
+           [](const config::ModelConfig& c) -> ModelPtr { return std::make_shared<SimclrImpl>(c); },
+           {.reads = {Modality::image},
+            .views = 2,
+            .losses = {"ntxent"},
+            .data = {"manifest"},
+            .eval_input = Modality::image,
+            .sections = {"vision", "simclr"}}},
           {"vatt", "VATT (Akbari et al. 2021): transformers over video patches, raw audio and words with DropToken; "
                    "model.vatt.backbone specific or agnostic (one shared transformer)",
            [](const config::ModelConfig& c) -> ModelPtr { return std::make_shared<VattImpl>(c); },

@@ -28,7 +28,9 @@ data::Batch synthetic_batch(const run::Run& run, int64_t n) {
     if (can.has(Modality::text)) b.text = at::randint(1, spec.vocab_size, {n, 1, spec.context_length}, ids);
     return b;
   }
-  b.image = at::randn({n, 3, spec.image_size, spec.image_size}, floats);
+  b.image = can.views > 1 ? at::randn({n, can.views, 3, spec.image_size, spec.image_size}, floats)
+                           : at::randn({n, 3, spec.image_size, spec.image_size}, floats);
+  if (!can.has(Modality::text)) return b;
   // Captions of random length; CLIP pools at the end token (the largest id).
   b.text = at::zeros({n, spec.context_length}, ids);
   for (int64_t i = 0; i < n; ++i) {
