@@ -2,7 +2,6 @@
 
 #include "mmcl/core/error.h"
 #include "mmcl/models/projection.h"
-#include "mmcl/models/sync_batchnorm.h"
 
 namespace mmcl::models {
 
@@ -26,21 +25,7 @@ at::Tensor SimclrImpl::features(const at::Tensor& images) {
 
 Embeddings SimclrImpl::forward(const data::Batch& batch) {
   MMCL_CHECK(batch.image.defined(), "SimCLR reads images; this batch has none");
-  Embeddings e;
-  e.logit_scale = at::zeros({}, batch.image.options());  // NT-Xent's temperature is the loss's
-  if (batch.image.dim() == 5) {
-    const int64_t b = batch.image.size(0);
-    MMCL_CHECK(batch.image.size(1) == 2, "SimCLR: expected two views per image, got ", batch.image.size(1));
-    // Both views through the backbone and the head together (BatchNorm sees all 2B images).
-    const at::Tensor views = batch.image.transpose(0, 1).reshape({2 * b, batch.image.size(2), batch.image.size(3),
-                                                                  batch.image.size(4)});
-    const at::Tensor z = l2_normalize(forward_with_sync_bn(*head, features(views)));
-    e.by_modality["image"] = z.slice(0, 0, b);
-    e.by_modality["image_2"] = z.slice(0, b, 2 * b);
-  } else {
-    e.by_modality["image"] = l2_normalize(features(batch.image));
-  }
-  return e;
+  return two_view_embeddings(batch.image, 3, "image", [this](const at::Tensor& images) { return features(images); }, *head);
 }
 
 data::InputSpec SimclrImpl::input_spec() const {
