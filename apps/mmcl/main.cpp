@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", mmcl::cli::version_text());
     app.require_subcommand(1);
     const auto commands = mmcl::cli::make_commands();
+    if (const int code = mmcl::cli::unknown_subcommand_exit(argc, argv, commands); code >= 0) return code;
     std::map<CLI::App*, mmcl::cli::Command*> table;
     for (const auto& command : commands) {
       CLI::App* sub = app.add_subcommand(command->name(), command->summary());

@@ -1,11 +1,16 @@
 // End-to-end runs of the mmcl binary on tiny synthetic data.
 #include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <set>
 #include <sstream>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "fixtures.h"
+#include "mmcl/io/safetensors.h"
+#include "mmcl/io/tensorboard.h"
 
 using namespace mmcl::test;
 
@@ -41,6 +46,40 @@ CATCH_TEST_CASE("mmcl pretrain writes a complete run directory and the loss fall
     CATCH_CHECK(m.front().contains(key));
   }
   CATCH_CHECK(m.back()["step"] == 150);
+  // Wall time and training seconds on every line, the latter growing.
+  for (size_t i = 1; i < m.size(); ++i) {
+    CATCH_REQUIRE(m[i].contains("time"));
+    CATCH_REQUIRE(m[i]["elapsed_s"].get<double>() >= m[i - 1]["elapsed_s"].get<double>());
+  }
+  CATCH_CHECK(std::abs(m.back()["time"].get<double>() - static_cast<double>(std::time(nullptr))) < 600);
+  // The run's summary: printed and in summary.json.
+  CATCH_CHECK(r.output.find("summary: 150 steps in ") != std::string::npos);
+  const nlohmann::json summary = nlohmann::json::parse(read_text(run / "summary.json"));
+  CATCH_CHECK(summary["steps"] == 150);
+  CATCH_CHECK(summary["final_loss"].get<double>() == m.back()["loss"].get<double>());
+  double best = 1e9;
+  for (const auto& line : m) best = std::min(best, line["loss"].get<double>());
+  CATCH_CHECK(summary["best_loss"].get<double>() == best);
+  CATCH_CHECK(summary["wall_s"].get<double>() == m.back()["elapsed_s"].get<double>());
+  CATCH_CHECK(summary["checkpoint"].get<std::string>().find("step_150.pt") != std::string::npos);
+  // The weights alone at the end, beside the checkpoints (which also hold the optimiser's moments).
+  const auto final_weights = mmcl::io::load_safetensors(run / "final.safetensors");
+  CATCH_CHECK(final_weights.metadata.at("mmcl_step") == "150");
+  std::set<std::string> names;
+  for (const auto& [name, t] : final_weights.tensors) names.insert(name);
+  CATCH_CHECK(names.count("visual.conv1.weight") == 1);
+  CATCH_CHECK(names.count("logit_scale") == 1);
+  const bool smaller = fs::file_size(run / "final.safetensors") * 2 < fs::file_size(run / "checkpoints/step_150.pt");
+  CATCH_CHECK(smaller);
+  CATCH_CHECK(r.output.find("weights runs/smoke/final.safetensors") != std::string::npos);
+  // TensorBoard: one event file, a scalar per number of each metrics line (step and time aside).
+  std::vector<fs::path> events;
+  for (const auto& e : fs::directory_iterator(run / "tb")) events.push_back(e.path());
+  CATCH_REQUIRE(events.size() == 1);
+  size_t scalars = 0;
+  for (const auto& line : m)
+    for (const auto& [name, value] : line.items()) scalars += value.is_number() && name != "step" && name != "time";
+  CATCH_CHECK(mmcl::io::read_event_records(events[0]).size() == 1 + scalars);
   // The loss starts near ln(batch) = ln 8 and the mean of the last ten steps is far below it.
   double first = 0, last = 0;
   for (int i = 0; i < 10; ++i) first += m[i]["loss"].get<double>() / 10, last += m[140 + i]["loss"].get<double>() / 10;
@@ -85,6 +124,13 @@ CATCH_TEST_CASE("resume continues exactly: k steps + resume equals N steps", "[c
   CATCH_CHECK(run_mmcl("pretrain --resume runs/nothing", dir.path()).exit_code == 2);
   CATCH_CHECK(run_mmcl("pretrain --set run.name=x", dir.path()).exit_code == 2);  // neither --config nor --resume
 
+  // A resumed run's training seconds go on from the interrupted run's, in a second event file.
+  const auto split = metrics(dir / "runs/split/metrics.jsonl");
+  CATCH_REQUIRE(split.size() == 8);
+  CATCH_CHECK(split[3]["elapsed_s"].get<double>() >= split[2]["elapsed_s"].get<double>());
+  size_t files = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir / "runs/split/tb")) ++files;
+  CATCH_CHECK(files == 2);
   const auto a = metrics(dir / "runs/whole/metrics.jsonl");
   for (const char* name : {"split", "alone"}) {
     CATCH_CAPTURE(name);
@@ -111,7 +157,7 @@ CATCH_TEST_CASE("config errors exit 2 with one line and write nothing", "[cli]")
   write_text(dir / "typo.yaml", "run:\n  name: t\ntrain:\n  step: 5\n");
   const auto t = run_mmcl("pretrain --config typo.yaml", dir.path());
   CATCH_CHECK(t.exit_code == 2);
-  CATCH_CHECK(t.output == "typo.yaml:4: train.step: unknown key (did you mean train.steps?)\n");
+  CATCH_CHECK(t.output == "typo.yaml:4: train.step: unknown key (did you mean train.steps?; every key: mmcl list --keys)\n");
   CATCH_CHECK(!fs::exists(dir / "runs"));
 
   const auto missing = run_mmcl("pretrain --config nope.yaml", dir.path());
@@ -128,6 +174,13 @@ CATCH_TEST_CASE("the command line: help, version, dump-config, list, usage error
   CATCH_CHECK(help.output.find("--dump-config") != std::string::npos);
   CATCH_CHECK(run_mmcl("", dir.path()).exit_code == 2);
   CATCH_CHECK(run_mmcl("frobnicate", dir.path()).exit_code == 2);
+  // A mistyped subcommand is named with the closest one, and nothing runs.
+  const auto typo = run_mmcl("pretrian --config run.yaml", dir.path());
+  CATCH_CHECK(typo.exit_code == 2);
+  CATCH_CHECK(typo.output.rfind("unknown subcommand 'pretrian'; did you mean 'pretrain'?\n", 0) == 0);
+  CATCH_CHECK(run_mmcl("zeroshoot", dir.path()).output.find("did you mean 'zeroshot'?") != std::string::npos);
+  CATCH_CHECK(run_mmcl("frobnicate", dir.path()).output.find("did you mean") == std::string::npos);
+  CATCH_CHECK(!fs::exists(dir / "runs"));
   CATCH_CHECK(run_mmcl("pretrain", dir.path()).exit_code == 2);  // --config is required
 
   const auto dump = run_mmcl("pretrain --config run.yaml --dump-config --set data.batch_size=4", dir.path());
@@ -142,7 +195,8 @@ CATCH_TEST_CASE("the command line: help, version, dump-config, list, usage error
   const auto list = run_mmcl("list", dir.path());
   CATCH_CHECK(list.exit_code == 0);
   for (const char* name : {"clip", "infonce", "siglip", "synthetic", "manifest", "clip-vit-tiny", "ViT-B-32", "ViT-B-16",
-                           "ViT-L-14", "RN50", "RN101", "vision ResNet 3-4-6-3 (stem 64w) @ 224px"})
+                           "ViT-L-14", "RN50", "RN101", "vision ResNet 3-4-6-3 (stem 64w) @ 224px", "simclr-r18",
+                           "vision torchvision resnet18 (width 64) @ 224px, SimCLR head 1 hidden -> 128"})
     CATCH_CHECK(list.output.find(name) != std::string::npos);
   // Each model's capabilities, as its table entry states them.
   CATCH_CHECK(list.output.find("reads video (2 views); loss ntxent; data video; evaluated on videos") != std::string::npos);

@@ -36,7 +36,7 @@ CATCH_TEST_CASE("malformed configs fail with file:line, key and what is wrong", 
   const std::vector<Case> cases = {
       {"optim:\n  lr: abc\n", {}, f + ":2: optim.lr: expected a positive number, got \"abc\""},
       {"optim:\n  lr: -1\n", {}, f + ":2: optim.lr: expected a positive number, got \"-1\""},
-      {"optim:\n  lrr: 0.1\n", {}, f + ":2: optim.lrr: unknown key (did you mean optim.lr?)"},
+      {"optim:\n  lrr: 0.1\n", {}, f + ":2: optim.lrr: unknown key (did you mean optim.lr?; every key: mmcl list --keys)"},
       {"optim: 5\n", {}, f + ":1: optim: expected a mapping of optim.* keys, got \"5\""},
       {"runtime:\n  device: tpu\n", {}, f + ":2: runtime.device: expected one of auto, cpu, cuda, got \"tpu\""},
       {"data:\n  batch_size: 3.5\n", {}, f + ":2: data.batch_size: expected an integer >= 2, got \"3.5\""},
@@ -57,7 +57,7 @@ CATCH_TEST_CASE("malformed configs fail with file:line, key and what is wrong", 
       {"run:\n  seed: 1\n", {"optim.lr=abc"}, "--set: optim.lr: expected a positive number, got \"abc\""},
       {"", {"optim.lr"}, "--set optim.lr: expected key=value, e.g. --set optim.lr=1e-4"},
       {"", {"optim=1"}, "--set: optim: is a section; set one of its keys (optim.*)"},
-      {"", {"train.stepz=3"}, "--set: train.stepz: unknown key (did you mean train.steps?)"},
+      {"", {"train.stepz=3"}, "--set: train.stepz: unknown key (did you mean train.steps?; every key: mmcl list --keys)"},
   };
   for (size_t i = 0; i < cases.size(); ++i) {  // the config fuzzer's input: --set lines, "---", the YAML
     std::string seed;
@@ -328,4 +328,11 @@ CATCH_TEST_CASE("the FDT and SimCLR recipes load with their settings", "[config]
   CATCH_CHECK(plain.data.image.blur_prob == 0);
   CATCH_CHECK(plain.data.views == 0);
   CATCH_CHECK(plain.model.min_logit_scale == 0);
+  // A torchvision ResNet is torchvision's width unless told otherwise (768 is the ViT's default).
+  const std::string simclr_yaml = "loss: {name: ntxent}\ndata: {type: manifest, train: " MMCL_SOURCE_DIR "/README.md}\n";
+  const RunConfig r18 = mmcl::config::load_config_text("model: {name: simclr, vision: {tower: resnet50}}\n" + simclr_yaml,
+                                                       "r18.yaml");
+  CATCH_CHECK(r18.model.vision.width == 64);
+  CATCH_CHECK(mmcl::config::load_config_text("model: {name: simclr, vision: {tower: resnet50, width: 16}}\n" + simclr_yaml,
+                                             "r18.yaml").model.vision.width == 16);
 }

@@ -78,6 +78,11 @@ CATCH_TEST_CASE("CSV manifests: columns by name, relative paths, malformed lines
 
   CATCH_CHECK_THROWS_WITH(read_manifest((dir / "m.csv").string(), {"path", "title", "", "", ""}),
                           (dir / "m.csv").string() + ": no column \"path\" (columns: title, filepath, label); set data.image_key");
+  // Columns an evaluation names come from its eval.* keys, and the hint says so.
+  ManifestColumns eval_columns{"filepath", "caption", "", "", ""};
+  eval_columns.section = "eval";
+  CATCH_CHECK_THROWS_WITH(read_manifest((dir / "m.csv").string(), eval_columns),
+                          (dir / "m.csv").string() + ": no column \"caption\" (columns: title, filepath, label); set eval.caption_key");
   CATCH_CHECK_THROWS_AS(read_manifest((dir / "none.csv").string(), {}), mmcl::ConfigError);
   // A binary file given as the manifest: its header is printed escaped, not raw to the terminal.
   write_text(dir / "binary.csv", std::string("\x7f" "ELF\x02\x01\x01\0\0\x1b[2J,x\n", 15));

@@ -1,5 +1,6 @@
 #include "mmcl/cli/command.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 
@@ -9,9 +10,11 @@
 #include "mmcl/cli/run_command.h"
 #include "mmcl/config/load.h"
 #include "mmcl/core/error.h"
+#include "mmcl/core/format.h"
 #include "mmcl/core/fs.h"
 #include "mmcl/core/log.h"
 #include "mmcl/core/runtime.h"
+#include "mmcl/core/suggest.h"
 #include "mmcl/dist/slurm.h"
 
 namespace mmcl::cli {
@@ -63,6 +66,18 @@ int guarded(const std::function<int()>& fn) {
     spdlog::error("{}", e.what());
     return kExitRuntime;
   }
+}
+
+int unknown_subcommand_exit(int argc, char** argv, const std::vector<std::unique_ptr<Command>>& commands) {
+  if (argc < 2 || argv[1][0] == '-') return -1;
+  std::vector<std::string> names;
+  for (const auto& c : commands) names.push_back(c->name());
+  const std::string given = argv[1];
+  if (std::find(names.begin(), names.end(), given) != names.end()) return -1;
+  const std::string best = closest(given, names, 3);
+  std::cerr << "unknown subcommand '" << given << "'" << (best.empty() ? "" : "; did you mean '" + best + "'?")
+            << "\nsubcommands: " << join(names, ", ") << " (mmcl --help)\n";
+  return kExitUsage;
 }
 
 int parse_error_exit(const CLI::App& app, const CLI::ParseError& error) {

@@ -26,6 +26,9 @@ std::string version_text();
 // Runs `fn` and turns whatever it throws into a one-line message and an exit code: 2 for usage and
 // config errors, 1 for runtime failures.
 int guarded(const std::function<int()>& fn);
+// When argv[1] names no subcommand (and is not an option): prints "unknown subcommand 'X'; did you mean
+// 'Y'?" with the list, returns 2; else -1.
+int unknown_subcommand_exit(int argc, char** argv, const std::vector<std::unique_ptr<Command>>& commands);
 // Prints a CLI11 parse result (help, version or an error) and returns the exit code (0 or 2).
 int parse_error_exit(const CLI::App& app, const CLI::ParseError& error);
 

@@ -8,7 +8,11 @@
 #include "mmcl/core/run_dir.h"
 #include "mmcl/dist/group.h"
 #include "mmcl/dist/launch.h"
+#include "mmcl/io/checkpoint.h"
+#include "mmcl/io/safetensors.h"
+#include "mmcl/models/pretrained.h"
 #include "mmcl/run/run.h"
+#include "mmcl/train/progress.h"
 #include "mmcl/train/trainer.h"
 
 namespace mmcl::cli {
@@ -40,6 +44,23 @@ class Pretrain : public RunCommand {
     const train::TrainResult result = train::pretrain(run, dir, runtime);
     spdlog::info("done: step {}/{}, last loss {:.4f}, run directory {}", result.step, result.total_steps,
                  result.last_loss, dir.root.string());
+    if (runtime.group->is_main() && result.finished) {
+      // The trained weights alone (1x the model's size; checkpoints also hold the optimiser state):
+      // model.pretrained takes the file, with the run's config.yaml for the model keys.
+      const std::filesystem::path final_weights = dir.root / "final.safetensors";
+      io::save_safetensors(final_weights, models::named_weights(*run.model),
+                           {{"format", "pt"}, {"mmcl_model", run.model_config.name}, {"mmcl_step", std::to_string(result.step)}});
+      spdlog::info("weights {}", final_weights.string());
+    }
+    if (runtime.group->is_main()) {
+      std::string checkpoint;
+      try {
+        checkpoint = io::resolve_checkpoint(dir.root.string());
+      } catch (const Error&) {
+        // none written (a run stopped before its first step)
+      }
+      spdlog::info("{}", train::write_run_summary(dir.root, checkpoint));
+    }
     log::remove_files();
     return result.stop_signal != 0 ? kExitRuntime : kExitOk;
   }

@@ -404,6 +404,10 @@ RunConfig resolve(const YAML::Node& root, const std::string& source, const std::
 
   schema.apply(root, source);
   for (const Setting& s : settings) schema.set(s.key, s.value, Origin{"--set"});
+  // A torchvision ResNet's width is 64 unless given (the key's default, 768, is a ViT's).
+  const VisionTower tower = config.model.vision.tower;
+  if (tower != VisionTower::vit && tower != VisionTower::resnet && schema.at("model.vision.width").origin.source == "default")
+    config.model.vision.width = 64;
   validate(config, schema);
   // A resolved config (read back from a checkpoint, user_config false) already holds its preset and is
   // not checked against the file system: its data and weights were where the run was, not necessarily

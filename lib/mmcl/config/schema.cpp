@@ -1,5 +1,7 @@
 #include "mmcl/config/schema.h"
 
+#include "mmcl/core/suggest.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -62,21 +64,6 @@ std::optional<double> parse_double(const YAML::Node& node) {
   double v = std::strtod(s.c_str(), &end);
   if (errno != 0 || end != s.c_str() + s.size() || !std::isfinite(v)) return std::nullopt;
   return v;
-}
-
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
 }
 
 }  // namespace
@@ -343,7 +330,8 @@ Schema::Schema(RunConfig& c) {
   integer("model.vision.image_size", &c.model.vision.image_size, 1, "Input image side in pixels (resnet: a multiple of 32).");
   integer("model.vision.patch_size", &c.model.vision.patch_size, 1, "ViT patch side in pixels.");
   integer("model.vision.width", &c.model.vision.width, 1,
-          "Vision transformer width; resnet: the stem's width (64 in RN50; the stages are 1, 2, 4, 8 x 4 times it).");
+          "Vision transformer width; resnet: the stem's width (64 in RN50; the stages are 1, 2, 4, 8 x 4 times it); "
+          "resnet18..101: the first stage's width (torchvision's 64, also the default for these towers).");
   integer("model.vision.layers", &c.model.vision.layers, 1, "Vision transformer blocks.");
   integers<4>("model.vision.resnet_layers", &c.model.vision.resnet_layers, 1,
               "resnet: Bottleneck blocks in each of the four stages ([3, 4, 6, 3] in RN50, [3, 4, 23, 3] in RN101).");
@@ -675,13 +663,10 @@ bool Schema::is_section(const std::string& key) const {
 }
 
 std::string Schema::suggest(const std::string& key) const {
-  std::string best;
-  size_t best_distance = 4;
-  for (const Field& f : fields_) {
-    size_t d = edit_distance(key, f.key);
-    if (d < best_distance) best_distance = d, best = f.key;
-  }
-  return best.empty() ? "" : " (did you mean " + best + "?)";
+  std::vector<std::string> keys;
+  for (const Field& f : fields_) keys.push_back(f.key);
+  const std::string best = closest(key, keys);
+  return best.empty() ? " (every key: mmcl list --keys)" : " (did you mean " + best + "?; every key: mmcl list --keys)";
 }
 
 void Schema::walk(const YAML::Node& node, const std::string& source, const std::string& prefix) {

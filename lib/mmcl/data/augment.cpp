@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include <ATen/ATen.h>
 
@@ -71,12 +72,15 @@ at::Tensor apply_colour(at::Tensor x, const ColourDraw& d) {
     const at::Tensor r = at::arange(k, x.options()) - static_cast<double>(k / 2);
     at::Tensor g = at::exp(-(r * r) / (2 * d.sigma * d.sigma));
     g = g / g.sum();
-    const at::Tensor kernel = at::outer(g, g).expand({3, 1, k, k}).contiguous();
     // Reflected borders need a border thinner than the image; a tiny image is padded by replication beyond.
     const int64_t h = k / 2, reflect = std::min(h, std::min(x.size(-2), x.size(-1)) - 1);
     at::Tensor padded = at::reflection_pad2d(x, {reflect, reflect, reflect, reflect});
     if (reflect < h) padded = at::replication_pad2d(padded, {h - reflect, h - reflect, h - reflect, h - reflect});
-    x = at::conv2d(padded, kernel, at::Tensor(), at::IntArrayRef{1, 1}, at::IntArrayRef{0, 0}, at::IntArrayRef{1, 1}, 3);
+    // The Gaussian is separable: a k x 1 then a 1 x k depthwise convolution (2k taps a pixel, not k^2).
+    const at::Tensor column = g.view({1, 1, k, 1}).expand({3, 1, k, 1}).contiguous();
+    const at::Tensor row = g.view({1, 1, 1, k}).expand({3, 1, 1, k}).contiguous();
+    const std::vector<int64_t> one{1, 1}, none{0, 0};
+    x = at::conv2d(at::conv2d(padded, column, at::Tensor(), one, none, one, 3), row, at::Tensor(), one, none, one, 3);
   }
   if (d.solarize) x = at::where(x < 0.5, x, 1 - x);
   return x;

@@ -40,7 +40,7 @@ ColourDraw draw_colour(const ColourAugment& augment, std::mt19937_64& rng);
 
 // Applies `d` to [N, 3, H, W] floats in [0, 1]. Contrast blends with the mean luma of each image,
 // saturation with its luma (ITU-R 601: 0.299, 0.587, 0.114, as torchvision), hue rotates the chroma
-// plane of YIQ; the blur's kernel side is max(3, H / 10 | 1) with reflected borders.
+// plane of YIQ; the blur's kernel side is max(3, H / 10 | 1) with reflected borders, applied as two 1-D passes.
 at::Tensor apply_colour(at::Tensor x, const ColourDraw& d);
 
 }  // namespace mmcl::data

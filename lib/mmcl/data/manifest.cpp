@@ -282,9 +282,11 @@ void read_delimited(Manifest& m, std::istream& in, RecordTable::Source& src, con
     return it - header.begin();
   };
   src.fields = header.size();
-  src.image_col = column(c.image, "data.image_key");
-  src.caption_col = column(c.caption, "data.caption_key");
-  const int64_t label_col = column(c.label, "data.label_key");
+  const std::string image_key = c.section + ".image_key", caption_key = c.section + ".caption_key",
+                    label_key = c.section + ".label_key";
+  src.image_col = column(c.image, image_key.c_str());
+  src.caption_col = column(c.caption, caption_key.c_str());
+  const int64_t label_col = column(c.label, label_key.c_str());
   // Optional: the part of a video to use, in seconds.
   auto optional_column = [&](const char* name) -> int64_t {
     const auto it = std::find(header.begin(), header.end(), name);

@@ -24,6 +24,7 @@ struct ManifestColumns {
   // Each row has a set of labels: a JSON list, or a cell (or JSON string) split at label_separator.
   bool multi_label = false;
   char label_separator = ',';
+  std::string section = "data";   // the config section naming these columns (its *_key keys), for messages
 };
 
 struct Record {

@@ -36,9 +36,16 @@ int64_t eval_views(const config::EvalConfig& eval, Modality modality, bool train
 
 data::Manifest read_labelled(const config::EvalConfig& e, const config::DataConfig& d, const std::string& path) {
   data::ManifestColumns columns{e.image_key, "", e.label_key, d.separator, ""};
+  columns.section = "eval";
   columns.multi_label = e.multi_label;
   if (!e.label_separator.empty()) columns.label_separator = e.label_separator[0];
   return data::read_manifest(path, columns);
+}
+
+data::ManifestColumns eval_columns(const config::EvalConfig& e, const config::DataConfig& d) {
+  data::ManifestColumns columns{e.image_key, e.caption_key, "", d.separator, ""};
+  columns.section = "eval";
+  return columns;
 }
 
 Modality eval_modality(const run::Run& run) {
@@ -198,7 +205,7 @@ at::Tensor embed_texts(models::ContrastiveModel& model, const text::Tokenizer& t
 ManifestEmbeddings embed_manifest(const run::Run& run) {
   const config::EvalConfig& e = run.config.eval;
   const data::Manifest rows =
-      data::read_manifest(e.data, {e.image_key, e.caption_key, "", run.config.data.separator, ""});
+      data::read_manifest(e.data, eval_columns(e, run.config.data));
   const int64_t n = static_cast<int64_t>(rows.records.size());
   if (n == 0) throw ConfigError(str_cat(e.data, ": no rows to embed"));
   const int64_t ctx = run.model_config.text.context_length;

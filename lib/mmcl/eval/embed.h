@@ -55,6 +55,8 @@ at::Tensor embed_texts(models::ContrastiveModel& model, const text::Tokenizer& t
 
 // A labelled set named by an eval key (eval.image_key and eval.label_key columns, or class folders).
 data::Manifest read_labelled(const config::EvalConfig& eval, const config::DataConfig& data, const std::string& path);
+// The columns of eval.data as an image-caption manifest (eval.image_key, eval.caption_key; errors name them).
+data::ManifestColumns eval_columns(const config::EvalConfig& eval, const config::DataConfig& data);
 // What eval files hold: eval.modality, or with auto what the model is evaluated on (its table entry).
 Modality eval_modality(const run::Run& run);
 // The samples of a labelled set as eval_modality() says: images, one clip per video (the centre clip

@@ -44,7 +44,7 @@ RetrievalResult video_audio(const run::Run& run, const data::Manifest& videos) {
 RetrievalResult retrieve(const run::Run& run) {
   const config::EvalConfig& e = run.config.eval;
   const data::Manifest rows =
-      data::read_manifest(e.data, {e.image_key, e.caption_key, "", run.config.data.separator, ""});
+      data::read_manifest(e.data, eval_columns(e, run.config.data));
   // One record per distinct image; every caption remembers its image.
   data::Manifest items;
   items.path = rows.path;

@@ -8,6 +8,7 @@
 #include "mmcl/core/error.h"
 #include "mmcl/core/log.h"
 #include "mmcl/data/image_text.h"
+#include "mmcl/eval/embed.h"
 #include "mmcl/models/fdt.h"
 #include "mmcl/text/tokenizer.h"
 
@@ -21,7 +22,7 @@ TokenBankReport inspect_token_bank(const run::Run& run, const InspectOptions& o)
   MMCL_CHECK(run.tokenizer, "the checkpoint has no tokenizer to read captions with");
   const config::RunConfig& c = run.config;
   const auto& e = c.eval;
-  data::Manifest rows = data::read_manifest(e.data, {e.image_key, e.caption_key, "", c.data.separator, ""});
+  data::Manifest rows = data::read_manifest(e.data, eval_columns(e, c.data));
   if (o.limit > 0 && static_cast<int64_t>(rows.records.size()) > o.limit) rows.records.resize(static_cast<size_t>(o.limit));
   const data::ImageTransform transform = data::image_transform(c.data.image, run.model_config.vision.image_size, false);
   const data::ImageTextDataset images(rows, transform, nullptr, 0);

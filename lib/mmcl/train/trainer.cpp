@@ -190,7 +190,7 @@ class Loop {
     }
     resume();
     join_ranks();
-    if (main_) metrics_.emplace(dir_.metrics_file(), dir_.resuming ? state_.step : -1);
+    if (main_) metrics_.emplace(dir_.metrics_file(), dir_.resuming ? state_.step : -1, dir_.root / "tb");
     install_stop_handlers();
     progress_.emplace(state_.step, total_, main_);
     first_step_ = last_saved_ = state_.step;
