@@ -8,6 +8,7 @@
 #include "mmcl/config/load.h"
 #include "mmcl/data/batch.h"
 #include "mmcl/io/safetensors.h"
+#include "mmcl/io/tensorboard.h"
 #include "mmcl/models/pretrained.h"
 #include "mmcl/run/run.h"
 #include "run_results.h"
@@ -116,6 +117,17 @@ CATCH_TEST_CASE("FDT: pretrain, evaluate with every subcommand, export, inspect 
     }
   }
   CATCH_CHECK(maps >= 1);
+  // TensorBoard: the results' numbers and the heat maps, in one event file of the evaluation's directory.
+  size_t numbers = 0;
+  for (const auto& [key, value] : r.items()) numbers += value.is_number();
+  std::vector<fs::path> event_files;
+  for (const auto& e : fs::directory_iterator(dir / "runs/in/tb")) event_files.push_back(e.path());
+  CATCH_REQUIRE(event_files.size() == 1);
+  const auto records = mmcl::io::read_event_records(event_files[0]);
+  CATCH_CHECK(records.size() == 1 + numbers + static_cast<size_t>(maps));
+  int images = 0;
+  for (const auto& record : records) images += record.find("heatmaps/token") != std::string::npos;
+  CATCH_CHECK(images == maps);
   CATCH_CHECK(read_text(dir / "runs/in/summary.txt").find("non-zero weights per image") != std::string::npos);
 
   // inspect needs an FDT model: a CLIP checkpoint is refused and nothing is written.

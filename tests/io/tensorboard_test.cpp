@@ -3,6 +3,9 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <vector>
+
+#include <stb_image_write.h>
 
 #include "mmcl/core/error.h"
 #include "mmcl/io/tensorboard.h"
@@ -31,10 +34,17 @@ CATCH_TEST_CASE("event files: framed records with checksums, read back by Tensor
       w.scalar("data/skipped", 0, step);
     }
     w.image("heatmap", std::string("\x89PNG\r\n\x1a\n", 8) + "not really", 2, 3, 3, 3);
+    // A real PNG: its size from its header.
+    std::vector<unsigned char> px(5 * 4 * 3, 200);
+    std::string png;
+    stbi_write_png_to_func([](void* ctx, void* data, int size) { static_cast<std::string*>(ctx)->append(static_cast<char*>(data), size); },
+                           &png, 5, 4, 3, px.data(), 5 * 3);
+    w.png("real", png, 4);
+    CATCH_CHECK_THROWS_AS(w.png("fake", "GIF89a not a png at all", 4), Error);
   }
   CATCH_CHECK(file.filename().string().find("events.out.tfevents.") == 0);
   const auto records = io::read_event_records(file);
-  CATCH_REQUIRE(records.size() == 1 + 6 + 1);
+  CATCH_REQUIRE(records.size() == 1 + 6 + 2);
   CATCH_CHECK(records[0].find("brain.Event:2") != std::string::npos);
   CATCH_CHECK(records[1].find("loss") != std::string::npos);
   // A flipped byte fails its checksum; a cut file is named as cut.
@@ -67,4 +77,5 @@ CATCH_TEST_CASE("event files: framed records with checksums, read back by Tensor
   CATCH_CHECK(out.find("loss 1:4 2:3 3:2") != std::string::npos);
   CATCH_CHECK(out.find("data/skipped 1:0 2:0 3:0") != std::string::npos);
   CATCH_CHECK(out.find("image heatmap 3 3 2 18") != std::string::npos);
+  CATCH_CHECK(out.find("image real 4 5 4 ") != std::string::npos);
 }

@@ -8,6 +8,7 @@
 #include "mmcl/core/json_text.h"
 #include "mmcl/core/log.h"
 #include "mmcl/core/run_dir.h"
+#include "mmcl/io/tensorboard.h"
 
 namespace mmcl::cli {
 
@@ -34,6 +35,16 @@ int EvalCommand::execute(const config::RunConfig& config) {
     const std::filesystem::path path = dir.root / relative;
     std::filesystem::create_directories(path.parent_path());
     write_file_atomic(path, bytes);
+  }
+  // TensorBoard: the results' numbers as scalars at the checkpoint's step (eval/<subcommand>/<name>), and
+  // the PNG files as images.
+  {
+    io::EventWriter events(dir.root / "tb");
+    for (const auto& [key, value] : out.results.items())
+      if (value.is_number()) events.scalar(str_cat("eval/", name(), "/", key), value.get<double>(), run.checkpoint_step);
+    for (const auto& [relative, bytes] : out.files)
+      if (std::filesystem::path(relative).extension() == ".png")
+        events.png(std::filesystem::path(relative).replace_extension().string(), bytes, run.checkpoint_step);
   }
   std::cout << out.summary << std::flush;
   spdlog::info("results in {}", dir.results_file().string());

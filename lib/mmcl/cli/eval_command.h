@@ -1,6 +1,7 @@
 #pragma once
 // The shape of the evaluation subcommands: load eval.checkpoint, evaluate, and write
-// <dir>/results.json, <dir>/summary.txt and <dir>/config.yaml into a directory of their own
+// <dir>/results.json, <dir>/summary.txt, <dir>/config.yaml and <dir>/tb/ (the results' numbers and the
+// PNG files as TensorBoard scalars and images) into a directory of their own
 // (plan_eval_dir: <run.output_dir>/<run.name>, or <it>/eval/<subcommand>-<time> when that run exists).
 // Nothing is written when the config, the checkpoint or the evaluation data cannot be used.
 

@@ -133,6 +133,20 @@ void EventWriter::image(const std::string& tag, const std::string& png, int64_t 
   write_event(v, step);
 }
 
+void EventWriter::png(const std::string& tag, const std::string& png, int64_t step) {
+  // Signature (8 bytes), IHDR length and type (8), width and height big-endian (8), depth, colour type.
+  static const std::string signature("\x89PNG\r\n\x1a\n", 8);
+  if (png.size() < 26 || png.compare(0, 8, signature) != 0 || png.compare(12, 4, "IHDR") != 0)
+    throw Error(str_cat("TensorBoard image ", tag, ": not a PNG"));
+  auto be32 = [&](size_t at) {
+    const auto* p = reinterpret_cast<const unsigned char*>(png.data()) + at;
+    return static_cast<int64_t>(p[0]) << 24 | static_cast<int64_t>(p[1]) << 16 | static_cast<int64_t>(p[2]) << 8 | p[3];
+  };
+  const int colour = static_cast<unsigned char>(png[25]);
+  const int64_t channels = colour == 0 ? 1 : colour == 4 ? 2 : colour == 6 ? 4 : 3;  // grey, grey+alpha, RGBA, RGB/palette
+  image(tag, png, be32(20), be32(16), channels, step);
+}
+
 std::vector<std::string> read_event_records(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   MMCL_CHECK(in, "cannot open ", path.string());

@@ -28,6 +28,8 @@ class EventWriter {
   // An encoded image (PNG) of height x width with `channels` (1 grey, 3 RGB, 4 RGBA).
   void image(const std::string& tag, const std::string& png, int64_t height, int64_t width, int64_t channels,
              int64_t step);
+  // A PNG file's bytes; its size and channels are read from its IHDR chunk (Error if it is not a PNG).
+  void png(const std::string& tag, const std::string& png, int64_t step);
   const std::filesystem::path& path() const { return path_; }
 
  private:
