@@ -198,6 +198,15 @@ CATCH_TEST_CASE("the command line: help, version, dump-config, list, usage error
                            "ViT-L-14", "RN50", "RN101", "vision ResNet 3-4-6-3 (stem 64w) @ 224px", "simclr-r18",
                            "vision torchvision resnet18 (width 64) @ 224px, SimCLR head 1 hidden -> 128"})
     CATCH_CHECK(list.output.find(name) != std::string::npos);
+  CATCH_CHECK(list.output.find("vatt-base       VATT specific: 768w x 12L, video 32 x 224px, audio 153600 samples @ 48000 Hz, "
+                               "text 512w x 6L") != std::string::npos);
+  // The run configs of configs/runs/, described by their first comment line, readable by name.
+  CATCH_CHECK(list.output.find("run configs (configs/runs/; --config NAME)") != std::string::npos);
+  CATCH_CHECK(list.output.find("clip-synthetic  Smoke run: clip-vit-tiny on synthetic image-text pairs.\n") != std::string::npos);
+  const auto builtin = run_mmcl("pretrain --config clip-synthetic --dump-config", dir.path());
+  CATCH_CHECK(builtin.exit_code == 0);
+  CATCH_CHECK(builtin.output.find("preset: clip-vit-tiny") != std::string::npos);
+  CATCH_CHECK(run_mmcl("pretrain --config clip-synthetik --dump-config", dir.path()).exit_code == 2);
   // Each model's capabilities, as its table entry states them.
   CATCH_CHECK(list.output.find("reads video (2 views); loss ntxent; data video; evaluated on videos") != std::string::npos);
   CATCH_CHECK(list.output.find("reads image, text; loss infonce, siglip; data synthetic, manifest, webdataset; evaluated on "

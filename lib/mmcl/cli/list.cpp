@@ -57,6 +57,16 @@ std::string preset_summary(const config::EmbeddedPreset& p) {
     if (h["hidden_layers"]) s += " " + h["hidden_layers"].Scalar() + " hidden";
     if (h["dim"]) s += " -> " + h["dim"].Scalar();
   }
+  if (n["vatt"]) {
+    const YAML::Node t = n["vatt"], video = n["video"];
+    s += (s.empty() ? "" : ", ") + std::string("VATT");
+    if (t["backbone"]) s += " " + t["backbone"].Scalar();
+    if (t["width"] && t["layers"]) s += ": " + t["width"].Scalar() + "w x " + t["layers"].Scalar() + "L";
+    if (video && video["frames"] && video["size"]) s += ", video " + video["frames"].Scalar() + " x " + video["size"].Scalar() + "px";
+    if (t["audio_samples"] && t["audio_rate"]) s += ", audio " + t["audio_samples"].Scalar() + " samples @ " + t["audio_rate"].Scalar() + " Hz";
+    if (t["text"] && t["text"]["width"] && t["text"]["layers"])
+      s += ", text " + t["text"]["width"].Scalar() + "w x " + t["text"]["layers"].Scalar() + "L";
+  }
   if (n["fdt"]) {
     const YAML::Node f = n["fdt"];
     s += (s.empty() ? "" : ", ") + std::string("FDT on ") + (n["base"] ? n["base"].Scalar() : std::string("the defaults"));
@@ -102,6 +112,9 @@ class List : public Command {
     std::vector<CatalogEntry> presets;
     for (const auto& p : config::embedded_presets()) presets.push_back({p.name, preset_summary(p), {}});
     print_catalog("presets (model.preset)", presets);
+    std::vector<CatalogEntry> runs;
+    for (const auto& r : config::embedded_run_configs()) runs.push_back({r.name, config::run_config_description(r), {}});
+    print_catalog("run configs (configs/runs/; --config NAME)", runs);
     return 0;
   }
 

@@ -1,5 +1,7 @@
 #include "mmcl/config/load.h"
 
+#include <sstream>
+
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -424,7 +426,34 @@ RunConfig resolve(const YAML::Node& root, const std::string& source, const std::
 
 }  // namespace
 
+std::string run_config_description(const EmbeddedPreset& run) {
+  // The first sentence of the leading comment (up to 110 characters).
+  std::istringstream in(run.yaml);
+  std::string text;
+  const auto sentence_end = [&text] {  // ". " not after "et al"
+    for (size_t at = text.find(". "); at != std::string::npos; at = text.find(". ", at + 1))
+      if (at < 2 || text.compare(at - 2, 2, "al") != 0) return at;
+    return std::string::npos;
+  };
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("# ", 0) != 0 || line.rfind("#  ", 0) == 0) break;  // the comment's end, or a command example
+    text += (text.empty() ? "" : " ") + line.substr(2);
+    if (sentence_end() != std::string::npos || text.size() > 110) break;
+  }
+  if (const size_t end = sentence_end(); end != std::string::npos) text = text.substr(0, end + 1);
+  if (text.size() > 110) text = text.substr(0, 107) + "...";
+  return text;
+}
+
 RunConfig load_config(const std::string& path, const std::vector<std::string>& sets, const std::string& subcommand) {
+  // A bare name that is no file: a run config built in from configs/runs/ (paths in it are relative to
+  // the working directory, as for any config outside a folder).
+  std::error_code ec;
+  if (path.find('/') == std::string::npos && !fs::exists(path, ec)) {
+    const std::string name = fs::path(path).extension() == ".yaml" ? fs::path(path).stem().string() : path;
+    for (const EmbeddedPreset& r : embedded_run_configs())
+      if (name == r.name) return resolve(parse_yaml(r.yaml, r.path), r.path, ".", sets, true, subcommand);
+  }
   const YAML::Node root = parse_yaml_file(path, "config file");
   return resolve(root, path, fs::path(path).parent_path().string(), sets, true, subcommand);
 }

@@ -1,5 +1,5 @@
 #pragma once
-// Model presets from configs/models/*.yaml, compiled into the binary.
+// Model presets from configs/models/*.yaml and run configs from configs/runs/*.yaml, compiled into the binary.
 
 #include <string>
 #include <vector>
@@ -13,5 +13,9 @@ struct EmbeddedPreset {
 };
 
 const std::vector<EmbeddedPreset>& embedded_presets();
+// The run configs of configs/runs/*.yaml (whole configs: `--config NAME` reads one when no file NAME
+// exists); run_config_description: the first sentence of its leading comment.
+const std::vector<EmbeddedPreset>& embedded_run_configs();
+std::string run_config_description(const EmbeddedPreset& run);
 
 }  // namespace mmcl::config
