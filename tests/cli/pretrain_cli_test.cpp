@@ -172,6 +172,16 @@ CATCH_TEST_CASE("the command line: help, version, dump-config, list, usage error
   const auto help = run_mmcl("pretrain --help", dir.path());
   CATCH_CHECK(help.exit_code == 0);
   CATCH_CHECK(help.output.find("--dump-config") != std::string::npos);
+  CATCH_CHECK(help.output.find("Example: mmcl pretrain --config fashion-mnist-clip") != std::string::npos);
+  // Each evaluation's help names the keys it needs, with an example; none offers --resume.
+  const auto zs_help = run_mmcl("zeroshot --help", dir.path());
+  CATCH_CHECK(zs_help.exit_code == 0);
+  CATCH_CHECK(zs_help.output.find("Needs in the config (or with --set KEY=VALUE): eval.checkpoint (or model.pretrained), "
+                                  "eval.data.") != std::string::npos);
+  CATCH_CHECK(zs_help.output.find("Example: mmcl zeroshot --config run.yaml --set eval.checkpoint=runs/NAME --set "
+                                  "eval.data=test.csv") != std::string::npos);
+  CATCH_CHECK(zs_help.output.find("--resume") == std::string::npos);
+  CATCH_CHECK(run_mmcl("linear-probe --help", dir.path()).output.find("eval.train=train.csv") != std::string::npos);
   CATCH_CHECK(run_mmcl("", dir.path()).exit_code == 2);
   CATCH_CHECK(run_mmcl("frobnicate", dir.path()).exit_code == 2);
   // A mistyped subcommand is named with the closest one, and nothing runs.

@@ -100,6 +100,29 @@ void RunCommand::add_options(CLI::App& app) {
                   ->expected(0, 1)
                   ->type_name("[RUN_DIR]");
   app.add_flag("--dump-config", options_.dump_config, "Print the resolved configuration as YAML and exit");
+  app.footer(help_footer(app.get_name()));
+}
+
+std::string help_footer(const std::string& subcommand) {
+  if (subcommand == "pretrain")
+    return "The config names the training data (data.type, data.train) and, for CLIP's BPE, tokenizer.vocab.\n"
+           "Example: mmcl pretrain --config fashion-mnist-clip   (a built-in run config: mmcl list)\n"
+           "         mmcl pretrain --config run.yaml --set optim.lr=1e-3 --set run.name=lr1e-3";
+  std::vector<std::string> keys;
+  try {
+    keys = config::required_files(subcommand);
+  } catch (const Error&) {
+    return "";
+  }
+  if (keys.empty()) return "";
+  std::string needs, example = "mmcl " + subcommand + " --config run.yaml";
+  for (const std::string& key : keys) {
+    needs += (needs.empty() ? "" : ", ") + key + (key == "eval.checkpoint" ? " (or model.pretrained)" : "");
+    const std::string value = key == "eval.checkpoint" ? "runs/NAME" : key == "eval.train" ? "train.csv" : "test.csv";
+    example += " --set " + key + "=" + value;
+  }
+  return "Needs in the config (or with --set KEY=VALUE): " + needs + ".\nExample: " + example +
+         "\n(eval.checkpoint: a checkpoint file or a run directory, its latest checkpoint)";
 }
 
 config::RunConfig RunCommand::stored_config() const {

@@ -29,6 +29,8 @@ int guarded(const std::function<int()>& fn);
 // When argv[1] names no subcommand (and is not an option): prints "unknown subcommand 'X'; did you mean
 // 'Y'?" with the list, returns 2; else -1.
 int unknown_subcommand_exit(int argc, char** argv, const std::vector<std::unique_ptr<Command>>& commands);
+// The end of a run subcommand's --help: the config keys it needs (config::required_files) and an example.
+std::string help_footer(const std::string& subcommand);
 // Prints a CLI11 parse result (help, version or an error) and returns the exit code (0 or 2).
 int parse_error_exit(const CLI::App& app, const CLI::ParseError& error);
 

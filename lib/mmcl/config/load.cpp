@@ -343,24 +343,6 @@ void require_shards(const Schema& schema, const config::DataConfig& data, const 
 
 // What each subcommand needs of its config beyond the schema's rules: the keys that must name existing
 // files (eval.checkpoint may be left empty when model.pretrained names weights).
-const std::vector<std::string>& required_files(const std::string& subcommand) {
-  static const std::map<std::string, std::vector<std::string>> table = {
-      {"pretrain", {}},
-      {"bench", {}},
-      {"tokenize", {}},
-      {"finetune", {"eval.checkpoint", "eval.train", "eval.data"}},
-      {"linear-probe", {"eval.checkpoint", "eval.train", "eval.data"}},
-      {"zeroshot", {"eval.checkpoint", "eval.data"}},
-      {"retrieve", {"eval.checkpoint", "eval.data"}},
-      {"embed", {"eval.checkpoint", "eval.data"}},
-      {"inspect", {"eval.checkpoint", "eval.data"}},
-  };
-  static const std::vector<std::string> none;
-  const auto it = table.find(subcommand);
-  MMCL_CHECK(subcommand.empty() || it != table.end(), "internal: no config requirements for subcommand ", subcommand);
-  return it == table.end() ? none : it->second;
-}
-
 // The files every user config must name correctly: the training data and its tokenizer's vocabulary
 // (as the model and dataset tables say they are read), and pretrained weights.
 void require_inputs(const RunConfig& config, const Schema& schema, const std::string& source) {
@@ -425,6 +407,24 @@ RunConfig resolve(const YAML::Node& root, const std::string& source, const std::
 }
 
 }  // namespace
+
+const std::vector<std::string>& required_files(const std::string& subcommand) {
+  static const std::map<std::string, std::vector<std::string>> table = {
+      {"pretrain", {}},
+      {"bench", {}},
+      {"tokenize", {}},
+      {"finetune", {"eval.checkpoint", "eval.train", "eval.data"}},
+      {"linear-probe", {"eval.checkpoint", "eval.train", "eval.data"}},
+      {"zeroshot", {"eval.checkpoint", "eval.data"}},
+      {"retrieve", {"eval.checkpoint", "eval.data"}},
+      {"embed", {"eval.checkpoint", "eval.data"}},
+      {"inspect", {"eval.checkpoint", "eval.data"}},
+  };
+  static const std::vector<std::string> none;
+  const auto it = table.find(subcommand);
+  MMCL_CHECK(subcommand.empty() || it != table.end(), "internal: no config requirements for subcommand ", subcommand);
+  return it == table.end() ? none : it->second;
+}
 
 std::string run_config_description(const EmbeddedPreset& run) {
   // The first sentence of the leading comment (up to 110 characters).

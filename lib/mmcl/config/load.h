@@ -16,6 +16,8 @@ namespace mmcl::config {
 // the working directory.
 RunConfig load_config(const std::string& path, const std::vector<std::string>& sets = {},
                       const std::string& subcommand = "");
+// The config keys naming files a subcommand needs beyond every run's (eval.checkpoint, eval.data ...).
+const std::vector<std::string>& required_files(const std::string& subcommand);
 // The same from YAML text; `source` names it in messages (e.g. a checkpoint's path).
 RunConfig load_config_text(const std::string& yaml, const std::string& source,
                            const std::vector<std::string>& sets = {});
