@@ -1,4 +1,6 @@
 // End to end on real files: pretrain on a tiny image-text manifest, then zeroshot and retrieve.
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include <ATen/ATen.h>
@@ -44,6 +46,39 @@ CATCH_TEST_CASE("pretrain on a manifest, then zeroshot and retrieve from the che
   CATCH_CHECK(z["confusion"].size() == 2);
   CATCH_CHECK(fs::exists(dir / "runs/zs/summary.txt"));
   CATCH_CHECK(!fs::exists(dir / "runs/zs/checkpoints"));
+
+  // classify: single image files among the classes given; CLIP's probabilities from the similarities and
+  // the model's own logit scale; an unreadable file is reported, not fatal.
+  write_text(dir / "classes.txt", "red\nblue\n\n");
+  const auto cl = run_mmcl("classify --config run.yaml --set run.name=cl --set eval.checkpoint=runs/colours "
+                           "--classes-file classes.txt --top 2 img/test0.png img/test1.png img/broken.png", dir.path());
+  CATCH_CAPTURE(cl.output);
+  CATCH_REQUIRE(cl.exit_code == 0);
+  const auto c = nlohmann::json::parse(read_text(dir / "runs/cl/results.json"));
+  CATCH_CHECK(c["classes"] == nlohmann::json({"red", "blue"}));
+  CATCH_REQUIRE(c["images"].size() == 2);
+  CATCH_CHECK(c["skipped"] == nlohmann::json({"img/broken.png"}));
+  const auto final_weights = mmcl::io::load_safetensors(dir / "runs/colours/final.safetensors");
+  double log_scale = 0;
+  for (const auto& [name, t] : final_weights.tensors)
+    if (name == "logit_scale") log_scale = t.template item<double>();
+  for (const auto& image : c["images"]) {
+    const double s0 = image["similarity"][0], s1 = image["similarity"][1];
+    const double p_red = 1 / (1 + std::exp(std::exp(log_scale) * (s1 - s0)));
+    CATCH_REQUIRE(image["top"].size() == 2);
+    const bool red_first = image["top"][0]["class"] == "red";
+    CATCH_CHECK(image["top"][0]["probability"].get<double>() == Approx(red_first ? p_red : 1 - p_red).epsilon(1e-6));
+    CATCH_CHECK(image["top"][0]["probability"].get<double>() + image["top"][1]["probability"].get<double>() == Approx(1.0));
+  }
+  CATCH_CHECK(cl.output.find("img/test0.png\n") != std::string::npos);
+  // --classes on the command line gives the same numbers.
+  const auto cl2 = run_mmcl("classify --config run.yaml --set run.name=cl2 --set eval.checkpoint=runs/colours "
+                            "--classes red,blue img/test0.png", dir.path());
+  CATCH_REQUIRE(cl2.exit_code == 0);
+  const auto c2 = nlohmann::json::parse(read_text(dir / "runs/cl2/results.json"));
+  CATCH_CHECK(c2["images"][0]["similarity"][0].get<double>() == Approx(c["images"][0]["similarity"][0].get<double>()));
+  CATCH_CHECK(run_mmcl("classify --config run.yaml --set run.name=cl3 --set eval.checkpoint=runs/colours img/test0.png",
+                       dir.path()).exit_code == 2);  // no classes anywhere
 
   // The same config as training, as the README runs it: the evaluation goes to a folder of its own inside
   // the training run (it once offered --resume and, taken up, rewrote the run's config.yaml and train.log).

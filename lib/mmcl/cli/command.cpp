@@ -29,6 +29,7 @@ std::vector<std::unique_ptr<Command>> make_commands() {
   commands.push_back(make_pretrain());
   commands.push_back(make_finetune());
   commands.push_back(make_zeroshot());
+  commands.push_back(make_classify());
   commands.push_back(make_linear_probe());
   commands.push_back(make_retrieve());
   commands.push_back(make_embed());

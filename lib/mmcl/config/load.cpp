@@ -416,6 +416,7 @@ const std::vector<std::string>& required_files(const std::string& subcommand) {
       {"finetune", {"eval.checkpoint", "eval.train", "eval.data"}},
       {"linear-probe", {"eval.checkpoint", "eval.train", "eval.data"}},
       {"zeroshot", {"eval.checkpoint", "eval.data"}},
+      {"classify", {"eval.checkpoint"}},
       {"retrieve", {"eval.checkpoint", "eval.data"}},
       {"embed", {"eval.checkpoint", "eval.data"}},
       {"inspect", {"eval.checkpoint", "eval.data"}},
