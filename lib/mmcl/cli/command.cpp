@@ -38,6 +38,7 @@ std::vector<std::unique_ptr<Command>> make_commands() {
   commands.push_back(make_export());
   commands.push_back(make_tokenize());
   commands.push_back(make_list());
+  commands.push_back(make_completion());
   return commands;
 }
 

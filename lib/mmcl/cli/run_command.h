@@ -48,6 +48,7 @@ std::unique_ptr<Command> make_pretrain();
 std::unique_ptr<Command> make_list();
 std::unique_ptr<Command> make_zeroshot();
 std::unique_ptr<Command> make_classify();
+std::unique_ptr<Command> make_completion();
 std::unique_ptr<Command> make_retrieve();
 std::unique_ptr<Command> make_tokenize();
 std::unique_ptr<Command> make_export();
