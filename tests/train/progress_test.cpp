@@ -1,6 +1,6 @@
 // The terminal progress line and the ETA over a window of recent steps; the run summary from metrics.
 
-#include <thread>
+#include <chrono>
 
 #include <nlohmann/json.hpp>
 
@@ -21,19 +21,19 @@ CATCH_TEST_CASE("the progress line: bar, percent, step, loss, rate, ETA", "[trai
 }
 
 CATCH_TEST_CASE("the ETA follows the recent pace, not the average since a slow start", "[train]") {
+  using namespace std::chrono;
   train::Progress p(0, 1000, /*show=*/false);
-  // A slow first step (a start-up of 0.3 s), then steps of ~2 ms.
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  p.mark(1);
-  for (int64_t s = 2; s <= 60; ++s) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    p.mark(s);
-  }
-  // 940 steps left at ~2-3 ms: a few seconds; the average since the start would say ~5 s more.
-  const std::string eta = p.eta(60);
-  CATCH_INFO(eta);
-  CATCH_CHECK(eta.substr(0, 6) == "00:00:");
-  CATCH_CHECK(std::stoi(eta.substr(6)) <= 4);
+  const auto t0 = steady_clock::now();
+  // A slow first step (10 s of start-up), then steps of 0.1 s.
+  p.mark(1, t0 + seconds(10));
+  for (int64_t s = 2; s <= 60; ++s) p.mark(s, t0 + seconds(10) + milliseconds(100 * (s - 1)));
+  // The window holds steps 11..60 (from 11.0 s): at 15.9 s, 49 steps in 4.9 s, so the 940 steps left take
+  // 94 s (93.99.. or 94.00.. in floating point: either prints 00:01:33 or 00:01:34, so the checks below
+  // leave margin). The average since the start would say 940 x 15.9 / 60 = 249 s.
+  CATCH_CHECK(p.eta_at(60, t0 + seconds(10) + milliseconds(5900)).substr(0, 7) == "00:01:3");
+  // 50 ms later: 4.95 s / 49 steps x 940 = 94.96 s; 90 ms later: 95.7 s.
+  CATCH_CHECK(p.eta_at(60, t0 + seconds(10) + milliseconds(5950)) == "00:01:34");
+  CATCH_CHECK(p.eta_at(60, t0 + seconds(10) + milliseconds(5990)) == "00:01:35");
 }
 
 CATCH_TEST_CASE("the run summary: steps, wall time, mean rate, final and best loss, evaluation, checkpoint", "[train]") {

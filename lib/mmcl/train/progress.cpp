@@ -117,16 +117,16 @@ std::string progress_line(int64_t step, int64_t total, double loss, double sampl
                      static_cast<long long>(step), static_cast<long long>(total), loss, samples_per_s, eta.c_str());
 }
 
-void Progress::mark(int64_t step) {
-  window_.emplace_back(std::chrono::steady_clock::now(), step);
+void Progress::mark(int64_t step, std::chrono::steady_clock::time_point when) {
+  window_.emplace_back(when, step);
   while (window_.size() > kWindow) window_.pop_front();
 }
 
-std::string Progress::eta(int64_t step) const {
+std::string Progress::eta_at(int64_t step, std::chrono::steady_clock::time_point now) const {
   // The pace over the window; before two marks, since the start.
   auto from = std::make_pair(start_, first_);
   if (window_.size() >= 2) from = window_.front();
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - from.first).count();
+  const double elapsed = std::chrono::duration<double>(now - from.first).count();
   const int64_t done = step - from.second;
   if (done <= 0) return clock_text(-1);
   return clock_text(elapsed / static_cast<double>(done) * static_cast<double>(total_ - step));

@@ -53,9 +53,11 @@ class Progress {
   void clear();
   void redraw();
   void finish();
-  std::string eta(int64_t step) const;
-  // Records that `step` was reached now (update does; the ETA reads the window).
-  void mark(int64_t step);
+  std::string eta(int64_t step) const { return eta_at(step, std::chrono::steady_clock::now()); }
+  std::string eta_at(int64_t step, std::chrono::steady_clock::time_point now) const;
+  // Records that `step` was reached now (update does; the ETA reads the window), or at `when`.
+  void mark(int64_t step) { mark(step, std::chrono::steady_clock::now()); }
+  void mark(int64_t step, std::chrono::steady_clock::time_point when);
   static constexpr size_t kWindow = 50;
 
  private:
