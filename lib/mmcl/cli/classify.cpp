@@ -1,6 +1,5 @@
 // mmcl classify IMAGE... --classes a,b,c: zero-shot classification of single images (eval/zeroshot.h).
 
-#include <fstream>
 #include <sstream>
 
 #include "mmcl/cli/eval_command.h"
@@ -19,22 +18,17 @@ class Classify : public EvalCommand {
     EvalCommand::add_options(app);
     app.add_option("images", images_, "Image files")->required();
     app.add_option("--classes", classes_, "Class names, comma-separated")->delimiter(',');
-    app.add_option("--classes-file", classes_file_, "A file of class names, one a line (open_clip's classnames format)");
+    // Read as eval.classnames FILE is (config/schema.cpp: one a line or a JSON list, size and UTF-8 checked).
+    app.add_option_function<std::string>(
+           "--classes-file", [this](const std::string& file) { options_.sets.push_back("eval.classnames=" + file); },
+           "A file of class names, one a line or a JSON list (open_clip's classnames format); as eval.classnames: FILE")
+        ->type_name("FILE");
     app.add_option("--top", top_, "Classes reported per image")->check(CLI::PositiveNumber);
   }
 
  protected:
   EvalOutput evaluate(const run::Run& run) override {
-    std::vector<std::string> classes = classes_;
-    if (!classes_file_.empty()) {
-      std::ifstream in(classes_file_);
-      if (!in) throw ConfigError(str_cat("--classes-file: ", classes_file_, ": not found or unreadable"));
-      for (std::string line; std::getline(in, line);) {
-        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-        if (!line.empty()) classes.push_back(line);
-      }
-    }
-    if (classes.empty()) classes = run.config.eval.classnames;
+    const std::vector<std::string>& classes = classes_.empty() ? run.config.eval.classnames : classes_;
     const eval::ClassifyResult r = eval::classify_images(run, images_, classes, top_);
     EvalOutput out;
     nlohmann::json images = nlohmann::json::array();
@@ -57,7 +51,6 @@ class Classify : public EvalCommand {
 
  private:
   std::vector<std::string> images_, classes_;
-  std::string classes_file_;
   int64_t top_ = 5;
 };
 

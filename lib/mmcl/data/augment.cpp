@@ -86,4 +86,10 @@ at::Tensor apply_colour(at::Tensor x, const ColourDraw& d) {
   return x;
 }
 
+at::Tensor normalise(const at::Tensor& x, const std::array<double, 3>& mean, const std::array<double, 3>& std) {
+  const at::Tensor m = at::tensor(std::vector<double>(mean.begin(), mean.end()), x.options()).view({3, 1, 1});
+  const at::Tensor s = at::tensor(std::vector<double>(std.begin(), std.end()), x.options()).view({3, 1, 1});
+  return ((x - m) / s).contiguous();
+}
+
 }  // namespace mmcl::data

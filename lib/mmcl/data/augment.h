@@ -43,4 +43,7 @@ ColourDraw draw_colour(const ColourAugment& augment, std::mt19937_64& rng);
 // plane of YIQ; the blur's kernel side is max(3, H / 10 | 1) with reflected borders, applied as two 1-D passes.
 at::Tensor apply_colour(at::Tensor x, const ColourDraw& d);
 
+// (x - mean) / std per channel of [.., 3, H, W] pixels in [0, 1]; contiguous.
+at::Tensor normalise(const at::Tensor& x, const std::array<double, 3>& mean, const std::array<double, 3>& std);
+
 }  // namespace mmcl::data

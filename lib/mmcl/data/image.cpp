@@ -72,10 +72,7 @@ at::Tensor resample_augment(const at::Tensor& image, ResampleSpec spec, const Im
   if (!draw.any()) return resample_normalise(image, spec);
   spec.mean = {0, 0, 0};
   spec.std = {1, 1, 1};
-  const at::Tensor x = apply_colour(resample_normalise(image, spec).unsqueeze(0), draw).squeeze(0);
-  const at::Tensor mean = at::tensor(std::vector<double>(t.mean.begin(), t.mean.end()), x.options()).view({3, 1, 1});
-  const at::Tensor std = at::tensor(std::vector<double>(t.std.begin(), t.std.end()), x.options()).view({3, 1, 1});
-  return ((x - mean) / std).contiguous();
+  return normalise(apply_colour(resample_normalise(image, spec).unsqueeze(0), draw).squeeze(0), t.mean, t.std);
 }
 
 }  // namespace

@@ -87,14 +87,6 @@ std::array<double, 2> sample_clip_starts(double c, ClipInterval interval, std::m
   return {first, first + t};
 }
 
-namespace {
-at::Tensor normalise(const at::Tensor& out, const VideoTransform& t) {
-  const at::Tensor mean = at::tensor(std::vector<double>(t.mean.begin(), t.mean.end()), out.options()).view({1, 3, 1, 1});
-  const at::Tensor std = at::tensor(std::vector<double>(t.std.begin(), t.std.end()), out.options()).view({1, 3, 1, 1});
-  return ((out - mean) / std).contiguous();
-}
-}  // namespace
-
 at::Tensor crop_clip(const at::Tensor& clip, const VideoTransform& t, int64_t index, int64_t crops) {
   const int64_t h = clip.size(2), w = clip.size(3), side = std::min(h, w);
   // The square's offset along each side's free extent: its middle for one crop, else index / (crops - 1)
@@ -105,7 +97,7 @@ at::Tensor crop_clip(const at::Tensor& clip, const VideoTransform& t, int64_t in
   };
   SpatialParams p;
   p.box = {offset(h - side), offset(w - side), side, side};
-  return normalise(apply(clip, p, t.size), t);
+  return normalise(apply(clip, p, t.size), t.mean, t.std);
 }
 
 at::Tensor augment_clip(const at::Tensor& clip, const VideoTransform& t, bool train, std::mt19937_64& rng, int view) {
@@ -121,7 +113,7 @@ at::Tensor augment_clip(const at::Tensor& clip, const VideoTransform& t, bool tr
       frames.push_back(apply(clip.slice(0, i, i + 1), draw(h, w, t, rng, view), t.size));
     out = at::cat(frames, 0);
   }
-  return normalise(out, t);
+  return normalise(out, t.mean, t.std);
 }
 
 VideoDataset::VideoDataset(Manifest manifest, VideoTransform transform)

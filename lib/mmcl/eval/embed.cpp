@@ -35,8 +35,9 @@ int64_t eval_views(const config::EvalConfig& eval, Modality modality, bool train
 }
 
 data::Manifest read_labelled(const config::EvalConfig& e, const config::DataConfig& d, const std::string& path) {
-  data::ManifestColumns columns{e.image_key, "", e.label_key, d.separator, ""};
-  columns.section = "eval";
+  data::ManifestColumns columns = eval_columns(e, d);
+  columns.caption = "";
+  columns.label = e.label_key;
   columns.multi_label = e.multi_label;
   if (!e.label_separator.empty()) columns.label_separator = e.label_separator[0];
   return data::read_manifest(path, columns);

@@ -54,7 +54,8 @@ ClassifyResult classify_images(const run::Run& run, const std::vector<std::strin
     const auto [values, order] = p.topk(std::min<int64_t>(top, p.size(0)));
     for (int64_t k = 0; k < values.size(0); ++k)
       c.top.emplace_back(classes[static_cast<size_t>(order[k].item<int64_t>())], values[k].item<double>());
-    for (int64_t k = 0; k < similarity.size(1); ++k) c.similarity.push_back(similarity[static_cast<int64_t>(r)][k].item<double>());
+    const at::Tensor row = similarity[static_cast<int64_t>(r)].contiguous();
+    c.similarity.assign(row.data_ptr<double>(), row.data_ptr<double>() + row.size(0));
     out.images.push_back(std::move(c));
   }
   for (size_t i = 0; i < images.size(); ++i)

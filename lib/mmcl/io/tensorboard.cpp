@@ -92,6 +92,7 @@ EventWriter::EventWriter(const std::filesystem::path& dir) {
   fixed(event, 1, now());
   bytes_field(event, 3, "brain.Event:2");
   write_record(event);
+  flush();
 }
 
 void EventWriter::write_record(const std::string& bytes) {
@@ -102,8 +103,9 @@ void EventWriter::write_record(const std::string& bytes) {
   out += bytes;
   put_le<uint32_t>(out, masked_crc32c(bytes.data(), bytes.size()));
   out_.write(out.data(), static_cast<std::streamsize>(out.size()));
-  out_.flush();
 }
+
+void EventWriter::flush() { out_.flush(); }
 
 void EventWriter::write_event(const std::string& value, int64_t step) {
   std::string summary, event;

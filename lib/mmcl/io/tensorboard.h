@@ -30,6 +30,8 @@ class EventWriter {
              int64_t step);
   // A PNG file's bytes; its size and channels are read from its IHDR chunk (Error if it is not a PNG).
   void png(const std::string& tag, const std::string& png, int64_t step);
+  // Records are buffered: flush() makes them visible to a reader now (closing the writer does too).
+  void flush();
   const std::filesystem::path& path() const { return path_; }
 
  private:

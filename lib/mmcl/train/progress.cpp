@@ -49,6 +49,7 @@ void MetricsLog::write(nlohmann::json record) {
     const int64_t step = record.value("step", int64_t{0});
     for (const auto& [name, value] : record.items())
       if (value.is_number() && name != "step" && name != "time") events_->scalar(name, value.get<double>(), step);
+    events_->flush();  // one flush a metrics line, so TensorBoard shows a live run
   }
 }
 
