@@ -14,7 +14,7 @@ PACKAGES := build-essential cmake ninja-build ccache pkg-config zlib1g-dev pytho
   libcli11-dev libyaml-cpp-dev libspdlog-dev \
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev \
   libstb-dev libturbojpeg0-dev nlohmann-json3-dev catch2 python3 dataset-fashion-mnist \
-  ffmpeg espeak-ng python3-numpy
+  ffmpeg espeak-ng python3-numpy libcairo2-dev help2man
 
 # LibTorch: the pinned PyPI torch wheel (CUDA 13.0 build; it also runs on the CPU) in a project venv.
 # CMake takes it from there unless CMAKE_ARGS names another (-DCMAKE_PREFIX_PATH=/path/to/libtorch).
@@ -22,7 +22,7 @@ TORCH_VERSION := 2.11.0
 VENV := .venv
 PYTHON ?= python3
 
-.PHONY: asan-build test-asan fuzz soak setup venv build-cpu-only gpu-bundle gpu-check configure build test demo demo-emoji demo-synthetic bench bench-train bench-openclip bench-manifest bench-data-scale reproduce-fdt reproduce-simclr reproduce-cvrl reproduce-vatt config-docs clean help
+.PHONY: install package asan-build test-asan fuzz soak setup venv build-cpu-only gpu-bundle gpu-check configure build test demo demo-emoji demo-synthetic bench bench-train bench-openclip bench-manifest bench-data-scale reproduce-fdt reproduce-simclr reproduce-cvrl reproduce-vatt config-docs clean help
 
 help:
 	@echo "make demo   install what is missing, build, train a tiny CLIP and report"
@@ -43,6 +43,8 @@ help:
 	@echo "make build-cpu-only  build as against a CPU-only LibTorch (CUDA/NCCL compiled out) into build-cpu/"
 	@echo "make gpu-bundle  pack the Debian libraries a bare GPU machine lacks into .gpu-bundle/ (docs/GPU.md)"
 	@echo "make gpu-check   on a GPU machine: build against its PyTorch, run the CUDA tests and GPU benchmarks"
+	@echo "make install [PREFIX=/usr/local]  the binary, presets, completion scripts, man page and docs (docs/INSTALL.md)"
+	@echo "make package  build/mmcl-<version>-Linux-<arch>.tar.gz and a .deb of the same files"
 	@echo "make build | setup | venv | clean"
 
 setup:
@@ -75,6 +77,14 @@ configure: setup $(BUILD_DIR)/build.ninja
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
+PREFIX ?= /usr/local
+
+install: build
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
+
+package: build
+	cd $(BUILD_DIR) && cpack
+
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 	@if [ ! -d ../shared/fixtures ]; then \
@@ -97,7 +107,8 @@ demo: build $(FASHION)/train_labels.csv
 	  --set eval.data=$(FASHION)/test_captions.csv
 	$(MMCL) linear-probe --config $(DEMO_RUN) --set run.name=demo-probe --set eval.checkpoint=runs/demo \
 	  --set eval.train=$(FASHION)/train_labels.csv
-	@echo "training run: runs/demo (config.yaml, train.log, metrics.jsonl, checkpoints/)"
+	$(MMCL) plot runs/demo
+	@echo "training run: runs/demo (config.yaml, train.log, metrics.jsonl, eval.jsonl, checkpoints/, plots/report.html)"
 	@echo "evaluations:  runs/demo-zeroshot, runs/demo-retrieval, runs/demo-probe (results.json, summary.txt)"
 
 EMOJI := datasets/emoji
@@ -206,6 +217,7 @@ ASAN_DIR ?= build-asan
 FUZZ_SECONDS ?= 60
 export ASAN_OPTIONS ?= detect_leaks=1:halt_on_error=1
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS ?= suppressions=$(CURDIR)/scripts/lsan-suppressions.txt
 
 asan-build: setup
 	@$(MAKE) --no-print-directory setup PACKAGES="clang"

@@ -11,6 +11,7 @@ declare -A allowed=(
   [config]="core"
   [media]="core"
   [io]="core"
+  [report]="core"
   [text]="core config"
   [data]="core config media text"
   [models]="core config data io text"
@@ -20,7 +21,7 @@ declare -A allowed=(
   [eval]="core config data io media models run text"
   [train]="core config data dist eval io losses models run text"
   [perf]="core config data io losses media models run train"
-  [cli]="core config data dist eval io losses media models perf run text train"
+  [cli]="core config data dist eval io losses media models perf report run text train"
 )
 
 status=0

@@ -63,6 +63,12 @@ if [ -d "$bundle/usr" ]; then
     "-DCLI11_DIR=$bundle/usr/share/cmake/CLI11" "-Dnlohmann_json_DIR=$bundle/usr/share/cmake/nlohmann_json"
     "-DCatch2_DIR=$bundle/usr/lib/cmake/Catch2")
 fi
+if pkg-config --exists cairo 2>/dev/null; then
+  cmake_args+=(-DMMCL_WITH_CAIRO=ON)
+else
+  cmake_args+=(-DMMCL_WITH_CAIRO=OFF)
+  echo "Cairo is not here: built without mmcl plot's drawing"
+fi
 if pkg-config --exists libavformat libavcodec libswscale libswresample libavutil 2>/dev/null; then
   cmake_args+=(-DMMCL_WITH_FFMPEG=ON)
 else

@@ -58,6 +58,22 @@ void write_colour_squares(const fs::path& dir) {
   write_text(dir / "captions.csv", captions);
 }
 
+std::string colour_squares_yaml(const std::string& name, const std::string& extra) {
+  return "run: {name: " + name + ", seed: 1}\n"
+         "runtime: {device: cpu, threads: 1}\n"
+         "model: {preset: " + fixture_path("models/tiny-clip-16.yaml") + "}\n"
+         "data: {type: manifest, train: train.csv, batch_size: 8, workers: 1}\n"
+         "tokenizer: {name: words}\n" + extra;
+}
+
+std::vector<nlohmann::json> read_json_lines(const fs::path& file) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(read_text(file));
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
 std::string tiny_run_yaml(const std::string& name, int steps) {
   return "run:\n  name: " + name +
          "\n  seed: 3\n"

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "mmcl/config/config.h"
 #include "mmcl/data/batch.h"
 #include "mmcl/models/model.h"
@@ -22,6 +24,13 @@ namespace mmcl::test {
 // (filepath,label: 8 images and one unreadable img/broken.png labelled red) and captions.csv (the
 // 8 test images, "a red square" / "a blue square").
 void write_colour_squares(const fs::path& dir);
+
+// A run config of the 16 px CLIP (tests/fixtures/models/tiny-clip-16.yaml) on write_colour_squares'
+// train.csv (batch 8, a learned word vocabulary), named `name`, on one CPU thread; `extra` adds sections.
+std::string colour_squares_yaml(const std::string& name, const std::string& extra = "");
+
+// The JSON objects of a JSON-lines file (metrics.jsonl, eval.jsonl), blank lines left out.
+std::vector<nlohmann::json> read_json_lines(const fs::path& file);
 
 // A CLIP small enough for unit tests, as a config YAML on synthetic data (seconds per run on one thread).
 std::string tiny_run_yaml(const std::string& name, int steps);

@@ -14,17 +14,6 @@
 
 using namespace mmcl::test;
 
-namespace {
-
-std::vector<nlohmann::json> metrics(const fs::path& file) {
-  std::vector<nlohmann::json> out;
-  std::istringstream in(read_text(file));
-  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
-
-}  // namespace
-
 CATCH_TEST_CASE("mmcl pretrain writes a complete run directory and the loss falls", "[cli]") {
   TempDir dir;
   write_text(dir / "run.yaml", tiny_run_yaml("smoke", 150) + "  checkpoint_every: 50\n  keep_checkpoints: 2\n");
@@ -39,7 +28,7 @@ CATCH_TEST_CASE("mmcl pretrain writes a complete run directory and the loss fall
   CATCH_CHECK(log.find("BLAS") != std::string::npos);
   CATCH_CHECK(log.find("step 150/150") != std::string::npos);
 
-  const auto m = metrics(run / "metrics.jsonl");
+  const auto m = read_json_lines(run / "metrics.jsonl");
   CATCH_REQUIRE(m.size() == 150);
   for (const char* key : {"step", "epoch", "lr", "loss", "logit_scale", "samples_per_s", "data_wait_s", "data/skipped"}) {
     CATCH_CAPTURE(key);
@@ -95,7 +84,7 @@ CATCH_TEST_CASE("mmcl pretrain writes a complete run directory and the loss fall
   const auto again = run_mmcl("pretrain --config run.yaml", dir.path());
   CATCH_CHECK(again.exit_code == 2);
   CATCH_CHECK(again.output.find("run directory exists; pass --resume") != std::string::npos);
-  CATCH_CHECK(metrics(run / "metrics.jsonl").size() == 150);
+  CATCH_CHECK(read_json_lines(run / "metrics.jsonl").size() == 150);
 }
 
 CATCH_TEST_CASE("resume continues exactly: k steps + resume equals N steps", "[cli]") {
@@ -109,7 +98,7 @@ CATCH_TEST_CASE("resume continues exactly: k steps + resume equals N steps", "[c
   CATCH_CAPTURE(part.output);
   CATCH_REQUIRE(part.exit_code == 0);
   CATCH_CHECK(read_text(dir / "runs/split/checkpoints/latest") == "step_3.pt\n");
-  CATCH_CHECK(metrics(dir / "runs/split/metrics.jsonl").size() == 3);
+  CATCH_CHECK(read_json_lines(dir / "runs/split/metrics.jsonl").size() == 3);
   const auto rest = run_mmcl("pretrain --config run.yaml --set run.name=split --resume", dir.path());
   CATCH_CAPTURE(rest.output);
   CATCH_REQUIRE(rest.exit_code == 0);
@@ -125,16 +114,16 @@ CATCH_TEST_CASE("resume continues exactly: k steps + resume equals N steps", "[c
   CATCH_CHECK(run_mmcl("pretrain --set run.name=x", dir.path()).exit_code == 2);  // neither --config nor --resume
 
   // A resumed run's training seconds go on from the interrupted run's, in a second event file.
-  const auto split = metrics(dir / "runs/split/metrics.jsonl");
+  const auto split = read_json_lines(dir / "runs/split/metrics.jsonl");
   CATCH_REQUIRE(split.size() == 8);
   CATCH_CHECK(split[3]["elapsed_s"].get<double>() >= split[2]["elapsed_s"].get<double>());
   size_t files = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir / "runs/split/tb")) ++files;
   CATCH_CHECK(files == 2);
-  const auto a = metrics(dir / "runs/whole/metrics.jsonl");
+  const auto a = read_json_lines(dir / "runs/whole/metrics.jsonl");
   for (const char* name : {"split", "alone"}) {
     CATCH_CAPTURE(name);
-    const auto b = metrics(dir / "runs" / name / "metrics.jsonl");
+    const auto b = read_json_lines(dir / "runs" / name / "metrics.jsonl");
     CATCH_REQUIRE(a.size() == 8);
     CATCH_REQUIRE(b.size() == 8);
     for (size_t i = 0; i < a.size(); ++i) {
@@ -245,7 +234,7 @@ CATCH_TEST_CASE("SIGTERM stops at a step boundary with a checkpoint, and --resum
   CATCH_CAPTURE(read_text(dir / "first.log"));
   CATCH_CHECK(read_text(dir / "first.log").find("stopped by signal 15") != std::string::npos);
 
-  const auto stopped = metrics(metrics_file);
+  const auto stopped = read_json_lines(metrics_file);
   CATCH_REQUIRE(stopped.size() >= 5);
   CATCH_REQUIRE(stopped.size() < 600);
   const int64_t step = stopped.back()["step"];
@@ -255,7 +244,7 @@ CATCH_TEST_CASE("SIGTERM stops at a step boundary with a checkpoint, and --resum
   CATCH_CAPTURE(resumed.output);
   CATCH_CHECK(resumed.exit_code == 0);
   CATCH_CHECK(resumed.output.find("at step " + std::to_string(step)) != std::string::npos);
-  const auto all = metrics(metrics_file);
+  const auto all = read_json_lines(metrics_file);
   CATCH_REQUIRE(all.size() == 600);
   for (size_t i = 0; i < all.size(); ++i) CATCH_CHECK(all[i]["step"] == static_cast<int64_t>(i + 1));
 }

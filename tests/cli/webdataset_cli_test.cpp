@@ -7,6 +7,7 @@
 
 #include <stb_image_write.h>
 
+#include "fixtures.h"
 #include "util.h"
 
 using namespace mmcl::test;
@@ -42,14 +43,6 @@ void make_shards(const TempDir& dir, int shards, int per_shard, const std::strin
                             " -C " + src.string() + names;
     CATCH_REQUIRE(std::system(tar.c_str()) == 0);
   }
-}
-
-std::vector<nlohmann::json> metrics(const fs::path& file) {
-  std::vector<nlohmann::json> lines;
-  std::istringstream in(read_text(file));
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) lines.push_back(nlohmann::json::parse(line));
-  return lines;
 }
 
 // A run of the 16 px CLIP on `data` (a YAML flow map's inside) with a words vocabulary.
@@ -112,7 +105,7 @@ CATCH_TEST_CASE("a streamed run stopped mid-epoch resumes with the samples it wo
   CATCH_CAPTURE(rest.output);
   CATCH_REQUIRE(rest.exit_code == 0);
   CATCH_CHECK(rest.output.find("estimate") == std::string::npos);
-  const auto a = metrics(dir / "runs/whole/metrics.jsonl"), b = metrics(dir / "runs/split/metrics.jsonl");
+  const auto a = read_json_lines(dir / "runs/whole/metrics.jsonl"), b = read_json_lines(dir / "runs/split/metrics.jsonl");
   CATCH_REQUIRE(a.size() == 20);
   CATCH_REQUIRE(b.size() == 20);
   for (size_t i = 0; i < a.size(); ++i) {  // 16 steps an epoch: the second epoch starts afresh

@@ -117,17 +117,31 @@ CATCH_TEST_CASE("precedence: defaults < preset < run file < --set", "[config]") 
   CATCH_CHECK(c.model.vision.patch_size == 16);
   CATCH_CHECK(c.model.vision.width == 64);
 
-  // A preset given as a path, relative to the config file.
+  // A preset given as a path: relative to the working directory, as every path of a config and of --set
+  // (not to the config file's folder).
   write_text(dir / "presets/mine.yaml", "embed_dim: 24\nvision:\n  layers: 5\n");
   write_text(dir / "x.yaml", "model:\n  preset: presets/mine.yaml\n");
-  c = load_config((dir / "x.yaml").string());
+  const fs::path before = fs::current_path();
+  fs::current_path(dir.path());
+  try {
+    c = load_config("x.yaml");
+  } catch (...) {
+    fs::current_path(before);
+    throw;
+  }
+  fs::current_path(before);
   CATCH_CHECK(c.model.embed_dim == 24);
+  CATCH_CHECK(c.model.vision.layers == 5);
+  CATCH_CHECK(error_for(dir, "model:\n  preset: presets/mine.yaml\n").find("unknown preset \"presets/mine.yaml\"") !=
+              std::string::npos);
+  c = load_config((dir / "x.yaml").string(), {"model.preset=" + (dir / "presets/mine.yaml").string()});
   CATCH_CHECK(c.model.vision.layers == 5);
 
   // A bad value inside a preset is reported against the preset file.
   write_text(dir / "presets/bad.yaml", "embed_dim: 24\nvision:\n  layers: zero\n");
-  CATCH_CHECK(error_for(dir, "model:\n  preset: presets/bad.yaml\n") ==
-              (dir / "presets/bad.yaml").string() + ":3: model.vision.layers: expected a positive integer, got \"zero\"");
+  const std::string bad = (dir / "presets/bad.yaml").string();
+  CATCH_CHECK(error_for(dir, "model:\n  preset: " + bad + "\n") ==
+              bad + ":3: model.vision.layers: expected a positive integer, got \"zero\"");
 }
 
 CATCH_TEST_CASE("model.base: a CLIP preset under model.preset, named by the preset or the config", "[config]") {
@@ -335,4 +349,47 @@ CATCH_TEST_CASE("the FDT and SimCLR recipes load with their settings", "[config]
   CATCH_CHECK(r18.model.vision.width == 64);
   CATCH_CHECK(mmcl::config::load_config_text("model: {name: simclr, vision: {tower: resnet50, width: 16}}\n" + simclr_yaml,
                                              "r18.yaml").model.vision.width == 16);
+}
+
+CATCH_TEST_CASE("dump_config_for_model: the sections the model and the data use, read back the same", "[config]") {
+  RunConfig c;  // clip on synthetic data
+  std::string d = mmcl::config::dump_config_for_model(c);
+  for (const char* present : {"\n  vision:", "\n  text:", "\ntokenizer:", "\n  synthetic:", "\n  image:", "\noptim:", "\neval:"})
+    CATCH_CHECK(d.find(present) != std::string::npos);
+  for (const char* absent : {"\n  vatt:", "\n  fdt:", "\n  cvrl:", "\n  simclr:", "\n  video:", "\n  webdataset:"})
+    CATCH_CHECK(d.find(absent) == std::string::npos);
+  CATCH_CHECK(d.size() < mmcl::config::dump_config(c).size());
+  CATCH_CHECK(mmcl::config::config_differences(c, mmcl::config::load_config_text(d, "dump")).empty());
+
+  c.model.name = "cvrl";  // video alone: no text tower, no tokenizer, no image keys
+  d = mmcl::config::dump_config_for_model(c);
+  for (const char* present : {"\n  video:", "\n  cvrl:"}) CATCH_CHECK(d.find(present) != std::string::npos);
+  for (const char* absent : {"\n  vision:", "\n  text:", "\ntokenizer:", "\n  image:", "\n  vatt:"})
+    CATCH_CHECK(d.find(absent) == std::string::npos);
+  c.model.name = "vatt";
+  c.data.type = "webdataset";
+  d = mmcl::config::dump_config_for_model(c);
+  for (const char* present : {"\n  vatt:", "\n    text:", "\n  text:", "\n  webdataset:", "\ntokenizer:"})
+    CATCH_CHECK(d.find(present) != std::string::npos);
+  for (const char* absent : {"\n  vision:", "\n  synthetic:", "\n  simclr:"}) CATCH_CHECK(d.find(absent) == std::string::npos);
+}
+
+CATCH_TEST_CASE("the metrics of eval.during, which train.keep_best names", "[config]") {
+  RunConfig c;
+  c.eval.during = {"zeroshot", "retrieval", "val_loss"};
+  const auto m = mmcl::config::evaluation_metrics(c);
+  CATCH_CHECK(m == std::vector<std::string>{
+                       "eval/zeroshot/top1", "eval/zeroshot/top5", "eval/retrieval/image_to_text_R@1",
+                       "eval/retrieval/image_to_text_R@5", "eval/retrieval/image_to_text_R@10",
+                       "eval/retrieval/image_to_text_median_rank", "eval/retrieval/text_to_image_R@1",
+                       "eval/retrieval/text_to_image_R@5", "eval/retrieval/text_to_image_R@10",
+                       "eval/retrieval/text_to_image_median_rank", "eval/retrieval/rsum", "eval/val_loss"});
+  CATCH_CHECK(mmcl::config::lower_is_better("eval/val_loss"));
+  CATCH_CHECK(mmcl::config::lower_is_better("eval/retrieval/text_to_image_median_rank"));
+  CATCH_CHECK(!mmcl::config::lower_is_better("eval/zeroshot/top1"));
+  CATCH_CHECK(!mmcl::config::lower_is_better("eval/retrieval/rsum"));
+  c.model.name = "vatt";
+  c.eval.retrieval = mmcl::RetrievalTarget::audio;
+  c.eval.during = {"retrieval"};
+  CATCH_CHECK(mmcl::config::evaluation_metrics(c)[0] == "eval/retrieval/video_to_audio_R@1");
 }

@@ -213,29 +213,29 @@ CATCH_TEST_CASE("open_clip's fixture: the .pt and the .safetensors give the same
 }
 
 CATCH_TEST_CASE("open_clip JSON configs: ResNet towers read, unsupported architectures refused with the line", "[config]") {
-  TempDir tmp;
+  TempDir tmp;  // preset paths are relative to the working directory: given whole here
   // open_clip's RN50.json: layers as a list (the ResNet tower), patch_size null.
   write_text(tmp / "rn50.json", "{\n  \"embed_dim\": 1024,\n  \"vision_cfg\": {\n    \"layers\": [3, 4, 6, 3],\n    \"width\": 64,\n"
                                 "    \"patch_size\": null\n  }\n}\n");
-  write_text(tmp / "a.yaml", "model: {preset: rn50.json}\n");
+  write_text(tmp / "a.yaml", "model: {preset: " + (tmp / "rn50.json").string() + "}\n");
   const auto rn = mmcl::config::load_config((tmp / "a.yaml").string(), {});
   CATCH_CHECK(rn.model.vision.tower == mmcl::VisionTower::resnet);
   CATCH_CHECK(rn.model.vision.resnet_layers == std::array<int64_t, 4>{3, 4, 6, 3});
   CATCH_CHECK(rn.model.vision.width == 64);
   CATCH_CHECK(rn.model.embed_dim == 1024);
   write_text(tmp / "rn3.json", "{\n  \"embed_dim\": 1024,\n  \"vision_cfg\": {\n    \"layers\": [3, 4, 6],\n    \"width\": 64\n  }\n}\n");
-  write_text(tmp / "a3.yaml", "model: {preset: rn3.json}\n");
+  write_text(tmp / "a3.yaml", "model: {preset: " + (tmp / "rn3.json").string() + "}\n");
   CATCH_CHECK_THROWS_WITH(mmcl::config::load_config((tmp / "a3.yaml").string(), {}),
                           (tmp / "rn3.json").string() +
                               ":4: vision_cfg.layers: a list of layers is a ResNet tower of four stages: expected four numbers");
   write_text(tmp / "hf.json", "{\"embed_dim\": 512, \"text_cfg\": {\"hf_model_name\": \"roberta-base\"}}\n");
-  write_text(tmp / "b.yaml", "model: {preset: hf.json}\n");
+  write_text(tmp / "b.yaml", "model: {preset: " + (tmp / "hf.json").string() + "}\n");
   CATCH_CHECK_THROWS_WITH(mmcl::config::load_config((tmp / "b.yaml").string(), {}),
                           (tmp / "hf.json").string() + ":1: text_cfg.hf_model_name: not supported by mmcl's CLIP");
   // open_clip's defaults fill what the file leaves out; inert training switches are accepted.
   write_text(tmp / "b32.json", "{\"embed_dim\": 512, \"quick_gelu\": true, \"vision_cfg\": {\"image_size\": 224, "
                                "\"layers\": 12, \"width\": 768, \"patch_size\": 32, \"patch_dropout\": 0.5}}\n");
-  write_text(tmp / "c.yaml", "model: {preset: b32.json}\n");
+  write_text(tmp / "c.yaml", "model: {preset: " + (tmp / "b32.json").string() + "}\n");
   const auto c = mmcl::config::load_config((tmp / "c.yaml").string(), {});
   CATCH_CHECK(c.model.quick_gelu);
   CATCH_CHECK(c.model.vision.patch_size == 32);

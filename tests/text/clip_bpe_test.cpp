@@ -6,6 +6,7 @@
 
 #include "mmcl/core/error.h"
 #include "mmcl/text/tokenizer.h"
+#include "fixtures.h"
 #include "util.h"
 
 using namespace mmcl::test;
@@ -21,10 +22,29 @@ std::shared_ptr<const mmcl::text::Tokenizer> shared_clip_bpe(const char* what) {
 }
 }  // namespace
 
+CATCH_TEST_CASE("the built-in CLIP BPE vocabulary is the MIT file of third_party/clip", "[text]") {
+  const std::string_view builtin = mmcl::text::builtin_clip_bpe_gz();
+  const std::string file = read_text(fs::path(MMCL_SOURCE_DIR) / "third_party/clip/bpe_simple_vocab_16e6.txt.gz");
+  CATCH_CHECK(builtin.size() == file.size());
+  CATCH_CHECK(builtin == file);
+  if (!shared_dir().empty())
+    CATCH_CHECK(builtin == read_text(shared_dir() / "clip/bpe_simple_vocab_16e6.txt.gz"));
+  const auto tokenizer = mmcl::text::load_clip_bpe("");
+  CATCH_CHECK(tokenizer->vocab_size() == 49408);
+  CATCH_CHECK(mmcl::text::load_clip_bpe("") == tokenizer);  // built once
+  // The ids open_clip gives (its tokenizer, same file) for two captions.
+  CATCH_CHECK(tokenizer->tokenize("a photo of a cat", 8) == std::vector<int64_t>{49406, 320, 1125, 539, 320, 2368, 49407, 0});
+  TempDir dir;
+  const auto r = run_mmcl("tokenize --context-length 8 'an ankle boot'", dir.path());
+  CATCH_CHECK(r.exit_code == 0);
+  CATCH_CHECK(r.output == "{\"ids\":[49406,550,14777,8087,49407,0,0,0],\"text\":\"an ankle boot\"}\n");
+}
+
 CATCH_TEST_CASE("CLIP BPE reproduces open_clip's token ids", "[text][fixtures]") {
-  const auto tokenizer = shared_clip_bpe("CLIP tokenizer parity");
-  if (!tokenizer) return;
+  const auto from_file = shared_clip_bpe("CLIP tokenizer parity");
+  if (!from_file) return;
   const auto shared = shared_dir();
+  for (const auto& tokenizer : {from_file, mmcl::text::load_clip_bpe("")}) {
   CATCH_CHECK(tokenizer->vocab_size() == 49408);
   CATCH_CHECK(tokenizer->start_token() == 49406);
   CATCH_CHECK(tokenizer->end_token() == 49407);
@@ -40,6 +60,7 @@ CATCH_TEST_CASE("CLIP BPE reproduces open_clip's token ids", "[text][fixtures]")
       ++cases;
     }
     CATCH_CHECK(cases >= 10);
+  }
   }
 }
 
@@ -78,7 +99,8 @@ CATCH_TEST_CASE("CLIP BPE clean-up and errors", "[text][fixtures]") {
   CATCH_CHECK(r.output ==
               "{\"ids\":[49406,320,1125,539,320,2368,49407,0],\"text\":\"a photo of a cat\"}\n"
               "{\"ids\":[49406,550,14777,8087,49407,0,0,0],\"text\":\"an ankle boot\"}\n");
-  CATCH_CHECK(run_mmcl("tokenize 'a cat'", dir.path()).exit_code == 2);
+  CATCH_CHECK(run_mmcl("tokenize --context-length 8 'a photo of a cat'", dir.path()).output ==
+              "{\"ids\":[49406,320,1125,539,320,2368,49407,0],\"text\":\"a photo of a cat\"}\n");
 }
 
 CATCH_TEST_CASE("CLIP BPE cuts a word past 1000 characters before merging (merging is quadratic in its length)", "[text][fixtures]") {
@@ -96,4 +118,37 @@ CATCH_TEST_CASE("CLIP BPE cuts a word past 1000 characters before merging (mergi
   std::string many;
   for (int i = 0; i < 100000; ++i) many += "w" + std::to_string(i) + " ";
   CATCH_CHECK(tokenizer->tokenize(many, 77).size() == 77u);
+}
+
+CATCH_TEST_CASE("a CLIP BPE model trains and evaluates with no vocabulary file", "[text][cli]") {
+  TempDir dir;
+  mmcl::test::write_colour_squares(dir.path());
+  write_text(dir / "run.yaml",
+             "run: {name: bpe, seed: 1}\n"
+             "runtime: {device: cpu, threads: 1}\n"
+             "model: {preset: " + fixture_path("models/tiny-clip-16.yaml") + "}\n"
+             "data: {type: manifest, train: train.csv, batch_size: 8, workers: 1}\n"
+             "tokenizer: {name: clip_bpe}\n"
+             "train: {steps: 2}\n"
+             "eval: {data: test.csv, templates: ['a {} square']}\n");
+  const auto pre = run_mmcl("pretrain --config run.yaml", dir.path());
+  CATCH_CAPTURE(pre.output);
+  CATCH_REQUIRE(pre.exit_code == 0);
+  const auto zs = run_mmcl("zeroshot --config run.yaml --set run.name=zs --set eval.checkpoint=runs/bpe", dir.path());
+  CATCH_CAPTURE(zs.output);
+  CATCH_CHECK(zs.exit_code == 0);
+  // A run trained with a vocabulary file that is gone when it is evaluated: the built-in copy, said so.
+  fs::copy_file(fs::path(MMCL_SOURCE_DIR) / "third_party/clip/bpe_simple_vocab_16e6.txt.gz", dir / "v.txt.gz");
+  CATCH_REQUIRE(run_mmcl("pretrain --config run.yaml --set run.name=file --set tokenizer.vocab=v.txt.gz", dir.path())
+                    .exit_code == 0);
+  fs::remove(dir / "v.txt.gz");
+  const auto moved = run_mmcl("zeroshot --config run.yaml --set run.name=zs2 --set eval.checkpoint=runs/file", dir.path());
+  CATCH_CAPTURE(moved.output);
+  CATCH_CHECK(moved.exit_code == 0);
+  CATCH_CHECK(moved.output.find("tokenizer.vocab \"v.txt.gz\" is not here: using the built-in CLIP BPE vocabulary") !=
+              std::string::npos);
+  // A user's own tokenizer.vocab must exist.
+  const auto missing = run_mmcl("pretrain --config run.yaml --set run.name=x --set tokenizer.vocab=gone.txt.gz", dir.path());
+  CATCH_CHECK(missing.exit_code == 2);
+  CATCH_CHECK(missing.output.find("tokenizer.vocab: file not found: \"gone.txt.gz\"") != std::string::npos);
 }

@@ -16,6 +16,7 @@
 #include "mmcl/io/checkpoint.h"
 #include "mmcl/train/optim.h"
 #include "mmcl/train/trainer.h"
+#include "fixtures.h"
 #include "util.h"
 
 using namespace mmcl;
@@ -46,14 +47,6 @@ config::RunConfig loop_config(int64_t steps) {
   c.optim.lr = 1e-3;
   c.optim.warmup_steps = 0;
   return c;
-}
-
-std::vector<nlohmann::json> metrics_lines(const fs::path& file) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(file);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
-  return out;
 }
 
 }  // namespace
@@ -98,7 +91,7 @@ CATCH_TEST_CASE("the training loop reads losses back only at log and checkpoint 
   CATCH_CHECK(checkpoints.latest()->filename() == "step_4.pt");
 
   // The metrics hold the values the steps computed (step 1, the first; step 4 is not a log step).
-  const auto lines = metrics_lines(run.metrics_file());
+  const auto lines = test::read_json_lines(run.metrics_file());
   CATCH_REQUIRE(lines.size() == 1);
   CATCH_CHECK(lines[0]["step"] == 1);
   CATCH_CHECK(lines[0]["loss"].get<double>() == losses[0]);
@@ -148,7 +141,7 @@ CATCH_TEST_CASE("clipping logs the gradient norm and a resumed run keeps the los
   CATCH_CHECK(second.scale() == 4096.0);
   CATCH_CHECK(second.good_steps() == 0);
 
-  const auto lines = metrics_lines(dir.path() / "metrics.jsonl");
+  const auto lines = test::read_json_lines(dir.path() / "metrics.jsonl");
   CATCH_REQUIRE(lines.size() == 4);
   for (size_t i = 0; i < lines.size(); ++i) {
     CATCH_INFO("step " << i + 1);

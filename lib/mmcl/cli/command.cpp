@@ -33,7 +33,9 @@ std::vector<std::unique_ptr<Command>> make_commands() {
   commands.push_back(make_linear_probe());
   commands.push_back(make_retrieve());
   commands.push_back(make_embed());
+  commands.push_back(make_search());
   commands.push_back(make_inspect());
+  commands.push_back(make_plot());
   commands.push_back(make_bench());
   commands.push_back(make_export());
   commands.push_back(make_tokenize());
@@ -101,7 +103,7 @@ void RunCommand::add_options(CLI::App& app) {
                              "(whose stored config is used when --config is not given; --set still overrides)")
                   ->expected(0, 1)
                   ->type_name("[RUN_DIR]");
-  app.add_flag("--dump-config", options_.dump_config, "Print the resolved configuration as YAML and exit");
+  app.add_flag("--dump-config", options_.dump_config, "Print the resolved configuration as YAML (the sections the chosen model and data use) and exit");
   app.footer(help_footer(app.get_name()));
 }
 
@@ -123,6 +125,10 @@ std::string help_footer(const std::string& subcommand) {
     const std::string value = key == "eval.checkpoint" ? "runs/NAME" : key == "eval.train" ? "train.csv" : "test.csv";
     example += " --set " + key + "=" + value;
   }
+  if (subcommand == "search")
+    example += " --index runs/emb/embeddings.safetensors --text \"a red square\"\n         mmcl search --config "
+               "run.yaml --set eval.checkpoint=runs/NAME --folder photos/ --image query.jpg --top 5 --json";
+  if (subcommand == "classify") example += " --classes cat,dog photo.jpg";
   return "Needs in the config (or with --set KEY=VALUE): " + needs + ".\nExample: " + example +
          "\n(eval.checkpoint: a checkpoint file or a run directory, its latest checkpoint)";
 }
@@ -161,7 +167,7 @@ int RunCommand::run() {
     throw ConfigError(str_cat("mmcl ", name(), ": --config FILE is required (or --resume RUN_DIR to continue a run)"));
   const config::RunConfig config = options_.config.empty() ? stored_config() : config::load_config(options_.config, options_.sets, name());
   if (options_.dump_config) {
-    std::cout << config::dump_config(config);
+    std::cout << config::dump_config_for_model(config);
     return kExitOk;
   }
   return execute(config);

@@ -25,7 +25,11 @@ class Embed : public EvalCommand {
     EvalOutput out;
     out.tensors_file = "embeddings.safetensors";
     out.tensors = {{"image_embeddings", m.images}, {"image_valid", m.valid}};
-    out.tensors_metadata = {{"images", json_text(nlohmann::json(m.image_paths))}, {"data", e.data}};
+    // What made the index: mmcl search warns when a query is embedded by another checkpoint.
+    out.tensors_metadata = {{"images", json_text(nlohmann::json(m.image_paths))},
+                            {"data", e.data},
+                            {"checkpoint", run.checkpoint},
+                            {"model", run.model_config.name}};
     if (m.texts.defined()) {
       out.tensors.emplace_back("text_embeddings", m.texts);
       out.tensors.emplace_back("caption_row", at::tensor(m.caption_row, at::kLong));

@@ -53,9 +53,11 @@ std::unique_ptr<Command> make_retrieve();
 std::unique_ptr<Command> make_tokenize();
 std::unique_ptr<Command> make_export();
 std::unique_ptr<Command> make_embed();
+std::unique_ptr<Command> make_search();
 std::unique_ptr<Command> make_linear_probe();
 std::unique_ptr<Command> make_finetune();
 std::unique_ptr<Command> make_inspect();
 std::unique_ptr<Command> make_bench();
+std::unique_ptr<Command> make_plot();
 
 }  // namespace mmcl::cli

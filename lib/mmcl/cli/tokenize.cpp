@@ -25,7 +25,8 @@ class Tokenize : public Command {
   std::string name() const override { return "tokenize"; }
   std::string summary() const override { return "Print the token ids of each TEXT as JSON, one line per text"; }
   void add_options(CLI::App& app) override {
-    auto* vocab = app.add_option("--vocab", vocab_, "CLIP BPE vocabulary (.txt.gz) or a learned vocabulary (.json)")
+    auto* vocab = app.add_option("--vocab", vocab_, "CLIP BPE vocabulary (.txt.gz) or a learned vocabulary (.json); "
+                                                 "default: the built-in CLIP BPE")
                       ->type_name("FILE");
     app.add_option("--config", config_, "Run config: its tokenizer (a words tokenizer is learned from data.train)")
         ->type_name("FILE")
@@ -48,10 +49,8 @@ class Tokenize : public Command {
       if (context_ <= 0) context = run.config.model.text.context_length;
     } else if (ends_with(vocab_, ".json")) {
       tokenizer = std::make_shared<text::WordVocab>(text::WordVocab::from_json(read_file(vocab_)));
-    } else if (!vocab_.empty()) {
-      tokenizer = text::load_clip_bpe(vocab_);
     } else {
-      throw ConfigError("mmcl tokenize: give --vocab FILE or --config FILE");
+      tokenizer = text::load_clip_bpe(vocab_);  // "" : the built-in copy
     }
     if (context < 2) throw ConfigError("--context-length: expected an integer >= 2");
     for (const std::string& t : texts_)

@@ -193,6 +193,7 @@ struct VideoDataConfig {
 struct DataConfig {
   std::string type = "synthetic";
   std::string train;                 // manifest path (manifest) or shard pattern (webdataset)
+  std::string val;                   // held-out data in train's format: eval.during val_loss
   std::string image_key = "filepath";
   std::string caption_key = "title";
   std::string separator;             // "" : tab for .tsv, else comma
@@ -262,6 +263,8 @@ struct EvalConfig {
   bool multi_label = false;               // each sample has a set of labels (AudioSet): mAP, AUC and d-prime
   std::string label_separator = ",";      // multi_label: between the labels of a CSV/TSV cell or JSON string
   ProbeConfig probe;
+  int64_t every = 0;                      // pretrain: evaluate every N steps and at the end (0: never)
+  std::vector<std::string> during;        // what: zeroshot, retrieval, val_loss
 };
 
 struct FinetuneConfig {
@@ -276,6 +279,7 @@ struct TrainConfig {
   int64_t log_every = 10;
   int64_t checkpoint_every = 0;     // 0: only at the end (and when interrupted)
   int64_t keep_checkpoints = 3;
+  std::string keep_best;            // pretrain: keep checkpoints/best.pt by this eval.during metric ("": none)
   bool requeue = true;              // under SLURM, a SIGUSR1 stop requeues the job after its checkpoint
 };
 

@@ -139,8 +139,8 @@ struct PresetFile {
 };
 
 // The preset `name` chosen for `key` (model.preset or model.base): an embedded one, or a YAML or open_clip
-// .json file relative to the config's folder or the working directory.
-PresetFile read_preset(const std::string& key, const std::string& name, const Origin& origin, const std::string& base_dir) {
+// .json file (relative to the working directory, as every path of a config).
+PresetFile read_preset(const std::string& key, const std::string& name, const Origin& origin) {
   PresetFile out;
   std::vector<std::string> available;
   for (const EmbeddedPreset& p : embedded_presets()) {
@@ -152,12 +152,9 @@ PresetFile read_preset(const std::string& key, const std::string& name, const Or
   }
   if (out.source.empty()) {
     std::error_code ec;
-    for (const fs::path& candidate : {fs::path(base_dir) / name, fs::path(name)}) {
-      if (fs::is_regular_file(candidate, ec)) {
-        out.source = candidate.string();
-        out.node = parse_yaml_file(out.source, "model preset");
-        break;
-      }
+    if (fs::is_regular_file(name, ec)) {
+      out.source = name;
+      out.node = parse_yaml_file(out.source, "model preset");
     }
   }
   if (out.source.empty()) {
@@ -178,17 +175,16 @@ PresetFile read_preset(const std::string& key, const std::string& name, const Or
 // model.base, then model.preset, each setting model keys; the config file and --set come after. A preset
 // may name its base (an FDT preset names the CLIP it is built on); a base must be a CLIP preset and
 // names no further preset.
-void apply_presets(Schema& schema, std::string preset, const Origin& preset_origin, std::string base, Origin base_origin,
-                   const std::string& base_dir) {
+void apply_presets(Schema& schema, std::string preset, const Origin& preset_origin, std::string base, Origin base_origin) {
   std::optional<PresetFile> p;
   if (!preset.empty()) {
-    p = read_preset("model.preset", preset, preset_origin, base_dir);
+    p = read_preset("model.preset", preset, preset_origin);
     const YAML::Node own_base = p->node.IsMap() ? static_cast<const YAML::Node&>(p->node)["base"] : YAML::Node();
     if (base.empty() && own_base && own_base.IsScalar())
       base = own_base.Scalar(), base_origin = Origin{p->source, own_base.Mark().line + 1};
   }
   if (!base.empty()) {
-    const PresetFile b = read_preset("model.base", base, base_origin, base_dir);
+    const PresetFile b = read_preset("model.base", base, base_origin);
     if (b.node.IsMap()) {
       const YAML::Node& m = b.node;
       const YAML::Node name = m["name"];
@@ -207,6 +203,35 @@ void apply_presets(Schema& schema, std::string preset, const Origin& preset_orig
     // A preset only sets model keys; the preset's name itself keeps the origin that chose it.
     schema.set("model.preset", YAML::Node(preset), preset_origin);
   }
+}
+
+bool contains(const std::vector<std::string>& list, const std::string& item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+// eval.every, eval.during and train.keep_best agree with each other and with the model.
+void validate_evaluation_during_training(const RunConfig& c, const Schema& schema) {
+  const auto& during = c.eval.during;
+  if (c.eval.every > 0 && during.empty())
+    schema.fail("eval.every", str_cat("eval.during is empty: name what to evaluate every ", c.eval.every,
+                                      " steps (zeroshot, retrieval, val_loss)"));
+  if (c.eval.every == 0 && !during.empty())
+    schema.fail("eval.every", "eval.during is set: give the steps between evaluations (or leave eval.during empty)");
+  const Capabilities& model = model_capabilities(c.model.name);
+  if (contains(during, "zeroshot") && !model.has(Modality::text))
+    schema.fail("eval.during", str_cat("zeroshot needs a model with a text tower; model.name ", c.model.name, " has none"));
+  if (contains(during, "retrieval")) {
+    const Modality target = c.eval.retrieval == RetrievalTarget::audio ? Modality::audio : Modality::text;
+    if (!model.has(target))
+      schema.fail("eval.during", str_cat("retrieval against ", name_of(target), " needs a model that reads it; model.name ",
+                                         c.model.name, " does not"));
+  }
+  if (c.train.keep_best.empty()) return;
+  if (c.eval.every == 0) schema.fail("train.keep_best", "needs evaluations during training: set eval.every and eval.during");
+  const std::vector<std::string> metrics = evaluation_metrics(c);
+  if (!contains(metrics, c.train.keep_best))
+    schema.fail("train.keep_best", str_cat("\"", c.train.keep_best, "\" is not a metric of eval.during (",
+                                           join(during, ", "), "); it produces ", join(metrics, ", ")));
 }
 
 void validate(const RunConfig& c, const Schema& schema) {
@@ -300,6 +325,7 @@ void validate(const RunConfig& c, const Schema& schema) {
   for (const std::string& t : c.eval.templates)
     if (t.find("{}") == std::string::npos)
       schema.fail("eval.templates", str_cat("template \"", t, "\" has no {} for the class name"));
+  validate_evaluation_during_training(c, schema);
 }
 
 // A key naming a file must be set and the file must exist.
@@ -355,15 +381,21 @@ void require_inputs(const RunConfig& config, const Schema& schema, const std::st
     case DataSource::shards: require_shards(schema, config.data, source); break;
   }
   if (data.tokenizes && model_capabilities(config.model.name).has(Modality::text) &&
-      config.tokenizer.name == TokenizerKind::clip_bpe)
+      config.tokenizer.name == TokenizerKind::clip_bpe && !config.tokenizer.vocab.empty())
     require_file(schema, "tokenizer.vocab", source, "for tokenizer.name clip_bpe");
   if (!config.model.pretrained.empty()) require_file(schema, "model.pretrained", source, "");
+  if (config.eval.every > 0) {
+    const auto& during = config.eval.during;
+    if (contains(during, "zeroshot") || contains(during, "retrieval"))
+      require_file(schema, "eval.data", source, str_cat("for eval.during ", join(during, ", ")));
+    if (contains(during, "val_loss") && data.source != DataSource::generated)
+      require_file(schema, "data.val", source, "for eval.during val_loss (held-out data in data.train's form)");
+  }
   if (!config.model.vatt.text.embeddings.empty() && model_capabilities(config.model.name).built_from("vatt"))
     require_file(schema, "model.vatt.text.embeddings", source, "");
 }
 
-RunConfig resolve(const YAML::Node& root, const std::string& source, const std::string& base_dir,
-                  const std::vector<std::string>& sets, bool user_config, const std::string& subcommand = "") {
+RunConfig resolve(const YAML::Node& root, const std::string& source, const std::vector<std::string>& sets, bool user_config, const std::string& subcommand = "") {
   RunConfig config;
   Schema schema(config);
   const std::vector<Setting> settings = parse_sets(sets);
@@ -384,7 +416,7 @@ RunConfig resolve(const YAML::Node& root, const std::string& source, const std::
     if (s.key == "model.preset" && s.value.IsScalar()) preset = s.value.Scalar(), preset_origin = Origin{"--set"};
     if (s.key == "model.base" && s.value.IsScalar()) base = s.value.Scalar(), base_origin = Origin{"--set"};
   }
-  if (user_config) apply_presets(schema, preset, preset_origin, base, base_origin, base_dir);
+  if (user_config) apply_presets(schema, preset, preset_origin, base, base_origin);
 
   schema.apply(root, source);
   for (const Setting& s : settings) schema.set(s.key, s.value, Origin{"--set"});
@@ -419,6 +451,7 @@ const std::vector<std::string>& required_files(const std::string& subcommand) {
       {"classify", {"eval.checkpoint"}},
       {"retrieve", {"eval.checkpoint", "eval.data"}},
       {"embed", {"eval.checkpoint", "eval.data"}},
+      {"search", {"eval.checkpoint"}},
       {"inspect", {"eval.checkpoint", "eval.data"}},
   };
   static const std::vector<std::string> none;
@@ -453,23 +486,67 @@ RunConfig load_config(const std::string& path, const std::vector<std::string>& s
   if (path.find('/') == std::string::npos && !fs::exists(path, ec)) {
     const std::string name = fs::path(path).extension() == ".yaml" ? fs::path(path).stem().string() : path;
     for (const EmbeddedPreset& r : embedded_run_configs())
-      if (name == r.name) return resolve(parse_yaml(r.yaml, r.path), r.path, ".", sets, true, subcommand);
+      if (name == r.name) return resolve(parse_yaml(r.yaml, r.path), r.path, sets, true, subcommand);
   }
   const YAML::Node root = parse_yaml_file(path, "config file");
-  return resolve(root, path, fs::path(path).parent_path().string(), sets, true, subcommand);
+  return resolve(root, path, sets, true, subcommand);
 }
 
 RunConfig load_config_text(const std::string& yaml, const std::string& source, const std::vector<std::string>& sets) {
-  return resolve(parse_yaml(yaml, source), source, ".", sets, true);
+  return resolve(parse_yaml(yaml, source), source, sets, true);
 }
 
 RunConfig load_resolved_config(const std::string& yaml, const std::string& source, const std::vector<std::string>& sets) {
-  return resolve(parse_yaml(yaml, source), source, ".", sets, false);
+  return resolve(parse_yaml(yaml, source), source, sets, false);
 }
 
 std::string dump_config(const RunConfig& config) {
   RunConfig copy = config;
   return Schema(copy).dump();
+}
+
+std::vector<std::string> evaluation_metrics(const RunConfig& config) {
+  std::vector<std::string> out;
+  for (const std::string& what : config.eval.during) {
+    if (what == "zeroshot") {
+      out.insert(out.end(), {"eval/zeroshot/top1", "eval/zeroshot/top5"});
+    } else if (what == "retrieval") {
+      const std::string query(name_of(model_capabilities(config.model.name).eval_input));
+      const std::string target = config.eval.retrieval == RetrievalTarget::audio ? "audio" : "text";
+      for (const auto& direction : {query + "_to_" + target, target + "_to_" + query})
+        for (const char* m : {"R@1", "R@5", "R@10", "median_rank"}) out.push_back(str_cat("eval/retrieval/", direction, "_", m));
+      out.push_back("eval/retrieval/rsum");
+    } else if (what == "val_loss") {
+      out.push_back("eval/val_loss");
+    }
+  }
+  return out;
+}
+
+bool lower_is_better(const std::string& metric) {
+  const auto ends_with = [&](const std::string& tail) {
+    return metric.size() >= tail.size() && metric.compare(metric.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  return ends_with("loss") || ends_with("rank");
+}
+
+std::string dump_config_for_model(const RunConfig& config) {
+  RunConfig copy = config;
+  const Capabilities& model = model_capabilities(config.model.name);
+  const Capabilities& data = dataset_capabilities(config.data.type);
+  // Sections a model may be built from, and the data sections of one source or input.
+  const std::vector<std::string> model_sections = {"vision", "text", "fdt", "video", "vatt", "cvrl", "simclr"};
+  const auto keep = [&](const std::string& key) {
+    for (const std::string& section : model_sections)
+      if (key.rfind("model." + section + ".", 0) == 0) return model.built_from(section);
+    if (key.rfind("data.synthetic.", 0) == 0) return data.source == DataSource::generated;
+    if (key.rfind("data.webdataset.", 0) == 0) return data.source == DataSource::shards;
+    if (key.rfind("data.image.", 0) == 0) return model.has(Modality::image);
+    if (key.rfind("data.video.", 0) == 0) return model.has(Modality::video);
+    if (key.rfind("tokenizer.", 0) == 0) return model.has(Modality::text);
+    return true;
+  };
+  return Schema(copy).dump(keep);
 }
 
 std::vector<std::string> config_differences(const RunConfig& before, const RunConfig& after) {

@@ -12,8 +12,8 @@ namespace mmcl::config {
 
 // Loads the YAML file at `path`, then applies `sets` ("a.b=value", value parsed as YAML), and checks
 // what `subcommand` needs of it (its entry in the table of load.cpp: pretrain needs its training
-// data, zeroshot eval.data and a checkpoint or pretrained weights, ...). File paths are relative to
-// the working directory.
+// data, zeroshot eval.data and a checkpoint or pretrained weights, ...). Every file path, in the file,
+// in a preset or given by --set, is relative to the working directory (never to the config's folder).
 RunConfig load_config(const std::string& path, const std::vector<std::string>& sets = {},
                       const std::string& subcommand = "");
 // The config keys naming files a subcommand needs beyond every run's (eval.checkpoint, eval.data ...).
@@ -28,6 +28,16 @@ RunConfig load_resolved_config(const std::string& yaml, const std::string& sourc
 
 // The resolved configuration as YAML; load_config_text(dump_config(c), ...) gives back c.
 std::string dump_config(const RunConfig& config);
+
+// The same with only the sections the chosen model and data source use (mmcl <subcommand> --dump-config):
+// no model.* sections the model is not built from, no data.* sections of other sources or inputs, no
+// tokenizer for a model without text. Loading it back gives the same run.
+std::string dump_config_for_model(const RunConfig& config);
+// The metrics eval.during produces during pretraining ("eval/zeroshot/top1", "eval/val_loss", ...), the
+// names train.keep_best may take.
+std::vector<std::string> evaluation_metrics(const RunConfig& config);
+// train.keep_best: whether a smaller value of `metric` is better (losses, ranks).
+bool lower_is_better(const std::string& metric);
 
 // "key: old -> new" for every key whose value differs.
 std::vector<std::string> config_differences(const RunConfig& before, const RunConfig& after);

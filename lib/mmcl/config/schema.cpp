@@ -280,6 +280,33 @@ void Schema::strings(const std::string& key, std::vector<std::string>* target, c
   };
 }
 
+void Schema::choice_list(const std::string& key, std::vector<std::string>* target,
+                         const std::vector<std::string>& choices, const std::string& doc) {
+  add<std::vector<std::string>>(key, target, "list of strings", "a list of distinct names from " + join(choices, ", "), doc,
+                                [choices](const YAML::Node& n) -> std::optional<std::vector<std::string>> {
+                                  if (n.IsNull()) return std::vector<std::string>();
+                                  std::vector<YAML::Node> items;
+                                  if (n.IsScalar()) items.push_back(n);
+                                  else if (n.IsSequence())
+                                    for (const auto& item : n) items.push_back(item);
+                                  else return std::nullopt;
+                                  std::vector<std::string> out;
+                                  for (const YAML::Node& item : items) {
+                                    if (!item.IsScalar()) return std::nullopt;
+                                    const std::string& name = item.Scalar();
+                                    if (std::find(choices.begin(), choices.end(), name) == choices.end()) return std::nullopt;
+                                    if (std::find(out.begin(), out.end(), name) != out.end()) return std::nullopt;
+                                    out.push_back(name);
+                                  }
+                                  return out;
+                                });
+  fields_.back().value = [target] {
+    YAML::Node n(YAML::NodeType::Sequence);
+    for (const auto& item : *target) n.push_back(item);
+    return n;
+  };
+}
+
 Schema::Schema(RunConfig& c) {
   const double inf = INFINITY;
   // run
@@ -435,6 +462,10 @@ Schema::Schema(RunConfig& c) {
   text("data.train", &c.data.train,
        "data.type manifest: the training manifest (.csv, .tsv or .jsonl); webdataset: the .tar shards, with brace "
        "patterns (\"shards/{000..099}.tar\") and several patterns joined by \"::\". Relative to the working directory.");
+  text("data.val", &c.data.val,
+       "Held-out data in data.train's form (same data.type and keys) for the validation loss of eval.during val_loss: "
+       "the training loss on it, without gradients, in batches of data.batch_size, with the same augmentation draws at "
+       "every evaluation.");
   text("data.image_key", &c.data.image_key, "Manifest column (CSV/TSV) or field (JSONL) with the image path.");
   text("data.caption_key", &c.data.caption_key,
        "Manifest column or field with the caption (JSONL: a string or a list of strings); for webdataset .json members, "
@@ -532,7 +563,7 @@ Schema::Schema(RunConfig& c) {
   choice("tokenizer.name", &c.tokenizer.name,
          "clip_bpe: CLIP's byte-level BPE from tokenizer.vocab; words: a word vocabulary learned from the training "
          "captions, stored with the run and its checkpoints (model.text.vocab_size follows it).");
-  text("tokenizer.vocab", &c.tokenizer.vocab, "CLIP BPE vocabulary (bpe_simple_vocab_16e6.txt.gz) for tokenizer.name clip_bpe.");
+  text("tokenizer.vocab", &c.tokenizer.vocab, "CLIP BPE vocabulary file (bpe_simple_vocab_16e6.txt.gz) for tokenizer.name clip_bpe; empty: the copy built into mmcl (the same file, MIT; third_party/clip).");
   integer("tokenizer.max_words", &c.tokenizer.max_words, 1, "words: keep at most this many of the most frequent words.");
   integer("tokenizer.min_count", &c.tokenizer.min_count, 1, "words: keep only words seen at least this often.");
   // optim
@@ -568,7 +599,14 @@ Schema::Schema(RunConfig& c) {
           "continue with --resume. The schedule still spans the whole run.");
   integer("train.log_every", &c.train.log_every, 1, "Steps between metric lines.");
   integer("train.checkpoint_every", &c.train.checkpoint_every, 0, "Steps between checkpoints; 0: only at the end.");
-  integer("train.keep_checkpoints", &c.train.keep_checkpoints, 1, "How many of the newest step checkpoints to keep.");
+  integer("train.keep_checkpoints", &c.train.keep_checkpoints, 1,
+          "How many of the newest step checkpoints (checkpoints/step_N.pt: weights, optimiser state, RNG states) to "
+          "keep; older ones are deleted after each checkpoint. The end of a finished run also writes final.safetensors "
+          "(the weights alone).");
+  text("train.keep_best", &c.train.keep_best,
+       "pretrain: keep the checkpoint with the best value of this metric of eval.during (e.g. eval/zeroshot/top1, "
+       "eval/val_loss; a wrong name is answered with the list) in checkpoints/best.pt, with best.json "
+       "(metric, value, step). Losses and ranks are minimised, everything else maximised. \"\": none.");
   boolean("train.requeue", &c.train.requeue,
           "Under SLURM (SLURM_JOB_ID set): after a SIGUSR1 stop and its checkpoint, rank 0 runs `scontrol requeue "
           "$SLURM_JOB_ID`; the requeued job resumes from the latest checkpoint.");
@@ -635,6 +673,13 @@ Schema::Schema(RunConfig& c) {
           "of each video); false: the centre view once.");
   boolean("eval.export_embeddings", &c.eval.export_embeddings,
           "retrieve: also write the image and caption embeddings to embeddings.safetensors in the run directory.");
+  integer("eval.every", &c.eval.every, 0,
+          "pretrain: evaluate every this many steps and at the end (0: never), as eval.during says; the results go to "
+          "the metrics line of that step (metrics.jsonl, TensorBoard) and to eval.jsonl.");
+  choice_list("eval.during", &c.eval.during, {"zeroshot", "retrieval", "val_loss"},
+              "pretrain with eval.every: zeroshot (eval.data with labels, eval.classnames, eval.templates: "
+              "eval/zeroshot/top1, top5), retrieval (eval.data with captions: eval/retrieval/image_to_text_R@1, ...), "
+              "val_loss (data.val: eval/val_loss).");
 
   for (Field& f : fields_) {
     YAML::Emitter out;
@@ -710,12 +755,13 @@ void Schema::set(const std::string& key, const YAML::Node& value, const Origin& 
   it->origin = origin;
 }
 
-std::string Schema::dump() const {
+std::string Schema::dump(const std::function<bool(const std::string&)>& keep) const {
   YAML::Emitter out;
   out << YAML::BeginMap;
   std::vector<std::string> open;    // the sections the emitter is inside
   std::set<std::string> closed;     // sections already finished: keys of one section are contiguous
   for (const Field& f : fields_) {
+    if (keep && !keep(f.key)) continue;
     std::vector<std::string> parts;
     std::stringstream ss(f.key);
     for (std::string part; std::getline(ss, part, '.');) parts.push_back(part);

@@ -52,8 +52,9 @@ class Schema {
   // Sets one key (as given by --set key=value).
   void set(const std::string& key, const YAML::Node& value, const Origin& origin);
 
-  // The current values as YAML text (nested sections), and one key's value as YAML text.
-  std::string dump() const;
+  // The current values as YAML text (nested sections), of the keys `keep` accepts (all when unset), and one
+  // key's value as YAML text.
+  std::string dump(const std::function<bool(const std::string&)>& keep = {}) const;
   std::string value_text(const std::string& key) const;
 
   // Throws ConfigError "<origin of key>: <key>: <message>".
@@ -78,6 +79,9 @@ class Schema {
   template <size_t N>
   void integers(const std::string& key, std::array<int64_t, N>* target, int64_t min, const std::string& doc);
   void strings(const std::string& key, std::vector<std::string>* target, const std::string& doc);
+  // A list of distinct names from `choices` (one name alone is a list of one).
+  void choice_list(const std::string& key, std::vector<std::string>* target, const std::vector<std::string>& choices,
+                   const std::string& doc);
   // A list of strings given in the config, or the path of a file holding it: a JSON list (.json), else
   // one item a line (blank lines and lines starting with '#' left out). The file is read when the
   // config is loaded, so the resolved config holds the list.

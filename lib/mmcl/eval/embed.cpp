@@ -231,4 +231,12 @@ ManifestEmbeddings embed_manifest(const run::Run& run) {
   return out;
 }
 
+ImageEmbeddings embed_image_files(const run::Run& run, const std::vector<std::string>& files) {
+  data::Manifest manifest;
+  manifest.path = "command line";
+  for (const std::string& f : files) manifest.records.push_back({f, {}, -1});
+  return embed_inputs(*run.model, labelled_inputs(run, manifest, /*train=*/false, Modality::image),
+                      embed_options(run, Modality::image));
+}
+
 }  // namespace mmcl::eval

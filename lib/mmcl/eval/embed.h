@@ -49,6 +49,9 @@ struct ImageEmbeddings {
 // similarity's mean over the views); the loader then takes batch_size / V samples at a time.
 ImageEmbeddings embed_inputs(models::ContrastiveModel& model, std::shared_ptr<const data::Dataset> inputs,
                              const EmbedOptions& options);
+// The image files given (eval transform, the model's image size), in that order: rows only for the
+// readable ones (indices: which file each row is).
+ImageEmbeddings embed_image_files(const run::Run& run, const std::vector<std::string>& files);
 // Normalised caption embeddings: [N, D], float32.
 at::Tensor embed_texts(models::ContrastiveModel& model, const text::Tokenizer& tokenizer,
                        const std::vector<std::string>& texts, int64_t context_length, const EmbedOptions& options);

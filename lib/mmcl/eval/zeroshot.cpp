@@ -33,11 +33,7 @@ ClassifyResult classify_images(const run::Run& run, const std::vector<std::strin
   if (!run.can->has(Modality::image) || !run.can->has(Modality::text))
     throw ConfigError(str_cat("classify: model ", run.model_config.name, " does not embed images and texts"));
   const at::Tensor classifier = class_embeddings(run, classes);
-  data::Manifest manifest;
-  manifest.path = "command line";
-  for (const std::string& image : images) manifest.records.push_back({image, {}, -1});
-  const ImageEmbeddings emb =
-      embed_inputs(*run.model, labelled_inputs(run, manifest, /*train=*/false, Modality::image), embed_options(run, Modality::image));
+  const ImageEmbeddings emb = embed_image_files(run, images);
   // CLIP's probabilities: softmax over classes of exp(t) x cosine (the model's own learned scale).
   double scale = 100.0;
   if (const auto* p = run.model->named_parameters().find("logit_scale")) scale = p->exp().item<double>();

@@ -61,7 +61,7 @@ void training_tokenizer(Run& r) {
     c.model.text.vocab_size = t.vocab_size;
   } else if (t.vocab_size != c.model.text.vocab_size) {
     throw ConfigError(str_cat("model.text.vocab_size: ", c.model.text.vocab_size, " does not match the ", t.vocab_size,
-                              " tokens of ", c.tokenizer.vocab));
+                              " tokens of ", c.tokenizer.vocab.empty() ? "the built-in CLIP BPE vocabulary" : c.tokenizer.vocab));
   }
   r.tokenizer = std::move(t.tokenizer);
   r.tokenizer_state = std::move(t.state);

@@ -21,6 +21,7 @@ namespace mmcl::text {
 namespace {
 
 constexpr int64_t kMerges = 49152 - 256 - 2;
+constexpr const char* kBuiltinName = "the built-in CLIP BPE vocabulary";
 
 // Unicode classes from glibc's C.UTF-8 locale (independent of the process locale).
 locale_t utf8_locale() {
@@ -77,7 +78,8 @@ std::string unescape_html(const std::string& s) {
 
 class ClipBpe : public Tokenizer {
  public:
-  explicit ClipBpe(const std::string& path) {
+  // `lines`: the vocabulary file's lines; `path` names it in errors.
+  ClipBpe(const std::vector<std::string>& lines, const std::string& path) {
     // bytes_to_unicode: printable bytes map to themselves, the rest to 256 + n.
     std::vector<int> bs;
     for (int b = '!'; b <= '~'; ++b) bs.push_back(b);
@@ -90,7 +92,6 @@ class ClipBpe : public Tokenizer {
       if (!present[static_cast<size_t>(b)]) bs.push_back(b), cs.push_back(256 + static_cast<uint32_t>(n++));
     for (size_t i = 0; i < bs.size(); ++i) byte_encoder_[static_cast<size_t>(bs[i])] = encode_utf8(cs[i]);
 
-    const std::vector<std::string> lines = read_gzip_lines(path);
     MMCL_CHECK(static_cast<int64_t>(lines.size()) >= kMerges + 1, path, ": not a CLIP BPE vocabulary (",
                lines.size(), " lines, expected at least ", kMerges + 1, ")");
     std::vector<std::string> vocab;
@@ -153,18 +154,7 @@ class ClipBpe : public Tokenizer {
   }
 
  private:
-  static std::vector<std::string> read_gzip_lines(const std::string& path) {
-    gzFile f = gzopen(path.c_str(), "rb");
-    MMCL_CHECK(f, path, ": cannot open the BPE vocabulary");
-    std::string data;
-    char buf[1 << 16];
-    int n;
-    while ((n = gzread(f, buf, sizeof buf)) > 0) data.append(buf, static_cast<size_t>(n));
-    int err = 0;
-    const char* message = gzerror(f, &err);
-    const std::string why = message ? message : "";
-    gzclose(f);
-    MMCL_CHECK(n == 0 && err == Z_OK, path, ": cannot read the BPE vocabulary (", why, ")");
+  static std::vector<std::string> split_lines(const std::string& data) {
     std::vector<std::string> lines;
     size_t start = 0;
     for (size_t i = 0; i <= data.size(); ++i)
@@ -175,6 +165,50 @@ class ClipBpe : public Tokenizer {
     return lines;
   }
 
+ public:
+  // The gzip stream in memory (the built-in copy), decompressed.
+  static std::vector<std::string> gunzip_lines(std::string_view gz, const std::string& name) {
+    z_stream z{};
+    MMCL_CHECK(inflateInit2(&z, 16 + MAX_WBITS) == Z_OK, name, ": cannot start zlib");
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz.data()));
+    z.avail_in = static_cast<uInt>(gz.size());
+    std::string data;
+    char buf[1 << 16];
+    int rc = Z_OK;
+    while (rc == Z_OK) {
+      z.next_out = reinterpret_cast<Bytef*>(buf);
+      z.avail_out = sizeof buf;
+      rc = inflate(&z, Z_NO_FLUSH);
+      data.append(buf, sizeof buf - z.avail_out);
+      MMCL_CHECK(data.size() < (size_t{64} << 20), name, ": the BPE vocabulary decompresses to over 64 MiB");
+    }
+    inflateEnd(&z);
+    MMCL_CHECK(rc == Z_STREAM_END, name, ": not a complete gzip stream (zlib ", rc, ")");
+    return split_lines(data);
+  }
+
+  static std::vector<std::string> read_gzip_lines(const std::string& path) {
+    gzFile f = gzopen(path.c_str(), "rb");
+    MMCL_CHECK(f, path, ": cannot open the BPE vocabulary");
+    std::string data;
+    char buf[1 << 16];
+    int n;
+    while ((n = gzread(f, buf, sizeof buf)) > 0) {
+      data.append(buf, static_cast<size_t>(n));
+      if (data.size() >= (size_t{64} << 20)) {
+        gzclose(f);
+        throw Error(str_cat(path, ": the BPE vocabulary decompresses to over 64 MiB"));
+      }
+    }
+    int err = 0;
+    const char* message = gzerror(f, &err);
+    const std::string why = message ? message : "";
+    gzclose(f);
+    MMCL_CHECK(n == 0 && err == Z_OK, path, ": cannot read the BPE vocabulary (", why, ")");
+    return split_lines(data);
+  }
+
+ private:
   // basic_clean + whitespace_clean + lower(): html entities (twice), whitespace runs to one space.
   static std::vector<uint32_t> clean(const std::string& text) {
     std::vector<uint32_t> out;
@@ -278,6 +312,14 @@ class ClipBpe : public Tokenizer {
 
 }  // namespace
 
-std::shared_ptr<const Tokenizer> load_clip_bpe(const std::string& path) { return std::make_shared<ClipBpe>(path); }
+std::shared_ptr<const Tokenizer> load_clip_bpe(const std::string& path) {
+  if (path.empty()) {
+    // Built once: every caller shares the (immutable) tokenizer.
+    static const std::shared_ptr<const Tokenizer> builtin =
+        std::make_shared<ClipBpe>(ClipBpe::gunzip_lines(builtin_clip_bpe_gz(), kBuiltinName), kBuiltinName);
+    return builtin;
+  }
+  return std::make_shared<ClipBpe>(ClipBpe::read_gzip_lines(path), path);
+}
 
 }  // namespace mmcl::text

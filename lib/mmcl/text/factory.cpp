@@ -30,9 +30,12 @@ std::shared_ptr<const Tokenizer> restore_tokenizer(const config::TokenizerConfig
   if (!state.empty()) return std::make_shared<WordVocab>(WordVocab::from_json(state));
   const std::string vocab = vocab_override.empty() ? c.vocab : vocab_override;
   std::error_code ec;
-  if (vocab.empty() || !std::filesystem::is_regular_file(vocab, ec))
-    throw ConfigError(str_cat("tokenizer.vocab: the checkpoint uses CLIP BPE with \"", c.vocab,
-                              "\", which is not here; pass --set tokenizer.vocab=PATH"));
+  if (!vocab.empty() && !std::filesystem::is_regular_file(vocab, ec)) {
+    // The standard file moved or stayed on another machine: the built-in copy is that file.
+    spdlog::warn("tokenizer.vocab \"{}\" is not here: using the built-in CLIP BPE vocabulary (--set tokenizer.vocab=PATH "
+                 "for another file)", vocab);
+    return load_clip_bpe("");
+  }
   return load_clip_bpe(vocab);
 }
 

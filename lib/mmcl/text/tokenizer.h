@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -30,7 +31,10 @@ class Tokenizer {
 // bpe_simple_vocab_16e6.txt.gz file. Throws mmcl::Error naming the file when it is unusable.
 // Text clean-up is html-unescaping, whitespace collapsing and lower-casing; ftfy's mojibake repair
 // is not done.
+// An empty `path`: the copy compiled into mmcl (third_party/clip), the same file.
 std::shared_ptr<const Tokenizer> load_clip_bpe(const std::string& path);
+// That copy's bytes (gzip), for tests and `mmcl tokenize`.
+std::string_view builtin_clip_bpe_gz();
 
 // Lower-cased words, numbers (one digit each) and punctuation runs, after collapsing whitespace.
 std::vector<std::string> split_words(const std::string& text);

@@ -80,7 +80,7 @@ std::string write_run_summary(const fs::path& run_dir, const std::string& checkp
     if (last.contains("loss")) summary["final_loss"] = last["loss"];
     if (best_step >= 0) summary["best_loss"] = best, summary["best_loss_step"] = best_step;
     for (const auto& [name, value] : last.items())
-      if (name.rfind("eval/", 0) == 0) summary[name] = value;
+      if (name.rfind("eval/", 0) == 0 && name != "eval/seconds") summary[name] = value;
     const double wall = summary["wall_s"].get<double>();
     text = format_line("summary: %lld steps in %02lld:%02lld:%02lld", static_cast<long long>(summary["steps"].get<int64_t>()),
                        static_cast<long long>(wall / 3600), static_cast<long long>(wall / 60) % 60,
@@ -94,6 +94,17 @@ std::string write_run_summary(const fs::path& run_dir, const std::string& checkp
     text = "summary: no metrics were logged";
   }
   if (!checkpoint.empty()) text += "\n  checkpoint " + checkpoint;
+  // train.keep_best's record.
+  const fs::path best_file = run_dir / "checkpoints" / "best.json";
+  if (fs::exists(best_file, ec)) {
+    const nlohmann::json best = nlohmann::json::parse(read_file(best_file), nullptr, /*allow_exceptions=*/false);
+    if (best.is_object() && best.contains("value") && best["value"].is_number()) {
+      summary["best"] = best;
+      text += format_line("\n  best %s %.4f at step %lld: ", best.value("metric", "?").c_str(), best["value"].get<double>(),
+                          static_cast<long long>(best.value("step", int64_t{0}))) +
+              (run_dir / "checkpoints" / "best.pt").string();
+    }
+  }
   write_file_atomic(run_dir / "summary.json", json_text(summary) + "\n");
   return text;
 }

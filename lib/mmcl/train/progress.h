@@ -37,7 +37,7 @@ class MetricsLog {
 
 // A finished (or stopped) run's figures from its metrics.jsonl: steps, wall time of training
 // (elapsed_s), mean samples/s, final and best loss (with its step), the last record's evaluation
-// fields ("eval/..."), and `checkpoint`. Written to summary.json beside metrics.jsonl; returns the
+// fields ("eval/..."), `checkpoint`, and train.keep_best's record (checkpoints/best.json) as "best". Written to summary.json beside metrics.jsonl; returns the
 // lines printed at the end of the run.
 std::string write_run_summary(const std::filesystem::path& run_dir, const std::string& checkpoint);
 

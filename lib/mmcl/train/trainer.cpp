@@ -18,6 +18,7 @@
 #include "mmcl/dist/slurm.h"
 #include "mmcl/io/checkpoint.h"
 #include "mmcl/models/sync_batchnorm.h"
+#include "mmcl/train/evaluate.h"
 #include "mmcl/train/progress.h"
 #include "mmcl/train/optim.h"
 
@@ -139,6 +140,12 @@ TrainResult pretrain(const run::Run& run, const RunDir& dir, const Runtime& runt
   };
   job.scaler = &scaler;
   job.after_step = [&] { model.after_step(); };
+  std::optional<EvaluationDuringTraining> evaluation;
+  if (cfg.eval.every > 0) {
+    evaluation.emplace(run, loss, runtime);
+    job.evaluate = [&] { return evaluation->evaluate(); };
+    job.eval_every = cfg.eval.every;
+  }
   job.description = str_cat("model ", cfg.model.name, " (", static_cast<double>(params) / 1e6, " M parameters), loss ",
                             cfg.loss.name, ", ", run.dataset->size(), " samples, precision ", run.precision.name());
   return run_training(job, {cfg.train, cfg.optim, {config::dump_config(cfg), run.tokenizer_state}, cfg.dist.bucket_mb},
@@ -191,6 +198,8 @@ class Loop {
     resume();
     join_ranks();
     if (main_) metrics_.emplace(dir_.metrics_file(), dir_.resuming ? state_.step : -1, dir_.root / "tb");
+    if (main_ && job_.evaluate) eval_log_.emplace(dir_.root / "eval.jsonl", dir_.resuming ? state_.step : -1);
+    read_best();
     install_stop_handlers();
     progress_.emplace(state_.step, total_, main_);
     first_step_ = last_saved_ = state_.step;
@@ -316,8 +325,10 @@ class Loop {
     samples_since_log_ += step_samples_;
 
     const bool epoch_end = state_.step % steps_per_epoch_ == 0;
+    const bool eval_now =
+        job_.evaluate && job_.eval_every > 0 && (state_.step % job_.eval_every == 0 || state_.step == total_);
     const bool log_now = state_.step % tc_.log_every == 0 || state_.step == total_ || state_.step == first_step_ + 1 ||
-                         (epoch_end && job_.at_epoch_end);
+                         (epoch_end && job_.at_epoch_end) || eval_now;
     if (log_now) check_losses();
     if (host_) loss_value_ = pending_.empty() ? loss_value_ : pending_.back().item<double>();
 
@@ -325,7 +336,7 @@ class Loop {
     const double step_rate = static_cast<double>(step_samples_) / seconds_since(step_start);
     recent_rate_ = recent_rate_ > 0 ? 0.9 * recent_rate_ + 0.1 * step_rate : step_rate;
     progress_->update(state_.step, loss_value_, recent_rate_);
-    if (log_now) log_step(lr, stats, grad_norm, epoch_end);
+    if (log_now) log_step(lr, stats, grad_norm, epoch_end, eval_now);
   }
 
   // One small all-reduce per step: the mean loss, and whether any rank was asked to stop (by which
@@ -358,7 +369,7 @@ class Loop {
   }
 
   // A metrics line (rank 0) and a log line; at an epoch's end the job may add its figures first.
-  void log_step(double lr, const StepStats& stats, const at::Tensor& grad_norm, bool epoch_end) {
+  void log_step(double lr, const StepStats& stats, const at::Tensor& grad_norm, bool epoch_end, bool eval_now) {
     const double elapsed = seconds_since(log_start_);
     const double samples_per_s = elapsed > 0 ? static_cast<double>(samples_since_log_) / elapsed : 0.0;
     nlohmann::json record = {{"step", state_.step},
@@ -377,6 +388,7 @@ class Loop {
       job_.at_epoch_end(state_.step / steps_per_epoch_, record);
       job_.module->train();
     }
+    if (eval_now) evaluate(record);
     if (metrics_) metrics_->write(record);
     progress_->clear();
     spdlog::info("step {}/{} | epoch {:.2f} | loss {:.4f} | lr {:.3g}{} | {:.1f} samples/s | data wait {:.2f} s | ETA {}",
@@ -387,6 +399,61 @@ class Loop {
     data_wait_ = 0;
     samples_since_log_ = 0;
     log_start_ = Clock::now();
+  }
+
+  // eval.every: the job's evaluation joins the step's metrics line and makes a line of eval.jsonl.
+  void evaluate(nlohmann::json& record) {
+    progress_->clear();
+    const nlohmann::json results = job_.evaluate();
+    job_.module->train();
+    nlohmann::json line = {{"step", state_.step}};
+    for (const auto& [name, value] : results.items()) record[name] = value, line[name] = value;
+    if (eval_log_) eval_log_->write(line);
+    keep_best(results);
+    progress_->redraw();
+  }
+
+  // train.keep_best: a better value than any before saves checkpoints/best.pt and best.json (rank 0).
+  void keep_best(const nlohmann::json& results) {
+    const std::string& metric = tc_.keep_best;
+    if (metric.empty()) return;
+    if (!results.contains(metric) || !results[metric].is_number()) {
+      spdlog::warn("train.keep_best: the evaluation gave no {}", metric);
+      return;
+    }
+    const double value = results[metric].get<double>();
+    if (!std::isfinite(value)) return;
+    const bool lower = config::lower_is_better(metric);
+    if (best_step_ >= 0 && !(lower ? value < best_value_ : value > best_value_)) return;
+    best_value_ = value;
+    best_step_ = state_.step;
+    if (!main_) return;
+    io::TrainState state = state_;
+    state.epoch = state_.step / steps_per_epoch_;
+    state.data_positions.clear();
+    const std::filesystem::path file = dir_.checkpoints() / "best.pt";
+    std::filesystem::create_directories(file.parent_path());
+    io::save_checkpoint(file, *job_.module, nullptr, state, meta_);
+    write_file_atomic(dir_.checkpoints() / "best.json",
+                      nlohmann::json({{"metric", metric}, {"value", value}, {"step", state_.step}, {"checkpoint", "best.pt"}})
+                              .dump(2) + "\n");
+    spdlog::info("best {} {:.4f} at step {}: {}", metric, value, state_.step, file.string());
+  }
+
+  // A resumed run goes on comparing with the best value it had kept.
+  void read_best() {
+    if (tc_.keep_best.empty() || !dir_.resuming) return;
+    const std::filesystem::path file = dir_.checkpoints() / "best.json";
+    std::error_code ec;
+    if (!std::filesystem::exists(file, ec)) return;
+    const nlohmann::json best = nlohmann::json::parse(read_file(file), nullptr, /*allow_exceptions=*/false);
+    if (best.is_object() && best.value("metric", "") == tc_.keep_best && best.contains("value") && best["value"].is_number()) {
+      best_value_ = best["value"].get<double>();
+      best_step_ = best.value("step", int64_t{0});
+      spdlog::info("train.keep_best: the best {} so far is {:.4f} (step {})", tc_.keep_best, best_value_, best_step_);
+    } else {
+      spdlog::warn("{} is not a record of train.keep_best {}: the next evaluation replaces it", file.string(), tc_.keep_best);
+    }
   }
 
   void save() {
@@ -440,6 +507,9 @@ class Loop {
   io::TrainState state_;
   std::unique_ptr<dist::GradientReducer> reducer_;
   std::optional<MetricsLog> metrics_;
+  std::optional<MetricsLog> eval_log_;  // eval.jsonl
+  double best_value_ = 0;               // train.keep_best: the best value so far, at best_step_ (-1: none)
+  int64_t best_step_ = -1;
   std::optional<Progress> progress_;
   int64_t first_step_ = 0, last_saved_ = 0, loaded_epoch_ = -1;
   double data_wait_ = 0;

@@ -74,6 +74,10 @@ struct TrainingJob {
   // At the end of each epoch, if set: may add figures (e.g. "eval/top1") to the epoch's metrics line.
   std::function<void(int64_t epoch, nlohmann::json& record)> at_epoch_end;
   std::string description;                                         // for the first log line
+  // Every eval_every steps and after the last step, if set: evaluation results ("eval/..." numbers) that
+  // join the metrics line of that step and make a line of eval.jsonl; train.keep_best picks among them.
+  std::function<nlohmann::json()> evaluate;
+  int64_t eval_every = 0;
 };
 
 struct TrainResult {
@@ -107,6 +111,9 @@ struct LoopSettings {
 // gradients are averaged over ranks after each backward, the ranks agree after every step on the loss
 // (their mean) and on whether any of them was signalled to stop, and rank 0 alone writes metrics and
 // checkpoints. After a SIGUSR1 stop under SLURM with train.requeue, rank 0 requeues the job.
+// Evaluations during training (job.evaluate) run on every rank (the same data; rank 0 writes); with
+// train.keep_best a better value of that metric saves checkpoints/best.pt (weights and state, no
+// optimiser) and checkpoints/best.json, which a resumed run reads back.
 TrainResult run_training(const TrainingJob& job, const LoopSettings& settings, const RunDir& dir,
                          const Runtime& runtime);
 
