@@ -29,7 +29,7 @@ install(FILES third_party/clip/LICENSE DESTINATION "${CMAKE_INSTALL_DOCDIR}/lice
 set(MMCL_GENERATED "${PROJECT_BINARY_DIR}/install-files")
 find_program(HELP2MAN help2man)
 set(MMCL_SUBCOMMANDS pretrain finetune zeroshot classify linear-probe retrieve embed search inspect bench export tokenize
-    list completion plot)
+    list completion plot reproduce)
 set(MMCL_HELP_COMMANDS COMMAND "$<TARGET_FILE:mmcl>" --help > "${MMCL_GENERATED}/help/mmcl.txt")
 foreach(sub IN LISTS MMCL_SUBCOMMANDS)
   list(APPEND MMCL_HELP_COMMANDS COMMAND "$<TARGET_FILE:mmcl>" ${sub} --help > "${MMCL_GENERATED}/help/mmcl-${sub}.txt")

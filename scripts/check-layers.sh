@@ -12,6 +12,7 @@ declare -A allowed=(
   [media]="core"
   [io]="core"
   [report]="core"
+  [reproduce]="core config"
   [text]="core config"
   [data]="core config media text"
   [models]="core config data io text"
@@ -21,7 +22,7 @@ declare -A allowed=(
   [eval]="core config data io media models run text"
   [train]="core config data dist eval io losses models run text"
   [perf]="core config data io losses media models run train"
-  [cli]="core config data dist eval io losses media models perf report run text train"
+  [cli]="core config data dist eval io losses media models perf report reproduce run text train"
 )
 
 status=0

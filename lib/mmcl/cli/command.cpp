@@ -36,6 +36,7 @@ std::vector<std::unique_ptr<Command>> make_commands() {
   commands.push_back(make_search());
   commands.push_back(make_inspect());
   commands.push_back(make_plot());
+  commands.push_back(make_reproduce());
   commands.push_back(make_bench());
   commands.push_back(make_export());
   commands.push_back(make_tokenize());

@@ -59,5 +59,6 @@ std::unique_ptr<Command> make_finetune();
 std::unique_ptr<Command> make_inspect();
 std::unique_ptr<Command> make_bench();
 std::unique_ptr<Command> make_plot();
+std::unique_ptr<Command> make_reproduce();
 
 }  // namespace mmcl::cli
