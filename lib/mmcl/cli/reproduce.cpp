@@ -36,7 +36,8 @@ class Reproduce : public Command {
     app.add_option("--out", out_, "Folder of the runs and the table (default: reproduce/<spec name>[-smoke])")->type_name("DIR");
     app.add_flag("--smoke", smoke_, "The spec's smoke size: its seeds, settings and wide tolerances");
     app.add_option("--markdown-into", markdown_into_, "Also put the Markdown table into this file, between "
-                                                      "<!-- mmcl reproduce SPEC --> and <!-- end mmcl reproduce -->")
+                                                      "<!-- mmcl reproduce SPEC --> (SPEC --smoke for the smoke size) and "
+                                                      "<!-- end mmcl reproduce -->")
         ->type_name("FILE");
     app.add_flag("--no-run", no_run_, "Start nothing: make the table from the results already there");
     app.add_flag("--slurm", slurm_, "Write an sbatch array job of every run (OUT/slurm/NAME.sbatch) instead of running; "
@@ -91,7 +92,7 @@ class Reproduce : public Command {
     const std::string md = reproduce::markdown(table);
     std::cout << md;
     if (!markdown_into_.empty()) {
-      reproduce::markdown_into(markdown_into_, spec.path, md);
+      reproduce::markdown_into(markdown_into_, spec, md);
       spdlog::info("table written into {}", markdown_into_);
     }
     for (const std::string& f : table.failed) std::cout << "failed: " << f << "\n";

@@ -342,8 +342,9 @@ std::vector<fs::path> write_table(const Table& table, const Options& options) {
   return files;
 }
 
-void markdown_into(const fs::path& doc, const std::string& spec_path, const std::string& markdown) {
-  const std::string begin = "<!-- mmcl reproduce " + spec_path + " -->", end = "<!-- end mmcl reproduce -->";
+void markdown_into(const fs::path& doc, const config::TableSpec& spec, const std::string& markdown) {
+  const std::string begin = "<!-- mmcl reproduce " + spec.path + (spec.smoke ? " --smoke" : "") + " -->";
+  const std::string end = "<!-- end mmcl reproduce -->";
   std::error_code ec;
   if (!fs::is_regular_file(doc, ec)) throw ConfigError(str_cat("--markdown-into: ", doc.string(), ": not found"));
   std::string text = read_file(doc);

@@ -84,9 +84,10 @@ nlohmann::json json(const Table& table);
 // table.md, table.csv and table.json in options.out; returns their paths.
 std::vector<std::filesystem::path> write_table(const Table& table, const Options& options);
 
-// Replaces what stands between "<!-- mmcl reproduce SPEC -->" and "<!-- end mmcl reproduce -->" in `doc`
-// with `markdown` (atomically). A ConfigError when the markers are missing.
-void markdown_into(const std::filesystem::path& doc, const std::string& spec_path, const std::string& markdown);
+// Replaces what stands between "<!-- mmcl reproduce SPEC -->" ("<!-- mmcl reproduce SPEC --smoke -->" for
+// the smoke size) and the next "<!-- end mmcl reproduce -->" in `doc` with `markdown` (atomically). A
+// ConfigError when the markers are missing.
+void markdown_into(const std::filesystem::path& doc, const config::TableSpec& spec, const std::string& markdown);
 
 // An sbatch array job of every job (rows x seeds): `templ` with {{name}}, {{array}}, {{out}} and
 // {{command}} filled in; the command is `mmcl reproduce SPEC --out OUT --task $SLURM_ARRAY_TASK_ID`.
