@@ -201,8 +201,7 @@ reproduce-vatt: build $(MOVING_SPEECH)/test.csv
 
 # The tables of tables/*.yaml (docs/REPRODUCE.md): each spec's smoke size, one seed of a few dozen steps
 # with wide tolerances (~10-15 minutes on 2 cores with the data made), or the full size of one table.
-SMOKE_TABLES := tables/demo-fashion-mnist.yaml tables/fdt-fashion-mnist.yaml tables/simclr-fashion-mnist.yaml \
-  tables/cvrl-augmentation.yaml tables/vatt-droptoken.yaml
+SMOKE_TABLES := $(sort $(wildcard tables/*.yaml))
 
 reproduce-smoke: build $(FASHION)/train_labels.csv $(MOVING)/test.csv $(MOVING_SPEECH)/test.csv
 	@status=0; for t in $(SMOKE_TABLES); do $(MMCL) reproduce $$t --smoke --jobs $(JOBS) || status=1; done; exit $$status

@@ -28,12 +28,6 @@ install(FILES third_party/clip/LICENSE DESTINATION "${CMAKE_INSTALL_DOCDIR}/lice
 # Completion scripts, the help text of every subcommand and the man page come from the built binary.
 set(MMCL_GENERATED "${PROJECT_BINARY_DIR}/install-files")
 find_program(HELP2MAN help2man)
-set(MMCL_SUBCOMMANDS pretrain finetune zeroshot classify linear-probe retrieve embed search inspect bench export tokenize
-    list completion plot reproduce)
-set(MMCL_HELP_COMMANDS COMMAND "$<TARGET_FILE:mmcl>" --help > "${MMCL_GENERATED}/help/mmcl.txt")
-foreach(sub IN LISTS MMCL_SUBCOMMANDS)
-  list(APPEND MMCL_HELP_COMMANDS COMMAND "$<TARGET_FILE:mmcl>" ${sub} --help > "${MMCL_GENERATED}/help/mmcl-${sub}.txt")
-endforeach()
 set(MMCL_GENERATED_FILES "${MMCL_GENERATED}/mmcl.bash" "${MMCL_GENERATED}/_mmcl" "${MMCL_GENERATED}/help/mmcl.txt")
 set(MMCL_MAN_COMMAND "")
 if(HELP2MAN)
@@ -46,9 +40,9 @@ add_custom_command(
   COMMAND "${CMAKE_COMMAND}" -E make_directory "${MMCL_GENERATED}/help"
   COMMAND "$<TARGET_FILE:mmcl>" completion bash > "${MMCL_GENERATED}/mmcl.bash"
   COMMAND "$<TARGET_FILE:mmcl>" completion zsh > "${MMCL_GENERATED}/_mmcl"
-  ${MMCL_HELP_COMMANDS}
+  COMMAND bash "${PROJECT_SOURCE_DIR}/scripts/help-texts.sh" "$<TARGET_FILE:mmcl>" "${MMCL_GENERATED}/help"
   ${MMCL_MAN_COMMAND}
-  DEPENDS mmcl "${PROJECT_SOURCE_DIR}/cmake/mmcl.h2m"
+  DEPENDS mmcl "${PROJECT_SOURCE_DIR}/cmake/mmcl.h2m" "${PROJECT_SOURCE_DIR}/scripts/help-texts.sh"
   COMMENT "completion scripts, help texts and the man page of mmcl"
   VERBATIM)
 add_custom_target(mmcl_install_files ALL DEPENDS ${MMCL_GENERATED_FILES})

@@ -534,8 +534,9 @@ std::string dump_config_for_model(const RunConfig& config) {
   RunConfig copy = config;
   const Capabilities& model = model_capabilities(config.model.name);
   const Capabilities& data = dataset_capabilities(config.data.type);
-  // Sections a model may be built from, and the data sections of one source or input.
-  const std::vector<std::string> model_sections = {"vision", "text", "fdt", "video", "vatt", "cvrl", "simclr"};
+  // The model.* sections some model of the model table is built from; the data sections of one source or input.
+  std::set<std::string> model_sections;
+  for (const CatalogEntry& e : model_catalog()) model_sections.insert(e.can.sections.begin(), e.can.sections.end());
   const auto keep = [&](const std::string& key) {
     for (const std::string& section : model_sections)
       if (key.rfind("model." + section + ".", 0) == 0) return model.built_from(section);

@@ -5,12 +5,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <fstream>
-#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -139,7 +139,6 @@ std::vector<std::string> eval_args(const config::TableSpec& spec, const Options&
 std::vector<JobOutcome> run_jobs(const config::TableSpec& spec, const std::vector<Job>& jobs, const Options& options) {
   std::vector<JobOutcome> outcomes(jobs.size());
   std::atomic<size_t> next{0};
-  std::mutex log_mutex;
   const auto one = [&](const Job& job) {
     JobOutcome out;
     out.job = job;
@@ -161,10 +160,7 @@ std::vector<JobOutcome> run_jobs(const config::TableSpec& spec, const std::vecto
     } else {
       fs::create_directories(dir.parent_path());
       const bool resume = fs::exists(dir, ec);
-      {
-        std::lock_guard<std::mutex> lock(log_mutex);
-        spdlog::info("{}: {} (log {})", job.name(), resume ? "resuming its pretraining" : "pretraining", log.string());
-      }
+      spdlog::info("{}: {} (log {})", job.name(), resume ? "resuming its pretraining" : "pretraining", log.string());
       if (!step(pretrain_args(spec, options, job, resume), "pretrain")) return out;
     }
     for (const config::TableEvaluation& e : spec.evaluations) {
@@ -178,7 +174,6 @@ std::vector<JobOutcome> run_jobs(const config::TableSpec& spec, const std::vecto
       if (!step(eval_args(spec, options, job, e), e.subcommand)) return out;
     }
     out.ok = true;
-    std::lock_guard<std::mutex> lock(log_mutex);
     spdlog::info("{}: done ({} run, {} reused)", job.name(), out.ran, out.reused);
     return out;
   };
@@ -202,6 +197,13 @@ std::vector<JobOutcome> run_jobs(const config::TableSpec& spec, const std::vecto
 Table collect(const config::TableSpec& spec, const Options& options, const std::vector<JobOutcome>& outcomes) {
   Table table;
   table.spec = &spec;
+  // Each results.json / summary.json is read once, however many columns come from it.
+  std::map<fs::path, std::optional<nlohmann::json>> files;
+  const auto results_of = [&](const fs::path& file) -> const std::optional<nlohmann::json>& {
+    auto it = files.find(file);
+    if (it == files.end()) it = files.emplace(file, read_json(file)).first;
+    return it->second;
+  };
   for (const JobOutcome& o : outcomes)
     if (!o.ok) table.failed.push_back(o.failure);
   for (const config::TableRow& row : spec.rows) {
@@ -214,7 +216,7 @@ Table collect(const config::TableSpec& spec, const Options& options, const std::
         const Job job{row.name, seed};
         const fs::path file = source == "train" ? run_dir(options, job) / "summary.json"
                                                 : eval_dir(options, job, source) / "results.json";
-        const auto results = read_json(file);
+        const auto& results = results_of(file);
         if (!results) continue;
         if (const auto v = number_at(*results, field)) {
           cell.values.push_back(*v * col.scale);
@@ -257,11 +259,9 @@ std::string markdown(const Table& table) {
   std::string rule = "|---|";
   for (const config::TableColumn& c : spec.columns) out += " " + c.title + " |", rule += "---|";
   out += "\n" + rule + "\n";
-  bool any_published = false;
-  for (const auto& [row, cols] : table.cells) {
-    (void)row;
-    for (const auto& [id, cell] : cols) any_published = any_published || cell.published.has_value();
-  }
+  const bool any_published = std::any_of(spec.published.begin(), spec.published.end(), [&](const auto& row) {
+    return table.cells.count(row.first) > 0 && !row.second.empty();
+  });
   for (const config::TableRow& row : spec.rows) {
     const auto r = table.cells.find(row.name);
     if (r == table.cells.end()) continue;

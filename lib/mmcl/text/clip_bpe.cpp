@@ -5,6 +5,7 @@
 #include <zlib.h>
 
 #include <climits>
+#include <filesystem>
 #include <clocale>
 #include <cwctype>
 #include <limits>
@@ -14,6 +15,7 @@
 #include <unordered_map>
 
 #include "mmcl/core/error.h"
+#include "mmcl/core/fs.h"
 #include "mmcl/core/utf8.h"
 #include "mmcl/text/tokenizer.h"
 
@@ -187,25 +189,12 @@ class ClipBpe : public Tokenizer {
     return split_lines(data);
   }
 
+  // The vocabulary file, read whole (a compressed file over 64 MiB is no CLIP vocabulary) and decompressed.
   static std::vector<std::string> read_gzip_lines(const std::string& path) {
-    gzFile f = gzopen(path.c_str(), "rb");
-    MMCL_CHECK(f, path, ": cannot open the BPE vocabulary");
-    std::string data;
-    char buf[1 << 16];
-    int n;
-    while ((n = gzread(f, buf, sizeof buf)) > 0) {
-      data.append(buf, static_cast<size_t>(n));
-      if (data.size() >= (size_t{64} << 20)) {
-        gzclose(f);
-        throw Error(str_cat(path, ": the BPE vocabulary decompresses to over 64 MiB"));
-      }
-    }
-    int err = 0;
-    const char* message = gzerror(f, &err);
-    const std::string why = message ? message : "";
-    gzclose(f);
-    MMCL_CHECK(n == 0 && err == Z_OK, path, ": cannot read the BPE vocabulary (", why, ")");
-    return split_lines(data);
+    std::error_code ec;
+    MMCL_CHECK(std::filesystem::is_regular_file(path, ec), path, ": cannot open the BPE vocabulary");
+    MMCL_CHECK(std::filesystem::file_size(path, ec) < (size_t{64} << 20), path, ": over 64 MiB, not a BPE vocabulary");
+    return gunzip_lines(read_file(path), path);
   }
 
  private:
